@@ -1,0 +1,48 @@
+// Package results defines the results folder that a chaoslab run writes and the report reads:
+// the file names and the shape of every record in them. It only reads and writes; it computes
+// nothing.
+//
+// A run folder holds:
+//
+//	run.json                 RunInfo: what was run, with which settings and seed, and how it ended
+//	journal.json             the Chaos Toolkit journal of the experiment
+//	requests.csv             one Record per load request
+//	events.jsonl             one Event per line: fault on/off, breaker transitions, retries, children
+//	observations/before.json Snapshot of each service before the fault
+//	observations/after.json  Snapshot after the recovery window
+//	client-service.log, backend-service.log   the services' own logs (JSON lines)
+//	report.md, report.html   written by internal/report
+//
+// A compare folder (chaoslab run --compare) holds two run folders, baseline/ and resilient/,
+// and the combined report.md and report.html at its top.
+package results
+
+// File and folder names inside a results folder.
+const (
+	RunFile          = "run.json"
+	JournalFile      = "journal.json"
+	RequestsFile     = "requests.csv"
+	EventsFile       = "events.jsonl"
+	ObservationsDir  = "observations"
+	BeforeSnapshot   = "before.json"
+	AfterSnapshot    = "after.json"
+	ClientLogFile    = "client-service.log"
+	BackendLogFile   = "backend-service.log"
+	ReportMarkdown   = "report.md"
+	ReportHTML       = "report.html"
+	BaselineDir      = "baseline"
+	ResilientDir     = "resilient"
+	ClientService    = "client-service"
+	BackendService   = "backend-service"
+	SourceBackend    = "backend"  // Record.Source: the backend answered
+	SourceFallback   = "fallback" // Record.Source: the client's fallback answered
+	SourceError      = "error"    // Record.Source: no usable answer (non-200, timeout, refused)
+	BreakerClosed    = "CLOSED"
+	BreakerOpen      = "OPEN"
+	BreakerHalfOpen  = "HALF_OPEN"
+	ResilienceOn     = "on"
+	ResilienceOff    = "off"
+	LabelBaseline    = "baseline"
+	LabelResilient   = "resilient"
+	DefaultStackName = "local"
+)
