@@ -1,0 +1,39 @@
+package resilience
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// ErrBreakerOpen is the error of a call the circuit breaker did not permit.
+var ErrBreakerOpen = errors.New("CircuitBreaker '" + BreakerName + "' is OPEN and does not permit further calls")
+
+// ErrAttemptTimeout is the error of an attempt cut by ATTEMPT_TIMEOUT.
+var ErrAttemptTimeout = errors.New("backend call timed out")
+
+// StatusError is the error a Call returns for a backend answer whose status is not 2xx.
+type StatusError struct {
+	Code int
+}
+
+// Error implements error.
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("backend answered %d %s", e.Code, http.StatusText(e.Code))
+}
+
+// Retryable reports whether err is worth another attempt and counts as a failure for the breaker:
+// connection errors, timeouts, 5xx and 429 are; other statuses, a cancelled caller and a rejection
+// by the breaker are not.
+func Retryable(err error) bool {
+	var se *StatusError
+	switch {
+	case err == nil, errors.Is(err, context.Canceled), errors.Is(err, ErrBreakerOpen):
+		return false
+	case errors.As(err, &se):
+		return se.Code >= 500 || se.Code == http.StatusTooManyRequests
+	default:
+		return true
+	}
+}

@@ -1,0 +1,69 @@
+package resilience
+
+// Snapshot is the pipeline's state and counters, as served on GET /api/resilience.
+type Snapshot struct {
+	Enabled           bool            `json:"enabled"`
+	CircuitBreaker    BreakerSnapshot `json:"circuitBreaker"`
+	Retry             RetrySnapshot   `json:"retry"`
+	FallbackResponses int64           `json:"fallbackResponses"`
+}
+
+// BreakerSnapshot is the circuit breaker's part of a Snapshot.
+type BreakerSnapshot struct {
+	Name              string  `json:"name"`
+	State             State   `json:"state"`
+	FailureRate       float64 `json:"failureRate"` // percent; -1 below the minimum number of calls
+	BufferedCalls     int     `json:"bufferedCalls"`
+	FailedCalls       int     `json:"failedCalls"`
+	NotPermittedCalls int64   `json:"notPermittedCalls"`
+	RemainingWaitMs   int64   `json:"remainingWaitMs"` // time left OPEN before HALF_OPEN
+}
+
+// RetrySnapshot is the retry's part of a Snapshot: requests by outcome, and retries scheduled.
+type RetrySnapshot struct {
+	Name                   string `json:"name"`
+	SuccessfulWithoutRetry int64  `json:"successfulWithoutRetry"`
+	SuccessfulWithRetry    int64  `json:"successfulWithRetry"`
+	FailedWithoutRetry     int64  `json:"failedWithoutRetry"`
+	FailedWithRetry        int64  `json:"failedWithRetry"`
+	RetriesScheduled       int64  `json:"retriesScheduled"`
+}
+
+// Snapshot returns the pipeline's current state and counters.
+func (p *Pipeline) Snapshot() Snapshot {
+	c := &p.obs.counts
+	return Snapshot{
+		Enabled:        p.cfg.Enabled,
+		CircuitBreaker: p.breakerSnapshot(),
+		Retry: RetrySnapshot{
+			Name:                   RetryName,
+			SuccessfulWithoutRetry: c.okWithout.Load(),
+			SuccessfulWithRetry:    c.okWith.Load(),
+			FailedWithoutRetry:     c.failedWithout.Load(),
+			FailedWithRetry:        c.failedWith.Load(),
+			RetriesScheduled:       c.retries.Load(),
+		},
+		FallbackResponses: c.fallbacks.Load(),
+	}
+}
+
+func (p *Pipeline) breakerSnapshot() BreakerSnapshot {
+	b := BreakerSnapshot{Name: BreakerName, State: p.State(), FailureRate: -1,
+		NotPermittedCalls: p.obs.counts.notPermitted.Load()}
+	switch b.State {
+	case StateDisabled:
+	case StateHalfOpen:
+		if !p.breaker.IsHalfOpen() {
+			break // the wait is over but no call has moved failsafe-go yet: no trial made
+		}
+		m := p.breaker.Metrics() // failsafe-go's trial-call statistics
+		b.BufferedCalls, b.FailedCalls = int(m.Executions()), int(m.Failures())
+		if b.BufferedCalls >= p.cfg.HalfOpenCalls {
+			b.FailureRate = 100 * m.FailureRate()
+		}
+	default:
+		b.BufferedCalls, b.FailedCalls, b.FailureRate = p.window.counts()
+		b.RemainingWaitMs = p.breaker.RemainingDelay().Milliseconds()
+	}
+	return b
+}
