@@ -23,6 +23,7 @@ package netpolicy
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -354,7 +355,7 @@ func podName(p Pod) string {
 var docSeparator = regexp.MustCompile(`(?m)^---[ \t]*$`)
 
 // Parse decodes NetworkPolicies from YAML or JSON, several documents separated by "---" lines.
-// Decoding is strict: an unknown or duplicated field is an error, as is any kind other than
+// Decoding is strict and reads YAML as kubectl does: an unknown or duplicated field is an error, as is any kind other than
 // networking.k8s.io/v1 NetworkPolicy. Documents holding only comments are skipped.
 func Parse(data []byte) ([]networkingv1.NetworkPolicy, error) {
 	var out []networkingv1.NetworkPolicy
@@ -363,7 +364,7 @@ func Parse(data []byte) ([]networkingv1.NetworkPolicy, error) {
 			continue
 		}
 		var p networkingv1.NetworkPolicy
-		if err := yaml.UnmarshalStrict([]byte(doc), &p); err != nil {
+		if err := decodeStrict([]byte(doc), &p); err != nil {
 			return nil, fmt.Errorf("document %d: %w", i+1, err)
 		}
 		if p.APIVersion != "networking.k8s.io/v1" || p.Kind != "NetworkPolicy" {
@@ -372,6 +373,18 @@ func Parse(data []byte) ([]networkingv1.NetworkPolicy, error) {
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// decodeStrict reads YAML the way kubectl does (YAML 1.1 scalars: an unquoted on is a boolean),
+// failing on duplicated keys and on fields the API type does not have.
+func decodeStrict(doc []byte, into any) error {
+	j, err := yaml.YAMLToJSONStrict(doc)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(j))
+	dec.DisallowUnknownFields()
+	return dec.Decode(into)
 }
 
 func isBlank(doc []byte) bool {
