@@ -64,6 +64,7 @@ type Connection struct {
 	Protocol corev1.Protocol // "" means TCP
 }
 
+// String names the connection as "ns/from -> ns/to:port/PROTOCOL".
 func (c Connection) String() string {
 	return fmt.Sprintf("%s -> %s:%d/%s", podName(c.From), podName(c.To), c.Port, protocolOf(c.Protocol))
 }
