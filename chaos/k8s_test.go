@@ -144,6 +144,7 @@ case "$*" in
     echo "[pod/client-service-1/client-service] time=T level=INFO msg=\"GET /api/data\" status=200"
     echo "[pod/client-service-1/client-service] time=T level=WARN msg=\"CircuitBreaker 'backendCB' changed state: CLOSED -> OPEN\""
     echo "[pod/client-service-1/client-service] time=T level=INFO msg=\"Fallback response due to error: circuit breaker open\"" ;;
+  "logs -n lab -l app=chaoslab-load"*) echo "2026-01-01T00:00:10Z requests=20 backend=12 fallback=8 errors=0 breaker=OPEN max_latency=1s" ;;
   "logs"*) ;;
   "get --raw /api/v1/namespaces/lab/services/client-service:http/proxy/api/resilience"*) echo '{"name":"backendCB","state":"OPEN"}' ;;
   "get --raw /api/v1/namespaces/lab/services/client-service:http/proxy/api/diagnostics/backend"*) echo '{"reachable":false}' ;;
@@ -216,6 +217,7 @@ func TestObserveSystemSnapshot(t *testing.T) {
 		`{"reachable":false}`,
 		`resilience4j_circuitbreaker_state{name="backendCB",state="open"} 1`,
 		"client_fallback_responses_total 7",
+		"requests=20 backend=12 fallback=8",
 	} {
 		if !strings.Contains(report, want) {
 			t.Errorf("observation lacks %q", want)

@@ -105,6 +105,9 @@ service_logs() {
   section "backend-service log: warnings and errors"
   service_logs backend-service
 
+  section "load generator (a line every 10s: requests, backend, fallback, errors, breaker)"
+  kubectl logs -n "$NS" -l app=chaoslab-load --since="$LOG_SINCE" --tail=6 2>&1 || true
+
   section "client-service /api/resilience"
   proxy_get /api/resilience
   echo

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -388,6 +389,13 @@ func TestLoadGenerator(t *testing.T) {
 	}
 	if flags["--duration"] != "0" {
 		t.Errorf("--duration %q, want 0 (run until the pod stops)", flags["--duration"])
+	}
+	// The load must wait longer than the client's request deadline, or it reports its own
+	// timeouts instead of the client's answers.
+	timeout, err := time.ParseDuration(flags["--timeout"])
+	requestTimeout, _ := time.ParseDuration(m.configMaps[configMap].Data["REQUEST_TIMEOUT"])
+	if err != nil || timeout <= requestTimeout {
+		t.Errorf("--timeout %q, want a duration above REQUEST_TIMEOUT %v", flags["--timeout"], requestTimeout)
 	}
 }
 
