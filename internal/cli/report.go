@@ -1,0 +1,44 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"chaoslab/internal/cmdutil"
+	"chaoslab/internal/report"
+	"chaoslab/internal/results"
+)
+
+const reportHelp = `
+Usage: chaoslab report RESULTS_DIR
+
+Renders report.md and report.html again from a results folder written by ` + "`chaoslab run`" + `
+(or a --compare folder holding baseline/ and resilient/), and prints the summary.
+`
+
+func reportCmd(ctx context.Context, e *env, args []string) error {
+	fs := newFlags("report", reportHelp, e.stdout)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return cmdutil.Usagef("report takes one results folder (chaoslab report --help)")
+	}
+	dir := pos[0]
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return cmdutil.Usagef("results folder %s: not a folder", dir)
+	}
+	if err := report.Render(dir); err != nil {
+		return fmt.Errorf("render %s: %w", dir, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, results.RunFile)); err == nil {
+		if a, err := report.Analyze(dir); err == nil {
+			report.WriteSummary(e.stdout, a)
+		}
+	}
+	fmt.Fprintf(e.stdout, "wrote %s and %s\n", filepath.Join(dir, results.ReportMarkdown), filepath.Join(dir, results.ReportHTML))
+	return nil
+}

@@ -1,0 +1,231 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"chaoslab/chaos"
+	"chaoslab/internal/cmdutil"
+	"chaoslab/internal/experiment"
+	"chaoslab/internal/lab"
+	"chaoslab/internal/netns"
+	"chaoslab/internal/results"
+)
+
+const runHelp = `
+Usage: chaoslab run [flags] [EXPERIMENT]
+
+Runs a Chaos Toolkit experiment (JSON or YAML). Without EXPERIMENT it runs the built-in network
+partition (chaos/local/network-partition-experiment.json): the client is cut off from the backend
+for partition_duration seconds (default 30) while a steady load runs.
+
+--stack local (default) starts backend-service and client-service as child processes with an
+embedded Toxiproxy between them, on free ports, and hands the experiment their addresses through
+CHAOSLAB_CLIENT_URL, CHAOSLAB_BACKEND_URL and CHAOSLAB_TOXIPROXY_URL. It sends open-loop load
+(--rps), warms up, runs the experiment, keeps the load for --recovery after the rollbacks, and
+writes a results folder: journal.json, requests.csv, events.jsonl, observations/, the services'
+logs, report.md and report.html. --stack netns does the same with each service in its own Linux
+network namespace and the partition made with iptables (root only). --stack none starts nothing
+and sends no load: it runs the experiment exactly as ` + "`chaos run`" + ` would and writes only the journal.
+
+Pipeline variables (RESILIENCE, RETRY_INITIAL_BACKOFF, CB_WAIT_DURATION, ...) are read from the
+environment or set with --env KEY=VALUE, e.g. --env RESILIENCE=off for the baseline.
+--compare runs the experiment twice, RESILIENCE=off then on, and writes one report comparing them.
+
+Rollbacks are the safety net: Ctrl-C or SIGTERM stops the method, still runs the rollbacks, records
+status "interrupted" in the journal, writes the results, and exits 1. chaoslab's default rollback
+strategy is "always" (the real chaos run's is "default", which skips them after a failure or an
+interruption). No fault outlives chaoslab.
+
+Exit status: 0 completed, steady state held, system recovered; 1 otherwise; 2 bad usage or input.
+Examples:
+  chaoslab run
+  chaoslab run --var partition_duration:int=10 --rps 50
+  chaoslab run --compare
+  chaoslab run --stack none --journal-path out.json my-experiment.json
+`
+
+type runFlags struct {
+	stack, out, strategy, journal string
+	rps                           float64
+	warmup, recovery, loadTimeout time.Duration
+	compare                       bool
+	vars                          varsFlag
+	env                           envFlag
+}
+
+func runCmd(ctx context.Context, e *env, args []string) error {
+	f := runFlags{vars: varsFlag{}, env: envFlag{}}
+	fs := newFlags("run", runHelp, e.stdout)
+	fs.StringVar(&f.stack, "stack", "local", "where to run: local | netns | none")
+	fs.Var(f.vars, "var", "override a configuration value: key[:type]=value, type str (default), int or float (repeatable)")
+	fs.Var(f.env, "env", "set a pipeline variable for client-service: KEY=VALUE (repeatable)")
+	fs.Float64Var(&f.rps, "rps", 20, "load: requests per second (open loop)")
+	fs.StringVar(&f.out, "out", "", "results folder (default ./chaoslab-results/<UTC timestamp>)")
+	fs.StringVar(&f.strategy, "rollback-strategy", "always", "when to run the rollbacks: always | default | never | deviated")
+	fs.StringVar(&f.journal, "journal-path", "", "where to write the journal (default: journal.json in the results folder; ./journal.json with --stack none)")
+	fs.DurationVar(&f.warmup, "warmup", 5*time.Second, "load before the experiment starts")
+	fs.DurationVar(&f.recovery, "recovery", 20*time.Second, "load after the rollbacks, to watch the recovery")
+	fs.DurationVar(&f.loadTimeout, "load-timeout", 10*time.Second, "timeout of one load request")
+	fs.BoolVar(&f.compare, "compare", false, "run twice, RESILIENCE=off then on, and write one report comparing them")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	exp, name, err := loadExperiment(pos)
+	if err != nil {
+		return err
+	}
+	if err := checkRunFlags(&f, exp, e); err != nil {
+		return err
+	}
+	if f.stack == "none" {
+		return runNoStack(ctx, e, exp, f)
+	}
+	return runLab(ctx, e, exp, name, f, args)
+}
+
+// loadExperiment reads the named file, or the built-in experiment when none is named.
+func loadExperiment(pos []string) (*experiment.Experiment, string, error) {
+	switch len(pos) {
+	case 0:
+		exp, err := experiment.Parse([]byte(chaos.LocalPartitionExperiment), "json")
+		if err != nil {
+			return nil, "", fmt.Errorf("the built-in experiment: %w", err)
+		}
+		return exp, "built-in (" + chaos.LocalPartitionExperimentPath + ")", nil
+	case 1:
+		exp, err := experiment.Load(pos[0])
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return nil, "", cmdutil.Usagef("experiment %s: no such file", pos[0])
+			}
+			if errors.Is(err, cmdutil.ErrUsage) {
+				return nil, "", err
+			}
+			return nil, "", cmdutil.Usagef("experiment %s: %v", pos[0], err)
+		}
+		return exp, pos[0], nil
+	default:
+		return nil, "", cmdutil.Usagef("one experiment at a time, got %d: %v", len(pos), pos)
+	}
+}
+
+// checkRunFlags rejects bad input before anything starts.
+func checkRunFlags(f *runFlags, exp *experiment.Experiment, e *env) error {
+	switch f.stack {
+	case "local", "none", "netns":
+	default:
+		return cmdutil.Usagef("--stack %q: use local, netns or none", f.stack)
+	}
+	switch f.strategy {
+	case "always", "default", "never", "deviated":
+	default:
+		return cmdutil.Usagef("--rollback-strategy %q: use always, default, never or deviated", f.strategy)
+	}
+	if f.rps <= 0 || f.rps > 10000 {
+		return cmdutil.Usagef("--rps %g: must be > 0 and <= 10000", f.rps)
+	}
+	if f.warmup < 0 || f.recovery < 0 || f.loadTimeout <= 0 {
+		return cmdutil.Usagef("--warmup and --recovery must be >= 0 and --load-timeout > 0")
+	}
+	if f.compare && f.stack == "none" {
+		return cmdutil.Usagef("--compare needs a stack to run twice: use --stack local or netns")
+	}
+	if _, err := experiment.Validate(exp, experiment.Options{Vars: f.vars, LookupEnv: lookupEnv(e.getenv)}); err != nil {
+		return err
+	}
+	if err := experiment.CheckRunnable(exp); err != nil {
+		return err
+	}
+	if f.stack != "none" {
+		if err := lab.CheckClientEnv(f.env); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func lookupEnv(getenv func(string) string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		v := getenv(k)
+		if v == "" {
+			return os.LookupEnv(k)
+		}
+		return v, true
+	}
+}
+
+// runNoStack is `chaos run`: the experiment alone, the journal, the exit status.
+func runNoStack(ctx context.Context, e *env, exp *experiment.Experiment, f runFlags) error {
+	path := f.journal
+	if path == "" {
+		path = "journal.json"
+	}
+	logger := slog.New(slog.NewTextHandler(e.stdout, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	j, err := experiment.Run(ctx, exp, experiment.Options{Vars: f.vars, RollbackStrategy: f.strategy, LookupEnv: lookupEnv(e.getenv), Logger: logger})
+	if err != nil {
+		return err
+	}
+	if err := j.WriteFile(path); err != nil {
+		return fmt.Errorf("write the journal: %w", err)
+	}
+	fmt.Fprintf(e.stdout, "Experiment ended with status: %s (deviated: %t); journal: %s\n", j.Status, j.Deviated, path)
+	if j.ExitCode() != 0 {
+		return fmt.Errorf("experiment %s%s: %w", j.Status, map[bool]string{true: ", deviated"}[j.Deviated], cmdutil.ErrFailed)
+	}
+	return nil
+}
+
+func runLab(ctx context.Context, e *env, exp *experiment.Experiment, name string, f runFlags, args []string) error {
+	if f.stack == "netns" {
+		if err := netns.Preflight(ctx); err != nil {
+			return err
+		}
+	}
+	out := f.out
+	if out == "" {
+		out = filepath.Join("chaoslab-results", time.Now().UTC().Format("20060102T150405Z"))
+	}
+	cfg := lab.RunConfig{Stack: f.stack, Experiment: exp, ExperimentName: name, Vars: f.vars, RollbackStrategy: f.strategy,
+		RPS: f.rps, LoadTimeout: f.loadTimeout, Warmup: f.warmup, Recovery: f.recovery, OutDir: out, ClientEnv: f.env,
+		LookupEnv: lookupEnv(e.getenv), Stdout: e.stdout, Args: args}
+	var outcome *lab.Outcome
+	var err error
+	if f.compare {
+		outcome, err = lab.Compare(ctx, cfg)
+	} else {
+		outcome, err = lab.Run(ctx, cfg)
+	}
+	if err != nil {
+		return err
+	}
+	if f.journal != "" && !f.compare {
+		if err := copyFile(filepath.Join(out, results.JournalFile), f.journal); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(e.stdout, "\nresults: %s\nreport:  %s\n", out, filepath.Join(out, results.ReportHTML))
+	if !outcome.Passed() {
+		fmt.Fprintf(e.stderr, "chaoslab: FAILED: %s\n", outcome.Failure)
+		return fmt.Errorf("%w", errors.Join(cmdutil.ErrFailed, cmdutil.ErrSilent))
+	}
+	fmt.Fprintln(e.stdout, "PASSED: completed, steady state held, recovered")
+	return nil
+}
+
+func copyFile(from, to string) error {
+	b, err := os.ReadFile(from)
+	if err != nil {
+		return fmt.Errorf("copy the journal: %w", err)
+	}
+	if err := os.WriteFile(to, b, 0o644); err != nil {
+		return fmt.Errorf("write --journal-path: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,269 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"chaoslab/internal/fault"
+	"chaoslab/internal/results"
+)
+
+// ServeCommand says how to start a service: the program and its arguments. The default runs this
+// very binary as `chaoslab serve backend|client`.
+type ServeCommand func(service string) (path string, args []string, err error)
+
+// SelfServe is the default ServeCommand: re-execute the running chaoslab binary.
+func SelfServe(service string) (string, []string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", nil, fmt.Errorf("find the chaoslab binary to start %s: %w", service, err)
+	}
+	return exe, []string{"serve", service}, nil
+}
+
+// StackConfig configures a stack.
+type StackConfig struct {
+	Kind        string            // "local" or "netns"
+	Dir         string            // where the services' logs go
+	ClientAddr  string            // local: client LISTEN_ADDR (default 127.0.0.1:0)
+	BackendAddr string            // local: backend LISTEN_ADDR (default 127.0.0.1:0)
+	FaultAPI    string            // the fault API's address (default 127.0.0.1:0)
+	ClientEnv   map[string]string // pipeline variables for the client (RESILIENCE, RETRY_..., ...)
+	Serve       ServeCommand      // nil = SelfServe
+	Events      *results.EventLog
+	Logger      *slog.Logger
+	StartupWait time.Duration // how long a service may take to start (default 15s)
+}
+
+// Stack is a running lab: the two services and the fault API between them.
+type Stack struct {
+	ClientURL  string // the client as the load and the probes reach it
+	BackendURL string // the backend as the probes reach it (not through the fault)
+	FaultURL   string // the Toxiproxy-shaped fault API
+	Kind       string
+
+	services map[string]*child
+	died     chan *child // a service exited without being asked to
+	faultAPI interface {
+		Active() (bool, string)
+		Close(ctx context.Context) error
+	}
+	closers  []func(ctx context.Context) error // run in reverse order by Close, after the services stop
+	logFiles []*os.File
+	events   *results.EventLog
+	logger   *slog.Logger
+	once     sync.Once
+	closeErr error
+}
+
+func (cfg *StackConfig) defaults() {
+	if cfg.ClientAddr == "" {
+		cfg.ClientAddr = "127.0.0.1:0"
+	}
+	if cfg.BackendAddr == "" {
+		cfg.BackendAddr = "127.0.0.1:0"
+	}
+	if cfg.FaultAPI == "" {
+		cfg.FaultAPI = "127.0.0.1:0"
+	}
+	if cfg.Serve == nil {
+		cfg.Serve = SelfServe
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Events == nil {
+		cfg.Events = results.NewEventLog(discard{})
+	}
+	if cfg.StartupWait == 0 {
+		cfg.StartupWait = 15 * time.Second
+	}
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// StartStack starts the stack of the given kind. On error, everything it started is stopped.
+func StartStack(ctx context.Context, cfg StackConfig) (*Stack, error) {
+	cfg.defaults()
+	s := &Stack{Kind: cfg.Kind, services: map[string]*child{}, died: make(chan *child, 2), events: cfg.Events,
+		logger: cfg.Logger.With("component", "stack")}
+	var err error
+	switch cfg.Kind {
+	case "", "local":
+		s.Kind = "local"
+		err = s.startLocal(ctx, cfg)
+	case "netns":
+		err = s.startNetns(ctx, cfg)
+	default:
+		err = fmt.Errorf("unknown stack %q: use local, netns or none", cfg.Kind)
+	}
+	if err != nil {
+		s.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Stack) startLocal(ctx context.Context, cfg StackConfig) error {
+	backendAddr, err := s.startService(ctx, cfg, results.BackendService, nil, map[string]string{"LISTEN_ADDR": cfg.BackendAddr})
+	if err != nil {
+		return err
+	}
+	p, err := fault.StartProxy(fault.ProxyConfig{APIAddr: cfg.FaultAPI, Listen: "127.0.0.1:0", Upstream: backendAddr, OnChange: s.recordFault})
+	if err != nil {
+		return err
+	}
+	s.faultAPI = p
+	env := map[string]string{"LISTEN_ADDR": cfg.ClientAddr, "BACKEND_URL": "http://" + p.ListenAddr()}
+	for k, v := range cfg.ClientEnv {
+		env[k] = v
+	}
+	clientAddr, err := s.startService(ctx, cfg, results.ClientService, nil, env)
+	if err != nil {
+		return err
+	}
+	s.ClientURL, s.BackendURL, s.FaultURL = "http://"+clientAddr, "http://"+backendAddr, p.APIURL()
+	return s.waitReady(ctx, cfg.StartupWait)
+}
+
+// waitReady waits until both services answer /readyz with 200.
+func (s *Stack) waitReady(ctx context.Context, timeout time.Duration) error {
+	for _, u := range []string{s.BackendURL, s.ClientURL} {
+		if err := waitReady(ctx, u+"/readyz", timeout); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// wrapCommand lets a stack run a service inside something else (ip netns exec ...).
+type wrapCommand func(path string, args []string) (string, []string)
+
+// startService starts one service, waits for its address and its readiness, and returns the address.
+func (s *Stack) startService(ctx context.Context, cfg StackConfig, name string, wrap wrapCommand, env map[string]string) (string, error) {
+	path, args, err := cfg.Serve(name)
+	if err != nil {
+		return "", err
+	}
+	if wrap != nil {
+		path, args = wrap(path, args)
+	}
+	logFile, err := os.Create(filepath.Join(cfg.Dir, name+".log"))
+	if err != nil {
+		return "", fmt.Errorf("create the log of %s: %w", name, err)
+	}
+	s.logFiles = append(s.logFiles, logFile)
+	env["LOG_FORMAT"] = "json"
+	c, err := startChild(childSpec{Name: name, Path: path, Args: args, Env: environ(os.Environ(), env), LogFile: logFile}, s.events, cfg.Logger, s.childExited)
+	if err != nil {
+		return "", err
+	}
+	s.services[name] = c
+	addr, err := c.waitAddr(ctx, cfg.StartupWait)
+	if err != nil {
+		return "", err
+	}
+	return addr, nil
+}
+
+// waitReady polls GET url until it answers 200 or the deadline passes.
+func waitReady(ctx context.Context, url string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	client := &http.Client{Timeout: time.Second}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if resp, err := client.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s did not answer 200 within %v", url, timeout)
+		case <-tick.C:
+		}
+	}
+}
+
+func (s *Stack) recordFault(ch fault.Change) {
+	action := "off"
+	if ch.Active {
+		action = "on"
+	}
+	s.events.Add(results.Event{Time: ch.Time, Kind: results.KindFault, Action: action, Name: "partition", Message: ch.Detail})
+	s.logger.Info("fault "+action, "detail", ch.Detail)
+}
+
+func (s *Stack) childExited(c *child) {
+	if c.expectedExit() {
+		return
+	}
+	msg := describeExit(c.exitErr)
+	s.events.Add(results.Event{Time: time.Now(), Kind: results.KindChildExit, Service: c.name, Error: msg})
+	s.logger.Error("service exited unexpectedly", "service", c.name, "how", msg)
+	select {
+	case s.died <- c:
+	default:
+	}
+}
+
+// Died delivers a service that exited without being asked to.
+func (s *Stack) Died() <-chan *child { return s.died }
+
+// FaultActive says whether a fault is in effect now.
+func (s *Stack) FaultActive() (bool, string) {
+	if s.faultAPI == nil {
+		return false, ""
+	}
+	return s.faultAPI.Active()
+}
+
+// Breaker is the client's breaker state as its log last announced it.
+func (s *Stack) Breaker() string {
+	if c := s.services[results.ClientService]; c != nil {
+		return c.breakerState()
+	}
+	return ""
+}
+
+// Close removes every fault, stops the services (SIGTERM, then SIGKILL) and everything else the
+// stack made. It is safe to call more than once.
+func (s *Stack) Close(ctx context.Context) error {
+	s.once.Do(func() {
+		var errs []error
+		// The fault goes first: nothing of it may outlive the run.
+		if s.faultAPI != nil {
+			if err := s.faultAPI.Close(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		for _, name := range []string{results.ClientService, results.BackendService} {
+			if c := s.services[name]; c != nil {
+				c.terminate(10 * time.Second)
+			}
+		}
+		for i := len(s.closers) - 1; i >= 0; i-- {
+			if err := s.closers[i](ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		for _, f := range s.logFiles {
+			f.Close()
+		}
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
+}
