@@ -43,6 +43,8 @@ type Analysis struct {
 	Phases    []PhaseStats `json:"phases"`     // before, during, after: always three, in order
 	Total     PhaseStats   `json:"total"`      // every request
 	WhileOpen PhaseStats   `json:"while_open"` // requests started while the breaker was OPEN
+	Fallbacks PhaseStats   `json:"fallbacks"`  // the requests answered with a fallback
+	Reasons   []Reason     `json:"reasons"`    // why fallbacks and errors happened, most frequent first
 
 	BreakerEnabled bool              `json:"breaker_enabled"` // false for RESILIENCE=off
 	Transitions    []Transition      `json:"transitions"`     // breaker events, in time order

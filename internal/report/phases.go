@@ -134,6 +134,8 @@ func (a *Analysis) phases() {
 		}
 	}
 	a.Total = statsOf("total", a.Records)
+	a.Fallbacks = statsOf("fallbacks", filter(a.Records, func(r results.Record) bool { return r.Source == results.SourceFallback }))
+	a.Reasons = reasons(a.Records)
 	for _, p := range a.Phases {
 		a.Total.Retries += p.Retries
 	}
@@ -154,4 +156,45 @@ func (a *Analysis) phaseBounds() (from, to [3]time.Time) {
 		}
 	}
 	return [3]time.Time{start, on, off}, [3]time.Time{on, off, end}
+}
+
+func filter(recs []results.Record, keep func(results.Record) bool) []results.Record {
+	var out []results.Record
+	for _, r := range recs {
+		if keep(r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// maxReasons is how many distinct failure reasons the report lists.
+const maxReasons = 6
+
+// Reason is one error text that fallbacks or errors carried, and how often.
+type Reason struct {
+	Source string `json:"source"` // SourceFallback or SourceError
+	Error  string `json:"error"`
+	Count  int    `json:"count"`
+}
+
+// reasons counts the error texts of fallbacks and errors, most frequent first.
+func reasons(recs []results.Record) []Reason {
+	idx := map[[2]string]int{}
+	var out []Reason
+	for _, r := range recs {
+		if r.Source == results.SourceBackend {
+			continue
+		}
+		k := [2]string{r.Source, orNA(r.Error)}
+		i, ok := idx[k]
+		if !ok {
+			i = len(out)
+			idx[k] = i
+			out = append(out, Reason{Source: k[0], Error: k[1]})
+		}
+		out[i].Count++
+	}
+	slices.SortStableFunc(out, func(x, y Reason) int { return y.Count - x.Count })
+	return out[:min(len(out), maxReasons)]
 }

@@ -1,0 +1,191 @@
+package report
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	htmltemplate "html/template"
+	"os"
+	"path/filepath"
+	"strings"
+	texttemplate "text/template"
+
+	"chaoslab/internal/results"
+)
+
+//go:embed templates/report.md.tmpl templates/report.html.tmpl
+var templates embed.FS // read-only: the templates are parsed per call
+
+// IsCompareDir reports whether dir is a compare folder: it holds baseline/ and resilient/.
+func IsCompareDir(dir string) bool {
+	for _, sub := range []string{results.BaselineDir, results.ResilientDir} {
+		if fi, err := os.Stat(filepath.Join(dir, sub)); err != nil || !fi.IsDir() {
+			return false
+		}
+	}
+	return true
+}
+
+// Render writes report.md and report.html into dir. dir is a run folder, or a compare folder
+// (IsCompareDir), whose report shows the baseline and the resilient run side by side; each run
+// folder of a compare gets its own report too.
+func Render(dir string) error {
+	if !IsCompareDir(dir) {
+		a, err := Analyze(dir)
+		if err != nil {
+			return err
+		}
+		return writeReports(dir, singlePage(a))
+	}
+	var runs [2]*Analysis
+	for i, sub := range []string{results.BaselineDir, results.ResilientDir} {
+		a, err := Analyze(filepath.Join(dir, sub))
+		if err != nil {
+			return fmt.Errorf("%s: %w", sub, err)
+		}
+		if err := writeReports(a.Dir, singlePage(a)); err != nil {
+			return err
+		}
+		runs[i] = a
+	}
+	return writeReports(dir, comparePage(runs[0], runs[1]))
+}
+
+// singlePage is the page of one run.
+func singlePage(a *Analysis) *page {
+	v := newRunView("", a)
+	v.Chart = newChart(a, newScale(a))
+	p := &page{Title: v.Title, Runs: []runView{v}, Definitions: definitions()}
+	if p.Title == "" {
+		p.Title = "chaoslab run"
+	}
+	p.Verdict = runVerdict(a)
+	return p
+}
+
+// comparePage puts a baseline and a resilient run side by side, on one scale.
+func comparePage(base, res *Analysis) *page {
+	s := newScale(base, res)
+	b, r := newRunView(results.LabelBaseline, base), newRunView(results.LabelResilient, res)
+	b.Chart, r.Chart = newChart(base, s), newChart(res, s)
+	p := &page{Title: r.Title, Compare: true, Runs: []runView{b, r}, Baseline: &b, Definitions: definitions()}
+	if p.Title == "" {
+		p.Title = "chaoslab run --compare"
+	}
+	p.Verdict = runVerdict(res)
+	p.Side = sideRows(base, res)
+	return p
+}
+
+// runVerdict is the headline: whether the run passed (the exit status it gets).
+func runVerdict(a *Analysis) verdict {
+	switch {
+	case a.Recovered && a.Status == "completed" && !a.Deviated:
+		return verdict{"PASSED: steady state held and the system recovered", "ok"}
+	case a.Recovered:
+		return verdict{fmt.Sprintf("FAILED: the experiment ended %s (deviated %t), though the system recovered", orNA(a.Status), a.Deviated), "bad"}
+	default:
+		return verdict{fmt.Sprintf("FAILED: the system did not recover (experiment %s, deviated %t)", orNA(a.Status), a.Deviated), "bad"}
+	}
+}
+
+// baselineSentence says, for a person, whether the baseline deviated as expected.
+func baselineSentence(a *Analysis) string {
+	if a.Deviated || a.Status != "completed" {
+		return fmt.Sprintf("The baseline deviated, as expected (status %s, deviated %t): without the patterns the fault reaches the caller.", orNA(a.Status), a.Deviated)
+	}
+	return "The baseline did NOT deviate, which was not expected: check that the fault took effect and that the hypothesis tests what the patterns change."
+}
+
+func sideRows(b, r *Analysis) []sideRow {
+	rows := []sideRow{
+		{"Resilience", orNA(b.Run.Resilience), orNA(r.Run.Resilience)},
+		{"Journal status / deviated", fmt.Sprintf("%s / %t", orNA(b.Status), b.Deviated), fmt.Sprintf("%s / %t", orNA(r.Status), r.Deviated)},
+		{"Recovered", yesNo(b.Recovered), yesNo(r.Recovered)},
+	}
+	for i, name := range []string{PhaseBefore, PhaseDuring, PhaseAfter} {
+		pb, pr := b.Phases[i], r.Phases[i]
+		rows = append(rows,
+			sideRow{name + ": requests", fmt.Sprint(pb.Requests), fmt.Sprint(pr.Requests)},
+			sideRow{name + ": answered 200", pctOrNA(pb, pb.PctOK200), pctOrNA(pr, pr.PctOK200)},
+			sideRow{name + ": fallback", pctOrNA(pb, pb.PctFallback), pctOrNA(pr, pr.PctFallback)},
+			sideRow{name + ": errors/timeouts", pctOrNA(pb, pb.PctErrors), pctOrNA(pr, pr.PctErrors)},
+			sideRow{name + ": p50 / p99", latOrNA(pb, pb.P50) + " / " + latOrNA(pb, pb.P99), latOrNA(pr, pr.P50) + " / " + latOrNA(pr, pr.P99)},
+			sideRow{name + ": max", latOrNA(pb, pb.Max), latOrNA(pr, pr.Max)},
+		)
+	}
+	return append(rows,
+		sideRow{"fault → first fallback", formatOptional(b.FirstFallbackAfterFault), formatOptional(r.FirstFallbackAfterFault)},
+		sideRow{"fault → OPEN", formatOptional(b.OpenAfterFault), formatOptional(r.OpenAfterFault)},
+		sideRow{"heal → first backend answer", formatOptional(b.FirstBackendAfterHeal), formatOptional(r.FirstBackendAfterHeal)},
+		sideRow{"heal → CLOSED", formatOptional(b.ClosedAfterHeal), formatOptional(r.ClosedAfterHeal)},
+	)
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// writeReports renders p into dir/report.md and dir/report.html.
+func writeReports(dir string, p *page) error {
+	md, err := renderMarkdown(p)
+	if err != nil {
+		return err
+	}
+	html, err := renderHTML(p)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, results.ReportMarkdown), md, 0o644); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, results.ReportHTML), html, 0o644); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
+}
+
+func funcs() map[string]any {
+	return map[string]any{
+		"f":        func(v float64) string { return fmt.Sprintf("%.1f", v) },
+		"add":      func(a, b float64) float64 { return a + b },
+		"cell":     mdCell,
+		"baseline": baselineSentence,
+		"deref":    func(b *bool) bool { return b != nil && *b },
+		"dur":      FormatDuration,
+		"opt":      formatOptional,
+	}
+}
+
+// mdCell makes s safe inside a Markdown table cell.
+func mdCell(s string) string {
+	s = strings.ReplaceAll(s, "|", `\|`)
+	return strings.ReplaceAll(s, "\n", " ")
+}
+
+func renderMarkdown(p *page) ([]byte, error) {
+	t, err := texttemplate.New("report.md.tmpl").Funcs(funcs()).ParseFS(templates, "templates/report.md.tmpl")
+	if err != nil {
+		return nil, fmt.Errorf("parse markdown template: %w", err)
+	}
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, p); err != nil {
+		return nil, fmt.Errorf("render report.md: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+func renderHTML(p *page) ([]byte, error) {
+	t, err := htmltemplate.New("report.html.tmpl").Funcs(funcs()).ParseFS(templates, "templates/report.html.tmpl")
+	if err != nil {
+		return nil, fmt.Errorf("parse html template: %w", err)
+	}
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, p); err != nil {
+		return nil, fmt.Errorf("render report.html: %w", err)
+	}
+	return buf.Bytes(), nil
+}

@@ -1,0 +1,301 @@
+package report
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"chaoslab/internal/results"
+)
+
+// page is what both templates render: one run, or a baseline and a resilient run side by side.
+type page struct {
+	Title       string
+	Compare     bool
+	Runs        []runView
+	Verdict     verdict // the headline verdict (the resilient run's in a compare)
+	Baseline    *runView
+	Definitions []string
+	Side        []sideRow // compare only: key numbers, baseline | resilient
+}
+
+// verdict is a one-line judgement with a colour class (ok, bad, warn).
+type verdict struct{ Text, Class string }
+
+// runView is one run, formatted for a person.
+type runView struct {
+	Label       string // "baseline", "resilient", or "" for a single run
+	A           *Analysis
+	Title       string
+	Settings    []kv
+	Journal     *Journal
+	Hypothesis  string
+	Fault       []kv
+	Phases      []phaseRow
+	Detection   []kv
+	Transitions []transitionRow
+	Retries     []retryRow
+	Snapshots   []serviceView
+	Verdicts    []verdict // recovered, p99 while OPEN, deviated...
+	Findings    []string
+	FollowUps   []string
+	Notes       []string
+	Chart       *chart
+}
+
+type kv struct{ Key, Value, Note string }
+
+type phaseRow struct {
+	Name, Window, Requests, OK, Fallback, Errors, P50, P90, P99, Max, Amplification, Retries string
+}
+
+type transitionRow struct{ At, SinceFault, From, To, Note string }
+
+type retryRow struct {
+	N, Count, Min, Median, Max, Expected, Range, Outside string
+	Bad                                                  bool
+}
+
+type serviceView struct {
+	Name    string
+	Changes []changeRow
+	Same    int // unchanged metrics and resilience fields not listed
+}
+
+type changeRow struct{ What, Before, After, Delta string }
+
+type sideRow struct{ Key, Baseline, Resilient string }
+
+// definitions is the list of definitions every report repeats.
+func definitions() []string {
+	return []string{
+		"Phases: before = [first request, first fault on); during = [fault on, last fault off); after = [fault off, last request end]. A request belongs to the phase of its start. Without a fault event everything is \"before\".",
+		"Answered 200 counts backend and fallback answers; errors are non-200 answers and requests without an answer (timeouts, refused); timeouts are the errors without any HTTP status.",
+		"Percentiles are nearest-rank: p = sorted[ceil(p/100 * n) - 1] of the phase's latencies; an empty phase shows n/a.",
+		"Breaker timeline: CLOSED at the run start, then each transition the client logged. failsafe-go moves OPEN -> HALF_OPEN lazily, on the first call after the wait, so that transition can lag the configured wait by up to one request interval.",
+		"Detection: fault on -> the earliest completion (start + latency) of a fallback answer to a request started at or after fault on; fault on -> the first transition to OPEN. Recovery: fault off -> the earliest completion of a backend answer to a request started at or after fault off; fault off -> the first transition to CLOSED.",
+		fmt.Sprintf("While OPEN: the requests that started while the timeline was OPEN; acceptance: p99 under %s.", FormatDuration(OpenP99Target)),
+		"Amplification: backend attempts per client request, sum(attempts) / requests, from the attempts the client reported for each request (0 when it reported none, e.g. on a timeout).",
+		"Retry waits: from the client's retry events, against w_n = min(initial * multiplier^(n-1), max) with jitter [w_n(1-j), w_n(1+j)], 1 ms tolerance. A wait below the range may have been cut to fit the request deadline.",
+		fmt.Sprintf("Recovered: the breaker closed after the heal (or never opened) and the last %d requests were answered by the backend.", recoveredTail),
+	}
+}
+
+// newRunView formats one analysis.
+func newRunView(label string, a *Analysis) runView {
+	v := runView{Label: label, A: a, Title: a.Run.Title, Journal: a.Journal, Notes: a.Notes}
+	if v.Title == "" && a.Journal != nil {
+		v.Title = a.Journal.Title
+	}
+	v.Settings = settings(a)
+	v.Hypothesis = hypothesis(a)
+	v.Fault = faultRows(a)
+	v.Phases = phaseRows(a)
+	v.Detection = detectionRows(a)
+	v.Transitions = transitionRows(a)
+	v.Retries = retryRows(a)
+	v.Snapshots = snapshotViews(a.Snapshots)
+	v.Verdicts = verdicts(a)
+	v.Findings = findings(a)
+	v.FollowUps = followUps(a)
+	return v
+}
+
+func settings(a *Analysis) []kv {
+	r := a.Run
+	rows := []kv{
+		{"Experiment", orNA(r.Experiment), ""},
+		{"Run start", timeOrNA(a.Origin), ""},
+		{"Stack", orNA(r.Stack), ""},
+		{"Resilience", orNA(r.Resilience), ""},
+		{"Load", fmt.Sprintf("%g requests/s", r.RPS), "open loop"},
+		{"Seed", fmt.Sprint(r.Seed), ""},
+		{"Recovery window", orNA(r.Recovery), "after the rollbacks"},
+		{"Journal", fmt.Sprintf("status %s, deviated %t", orNA(r.Status), r.Deviated), fmt.Sprintf("exit code %d", r.ExitCode)},
+	}
+	if s := a.Schedule; s != nil {
+		rows = append(rows, kv{"Retry", fmt.Sprintf("%d retries, %s x%g up to %s, jitter %g", s.MaxRetries, s.Initial, s.Multiplier, s.Max, s.Jitter), ""})
+	}
+	if r.CBWait != "" {
+		rows = append(rows, kv{"Breaker wait", r.CBWait, "OPEN before HALF_OPEN"})
+	}
+	if r.Failure != "" {
+		rows = append(rows, kv{"Failure", r.Failure, ""})
+	}
+	return rows
+}
+
+func timeOrNA(t time.Time) string {
+	if t.IsZero() {
+		return NA
+	}
+	return t.UTC().Format("2006-01-02 15:04:05.000 UTC")
+}
+
+func hypothesis(a *Analysis) string {
+	if a.Journal != nil && a.Journal.Hypothesis != "" {
+		return a.Journal.Hypothesis
+	}
+	return "When client-service cannot reach backend-service it keeps answering: retries back off, the breaker opens, fallbacks are fast, and after the heal the breaker closes and the backend answers again."
+}
+
+func faultRows(a *Analysis) []kv {
+	if a.FaultOn == nil {
+		return []kv{{"Fault", "none recorded", "no fault event in events.jsonl"}}
+	}
+	rows := []kv{
+		{"Fault", orNA(a.FaultName), ""},
+		{"Injected at", FormatOffset(a.Rel(*a.FaultOn)), timeOrNA(*a.FaultOn)},
+	}
+	if a.FaultOff != nil {
+		rows = append(rows,
+			kv{"Removed at", FormatOffset(a.Rel(*a.FaultOff)), timeOrNA(*a.FaultOff)},
+			kv{"Duration", FormatDuration(a.FaultOff.Sub(*a.FaultOn)), ""})
+	} else {
+		rows = append(rows, kv{"Removed at", "never", "the fault was still on at the end"})
+	}
+	if v, ok := verification(a.Journal); ok {
+		rows = append(rows, kv{"Verified", v.Value, v.Note})
+	}
+	return rows
+}
+
+// verification finds the method's probe that checked the partition (its output says whether
+// the backend was reachable).
+func verification(j *Journal) (kv, bool) {
+	if j == nil {
+		return kv{}, false
+	}
+	for _, act := range j.Run {
+		switch {
+		case strings.Contains(act.Output, `"reachable":false`):
+			return kv{Value: "yes: the backend was unreachable", Note: act.Name + ": " + act.Output}, true
+		case strings.Contains(act.Output, `"reachable":true`):
+			return kv{Value: "NO: the backend was still reachable", Note: act.Name + ": " + act.Output}, true
+		}
+	}
+	return kv{}, false
+}
+
+func phaseRows(a *Analysis) []phaseRow {
+	rows := make([]phaseRow, 0, 5)
+	for _, p := range a.Phases {
+		rows = append(rows, newPhaseRow(a, p, window(a, p)))
+	}
+	if a.BreakerEnabled {
+		rows = append(rows, newPhaseRow(a, a.WhileOpen, "breaker OPEN"))
+	}
+	return append(rows, newPhaseRow(a, a.Total, "whole run"))
+}
+
+func window(a *Analysis, p PhaseStats) string {
+	if !p.To.After(p.From) {
+		return "—"
+	}
+	return FormatOffset(a.Rel(p.From)) + " … " + FormatOffset(a.Rel(p.To))
+}
+
+func newPhaseRow(a *Analysis, p PhaseStats, win string) phaseRow {
+	r := phaseRow{Name: p.Name, Window: win, Requests: fmt.Sprint(p.Requests),
+		OK: pctOrNA(p, p.PctOK200), Fallback: pctOrNA(p, p.PctFallback), Errors: pctOrNA(p, p.PctErrors),
+		P50: latOrNA(p, p.P50), P90: latOrNA(p, p.P90), P99: latOrNA(p, p.P99), Max: latOrNA(p, p.Max),
+		Amplification: ampOrNA(p), Retries: fmt.Sprint(p.Retries)}
+	if p.Timeouts > 0 {
+		r.Errors += fmt.Sprintf(" (%d timeouts)", p.Timeouts)
+	}
+	if p.UnknownAttempts > 0 && !p.Empty() {
+		r.Amplification += fmt.Sprintf(" (%d unknown)", p.UnknownAttempts)
+	}
+	return r
+}
+
+func detectionRows(a *Analysis) []kv {
+	return []kv{
+		{"fault → first fallback answer", formatOptional(a.FirstFallbackAfterFault), "detection"},
+		{"fault → breaker OPEN", formatOptional(a.OpenAfterFault), "detection"},
+		{"heal → first backend answer", formatOptional(a.FirstBackendAfterHeal), "recovery"},
+		{"heal → breaker CLOSED", formatOptional(a.ClosedAfterHeal), "recovery"},
+		{"p99 while OPEN", latOrNA(a.WhileOpen, a.WhileOpen.P99), "target < " + FormatDuration(OpenP99Target)},
+		{"final breaker state", orNA(a.FinalBreaker), ""},
+	}
+}
+
+func transitionRows(a *Analysis) []transitionRow {
+	var rows []transitionRow
+	for _, t := range a.Transitions {
+		r := transitionRow{At: FormatOffset(t.At), SinceFault: sinceFault(a, t.Time), From: t.From, To: t.To}
+		if t.From == results.BreakerOpen && t.To == results.BreakerHalfOpen {
+			r.Note = "lazy: on the first call after the wait"
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+// sinceFault formats t relative to the fault (T+…), or relative to the heal when after it.
+func sinceFault(a *Analysis, t time.Time) string {
+	switch {
+	case a.FaultOff != nil && !t.Before(*a.FaultOff):
+		return "heal " + FormatOffset(t.Sub(*a.FaultOff))
+	case a.FaultOn != nil:
+		return "T" + FormatOffset(t.Sub(*a.FaultOn))
+	}
+	return ""
+}
+
+func retryRows(a *Analysis) []retryRow {
+	rows := make([]retryRow, 0, len(a.Retries))
+	for _, r := range a.Retries {
+		row := retryRow{N: fmt.Sprint(r.N), Count: fmt.Sprint(r.Count), Min: FormatDuration(r.Min),
+			Median: FormatDuration(r.Median), Max: FormatDuration(r.Max), Expected: NA, Range: NA, Outside: NA}
+		if a.Schedule != nil {
+			row.Expected = FormatDuration(r.Expected)
+			row.Range = FormatDuration(r.Low) + " – " + FormatDuration(r.High)
+			row.Outside = fmt.Sprintf("%d (%d below, %d above)", r.Outside(), r.Below, r.Above)
+			row.Bad = r.Outside() > 0
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+func snapshotViews(d *SnapshotDiff) []serviceView {
+	if d == nil {
+		return nil
+	}
+	var out []serviceView
+	for _, s := range d.Services {
+		v := serviceView{Name: s.Name}
+		for _, c := range s.Fields {
+			v.Changes = append(v.Changes, newChangeRow(c.Name, c))
+		}
+		for _, group := range [][]Change{s.Metrics, s.Resilience} {
+			for _, c := range group {
+				if !c.Changed {
+					v.Same++
+					continue
+				}
+				v.Changes = append(v.Changes, newChangeRow(c.Name, c))
+			}
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func newChangeRow(what string, c Change) changeRow {
+	r := changeRow{What: what, Before: orDash(c.Before), After: orDash(c.After)}
+	if c.Delta != nil && *c.Delta != 0 {
+		r.Delta = fmt.Sprintf("%+g", *c.Delta)
+	} else if c.Changed {
+		r.Delta = "changed"
+	}
+	return r
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
