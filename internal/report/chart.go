@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"time"
 
 	"chaoslab/internal/results"
@@ -18,7 +19,7 @@ const (
 	aggCell  = 4.0
 	chartW   = 1200.0
 	padLeft  = 64.0
-	padRight = 16.0
+	padRight = 24.0
 	padTop   = 26.0
 	plotH    = 340.0
 	bandGap  = 10.0
@@ -38,6 +39,7 @@ type chart struct {
 	Fault                                          *box
 	FaultLabel                                     string
 	Lines                                          []line // phase boundaries
+	PhaseLabels                                    []tick // phase names, centred over each phase
 	Target                                         *line  // the OPEN p99 target
 	XTicks, YTicks                                 []tick
 	Marks                                          []mark
@@ -82,11 +84,22 @@ func newScale(as ...*Analysis) scale {
 		s.LoMS, s.HiMS = 1, 1000
 	}
 	s.LoMS = math.Pow(10, math.Floor(math.Log10(s.LoMS)))
-	s.HiMS = math.Pow(10, math.Ceil(math.Log10(s.HiMS)))
+	s.HiMS = niceCeil(s.HiMS * 1.3) // headroom above the slowest request
 	if s.HiMS <= s.LoMS {
 		s.HiMS = s.LoMS * 10
 	}
 	return s
+}
+
+// niceCeil rounds v up to 1, 2 or 5 times a power of ten.
+func niceCeil(v float64) float64 {
+	p := math.Pow(10, math.Floor(math.Log10(v)))
+	for _, m := range []float64{1, 2, 5, 10} {
+		if v <= m*p*1.0000001 {
+			return m * p
+		}
+	}
+	return 10 * p
 }
 
 func msOf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -135,16 +148,37 @@ func (c *chart) faultWindow(a *Analysis, s scale) {
 	for _, x := range []float64{x1, x2} {
 		c.Lines = append(c.Lines, line{X1: x, Y1: c.PlotY, X2: x, Y2: c.BandY + c.BandH})
 	}
+	for _, p := range a.Phases {
+		if p.To.After(p.From) {
+			c.PhaseLabels = append(c.PhaseLabels, tick{Pos: (c.x(a, p.From, s) + c.x(a, p.To, s)) / 2, Label: p.Name})
+		}
+	}
 }
 
 func (c *chart) ticks(s scale) {
 	for v := s.LoMS; v <= s.HiMS*1.0001; v *= 10 {
-		c.YTicks = append(c.YTicks, tick{Pos: c.y(v, s), Label: FormatDuration(time.Duration(v * float64(time.Millisecond)))})
+		c.YTicks = append(c.YTicks, tick{Pos: c.y(v, s), Label: latencyLabel(v)})
 	}
 	step := tickStep(s.Span)
 	for t := time.Duration(0); t <= s.Span; t += step {
-		c.XTicks = append(c.XTicks, tick{Pos: c.PlotX + c.PlotW*float64(t)/float64(s.Span), Label: FormatOffset(t)})
+		c.XTicks = append(c.XTicks, tick{Pos: c.PlotX + c.PlotW*float64(t)/float64(s.Span), Label: offsetLabel(t)})
 	}
+}
+
+// latencyLabel labels a decade of the latency axis: "0.1 ms", "10 ms", "1 s".
+func latencyLabel(ms float64) string {
+	if ms >= 1000 {
+		return strconv.FormatFloat(ms/1000, 'g', -1, 64) + " s"
+	}
+	return strconv.FormatFloat(ms, 'g', -1, 64) + " ms"
+}
+
+// offsetLabel labels the time axis in seconds: "0s", "+10s", "+90s".
+func offsetLabel(t time.Duration) string {
+	if t == 0 {
+		return "0s"
+	}
+	return "+" + strconv.FormatFloat(t.Seconds(), 'f', -1, 64) + "s"
 }
 
 // tickStep picks a round step giving at most 12 ticks.

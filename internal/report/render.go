@@ -74,6 +74,7 @@ func comparePage(base, res *Analysis) *page {
 	}
 	p.Verdict = runVerdict(res)
 	p.Side = sideRows(base, res)
+	p.SidePhases = sidePhaseRows(base, res)
 	return p
 }
 
@@ -98,28 +99,43 @@ func baselineSentence(a *Analysis) string {
 }
 
 func sideRows(b, r *Analysis) []sideRow {
-	rows := []sideRow{
+	return []sideRow{
 		{"Resilience", orNA(b.Run.Resilience), orNA(r.Run.Resilience)},
 		{"Journal status / deviated", fmt.Sprintf("%s / %t", orNA(b.Status), b.Deviated), fmt.Sprintf("%s / %t", orNA(r.Status), r.Deviated)},
 		{"Recovered", yesNo(b.Recovered), yesNo(r.Recovered)},
+		{"fault → first fallback", formatOptional(b.FirstFallbackAfterFault), formatOptional(r.FirstFallbackAfterFault)},
+		{"fault → OPEN", formatOptional(b.OpenAfterFault), formatOptional(r.OpenAfterFault)},
+		{"heal → first backend answer", formatOptional(b.FirstBackendAfterHeal), formatOptional(r.FirstBackendAfterHeal)},
+		{"heal → CLOSED", formatOptional(b.ClosedAfterHeal), formatOptional(r.ClosedAfterHeal)},
+		{"p99 while OPEN", latOrNA(b.WhileOpen, b.WhileOpen.P99), latOrNA(r.WhileOpen, r.WhileOpen.P99)},
 	}
-	for i, name := range []string{PhaseBefore, PhaseDuring, PhaseAfter} {
-		pb, pr := b.Phases[i], r.Phases[i]
-		rows = append(rows,
-			sideRow{name + ": requests", fmt.Sprint(pb.Requests), fmt.Sprint(pr.Requests)},
-			sideRow{name + ": answered 200", pctOrNA(pb, pb.PctOK200), pctOrNA(pr, pr.PctOK200)},
-			sideRow{name + ": fallback", pctOrNA(pb, pb.PctFallback), pctOrNA(pr, pr.PctFallback)},
-			sideRow{name + ": errors/timeouts", pctOrNA(pb, pb.PctErrors), pctOrNA(pr, pr.PctErrors)},
-			sideRow{name + ": p50 / p99", latOrNA(pb, pb.P50) + " / " + latOrNA(pb, pb.P99), latOrNA(pr, pr.P50) + " / " + latOrNA(pr, pr.P99)},
-			sideRow{name + ": max", latOrNA(pb, pb.Max), latOrNA(pr, pr.Max)},
-		)
+}
+
+// sidePhaseRows puts each phase metric of both runs in one row: before, during, after, each
+// as baseline then resilient.
+func sidePhaseRows(b, r *Analysis) []sidePhaseRow {
+	metrics := []struct {
+		name string
+		get  func(PhaseStats) string
+	}{
+		{"requests", func(p PhaseStats) string { return fmt.Sprint(p.Requests) }},
+		{"answered 200", func(p PhaseStats) string { return pctOrNA(p, p.PctOK200) }},
+		{"fallback", func(p PhaseStats) string { return pctOrNA(p, p.PctFallback) }},
+		{"errors / timeouts", func(p PhaseStats) string { return pctOrNA(p, p.PctErrors) }},
+		{"p50", func(p PhaseStats) string { return latOrNA(p, p.P50) }},
+		{"p99", func(p PhaseStats) string { return latOrNA(p, p.P99) }},
+		{"max", func(p PhaseStats) string { return latOrNA(p, p.Max) }},
+		{"attempts / request", ampOrNA},
 	}
-	return append(rows,
-		sideRow{"fault → first fallback", formatOptional(b.FirstFallbackAfterFault), formatOptional(r.FirstFallbackAfterFault)},
-		sideRow{"fault → OPEN", formatOptional(b.OpenAfterFault), formatOptional(r.OpenAfterFault)},
-		sideRow{"heal → first backend answer", formatOptional(b.FirstBackendAfterHeal), formatOptional(r.FirstBackendAfterHeal)},
-		sideRow{"heal → CLOSED", formatOptional(b.ClosedAfterHeal), formatOptional(r.ClosedAfterHeal)},
-	)
+	rows := make([]sidePhaseRow, 0, len(metrics))
+	for _, m := range metrics {
+		row := sidePhaseRow{Key: m.name}
+		for i := range 3 {
+			row.Cells = append(row.Cells, m.get(b.Phases[i]), m.get(r.Phases[i]))
+		}
+		rows = append(rows, row)
+	}
+	return rows
 }
 
 func yesNo(b bool) string {
@@ -156,6 +172,7 @@ func funcs() map[string]any {
 		"baseline": baselineSentence,
 		"deref":    func(b *bool) bool { return b != nil && *b },
 		"dur":      FormatDuration,
+		"odd":      func(i int) bool { return i%2 == 1 },
 		"opt":      formatOptional,
 	}
 }

@@ -16,7 +16,8 @@ type page struct {
 	Verdict     verdict // the headline verdict (the resilient run's in a compare)
 	Baseline    *runView
 	Definitions []string
-	Side        []sideRow // compare only: key numbers, baseline | resilient
+	Side        []sideRow      // compare only: key numbers, baseline | resilient
+	SidePhases  []sidePhaseRow // compare only: per phase, baseline | resilient
 }
 
 // verdict is a one-line judgement with a colour class (ok, bad, warn).
@@ -65,6 +66,12 @@ type serviceView struct {
 type changeRow struct{ What, Before, After, Delta string }
 
 type sideRow struct{ Key, Baseline, Resilient string }
+
+// sidePhaseRow is one metric: before, during and after, each baseline then resilient.
+type sidePhaseRow struct {
+	Key   string
+	Cells []string
+}
 
 // definitions is the list of definitions every report repeats.
 func definitions() []string {
