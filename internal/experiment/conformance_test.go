@@ -1,0 +1,282 @@
+package experiment
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"chaoslab/internal/cmdutil"
+)
+
+// conformanceDir is shared/conformance, beside the repository (repo/internal/experiment ->
+// ../../../shared/conformance).
+const conformanceDir = "../../../shared/conformance"
+
+type caseResult struct {
+	exitCode int
+	journal  *Journal
+	err      error
+}
+
+// runCase runs one conformance case through the engine as `chaos run $(cat NN.args) case`.
+func runCase(t *testing.T, casePath string, args []string, baseURL string) caseResult {
+	t.Helper()
+	opts := Options{Vars: map[string]any{}, LookupEnv: conformanceEnv(baseURL, t.TempDir())}
+	for _, a := range args {
+		switch {
+		case strings.HasPrefix(a, "--rollback-strategy="):
+			opts.RollbackStrategy = strings.TrimPrefix(a, "--rollback-strategy=")
+		case strings.HasPrefix(a, "--var="):
+			k, v, err := ParseVar(strings.TrimPrefix(a, "--var="))
+			if err != nil {
+				t.Fatalf("args: %v", err)
+			}
+			opts.Vars[k] = v
+		default:
+			t.Fatalf("unsupported argument %q", a)
+		}
+	}
+	exp, err := Load(casePath)
+	if err != nil {
+		return caseResult{exitCode: cmdutil.ExitCode(err), err: err}
+	}
+	j, err := Run(context.Background(), exp, opts)
+	if err != nil {
+		return caseResult{exitCode: cmdutil.ExitCode(err), err: err}
+	}
+	return caseResult{exitCode: j.ExitCode(), journal: j}
+}
+
+// conformanceEnv gives the two CONFORMANCE_ variables and hides every other one, so cases run
+// in parallel without os.Setenv.
+func conformanceEnv(baseURL, stateDir string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		switch k {
+		case "CONFORMANCE_BASE_URL":
+			return baseURL, true
+		case "CONFORMANCE_STATE_DIR":
+			return stateDir, true
+		}
+		if strings.HasPrefix(k, "CONFORMANCE_") {
+			return "", false
+		}
+		return os.LookupEnv(k)
+	}
+}
+
+func readArgs(t *testing.T, casePath string) []string {
+	t.Helper()
+	num, _, _ := strings.Cut(filepath.Base(casePath), "-")
+	data, err := os.ReadFile(filepath.Join(filepath.Dir(casePath), num+".args"))
+	if errors.Is(err, os.ErrNotExist) {
+		return []string{}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var args []string
+	for _, l := range strings.Split(string(data), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			args = append(args, l)
+		}
+	}
+	return args
+}
+
+func TestConformance(t *testing.T) {
+	cases, _ := filepath.Glob(filepath.Join(conformanceDir, "cases", "*.json"))
+	if len(cases) == 0 {
+		t.Skipf("no conformance vectors at %s (shared/ must sit beside the repository)", conformanceDir)
+	}
+	srv := newConformanceServer(t)
+	for _, casePath := range cases {
+		name := strings.TrimSuffix(filepath.Base(casePath), ".json")
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			expected := readExpected(t, filepath.Join(conformanceDir, "expected", name+".json"))
+			res := runCase(t, casePath, readArgs(t, casePath), srv.URL)
+			if expected["journal"] == nil {
+				checkNoJournalCase(t, expected, res)
+				return
+			}
+			if res.journal == nil {
+				t.Fatalf("no journal: %v", res.err)
+			}
+			if res.exitCode != int(expected["exit_code"].(float64)) {
+				t.Errorf("exit code = %d, want %v", res.exitCode, expected["exit_code"])
+			}
+			got := normalizeJournal(t, res.journal, srv.URL)
+			for _, key := range []string{"status", "deviated", "before", "after", "run", "rollbacks"} {
+				want := informational(expected[key])
+				if !reflect.DeepEqual(got[key], want) {
+					g, _ := json.MarshalIndent(got[key], "", " ")
+					w, _ := json.MarshalIndent(want, "", " ")
+					t.Errorf("%s differs:\n got: %s\nwant: %s", key, g, w)
+				}
+			}
+		})
+	}
+}
+
+// checkNoJournalCase handles the cases where the real tool wrote no journal, each through a
+// deliberate difference: invalid input exits 2 with no journal (the real tool exits 1); the
+// regex-on-JSON crash (case 06) is a run whose regex matches the body's JSON text.
+func checkNoJournalCase(t *testing.T, expected map[string]any, res caseResult) {
+	t.Helper()
+	if strings.HasPrefix(expected["error"].(string), "TypeError") {
+		// Deliberate difference: regex on a parsed JSON body matches the JSON text.
+		if res.journal == nil {
+			t.Fatalf("want a journal (regex on JSON text), got error %v", res.err)
+		}
+		before := res.journal.SteadyStates.Before
+		if res.exitCode != 0 || before == nil || !*before.SteadyStateMet || !*before.Probes[0].ToleranceMet {
+			t.Errorf("regex on JSON body: exit %d, before %+v; want exit 0 and the tolerance met", res.exitCode, before)
+		}
+		return
+	}
+	// Deliberate difference: invalid input exits 2 (cmdutil.ExitUsage), not 1.
+	if res.journal != nil || res.exitCode != cmdutil.ExitUsage {
+		t.Errorf("invalid input: exit %d, journal %v; want exit 2 and no journal (real tool: exit 1, %q)", res.exitCode, res.journal != nil, expected["error"])
+	}
+}
+
+func readExpected(t *testing.T, path string) map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// normalizeJournal is tools/normalize.py for the compared keys, with exceptions reduced to
+// their presence (their text is information only).
+func normalizeJournal(t *testing.T, j *Journal, baseURL string) map[string]any {
+	t.Helper()
+	data, err := json.Marshal(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(data, &raw); err != nil {
+		t.Fatal(err)
+	}
+	ss := raw["steady_states"].(map[string]any)
+	out := map[string]any{
+		"status": raw["status"], "deviated": raw["deviated"],
+		"before": normState(ss["before"]), "after": normState(ss["after"]),
+		"run": normList(raw["run"], false), "rollbacks": normList(raw["rollbacks"], false),
+	}
+	return informational(substPaths(out, baseURL)).(map[string]any)
+}
+
+func normState(v any) any {
+	s, ok := v.(map[string]any)
+	if !ok {
+		return nil
+	}
+	return map[string]any{"met": s["steady_state_met"], "probes": normList(s["probes"], true)}
+}
+
+func normList(v any, hypothesis bool) []any {
+	out := []any{}
+	for _, e := range v.([]any) {
+		out = append(out, normActivity(e.(map[string]any), hypothesis))
+	}
+	return out
+}
+
+func normActivity(run map[string]any, hypothesis bool) map[string]any {
+	act := run["activity"].(map[string]any)
+	ptype := act["provider"].(map[string]any)["type"]
+	d := map[string]any{"name": act["name"], "type": act["type"], "provider": ptype, "status": run["status"]}
+	if bg, _ := act["background"].(bool); bg {
+		d["background"] = true
+	}
+	if hypothesis {
+		d["tolerance_met"] = run["tolerance_met"]
+	}
+	d["output"] = normOutput(ptype, run["output"])
+	d["exception"] = run["exception"]
+	return d
+}
+
+func normOutput(ptype any, v any) any {
+	o, ok := v.(map[string]any)
+	if !ok {
+		return v
+	}
+	switch ptype {
+	case "http":
+		return map[string]any{"status": o["status"], "body_type": bodyType(o["body"]), "body": o["body"]}
+	case "process":
+		return map[string]any{"status": o["status"], "stdout": o["stdout"], "stderr": o["stderr"]}
+	}
+	return o
+}
+
+func bodyType(v any) string {
+	switch v.(type) {
+	case map[string]any:
+		return "object"
+	case []any:
+		return "array"
+	case string:
+		return "string"
+	case nil:
+		return "null"
+	}
+	return "number"
+}
+
+// informational turns every "exception" value into whether there was one, recursively.
+func informational(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := map[string]any{}
+		for k, e := range t {
+			if k == "exception" {
+				out[k] = e != nil
+				continue
+			}
+			out[k] = informational(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = informational(e)
+		}
+		return out
+	}
+	return v
+}
+
+func substPaths(v any, baseURL string) any {
+	switch t := v.(type) {
+	case string:
+		return strings.ReplaceAll(t, baseURL, "${CONFORMANCE_BASE_URL}")
+	case map[string]any:
+		out := map[string]any{}
+		for k, e := range t {
+			out[k] = substPaths(e, baseURL)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = substPaths(e, baseURL)
+		}
+		return out
+	}
+	return v
+}
