@@ -1,6 +1,7 @@
 package report
 
 import (
+	"encoding/json"
 	"math"
 	"strings"
 	"testing"
@@ -213,7 +214,11 @@ func TestAnalyzeEdgeCases(t *testing.T) {
 			tt.edit(&f)
 			dir := t.TempDir()
 			f.write(t, dir)
-			tt.check(t, analyze(t, dir))
+			a := analyze(t, dir)
+			tt.check(t, a)
+			if _, err := json.Marshal(a); err != nil {
+				t.Errorf("the analysis does not encode as JSON: %v", err)
+			}
 		})
 	}
 }

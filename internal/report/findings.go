@@ -175,7 +175,7 @@ func followUps(a *Analysis) []string {
 	}
 	for _, r := range a.Retries {
 		if r.Above > 0 {
-			out = append(out, fmt.Sprintf("Retry #%d waited longer than configured %d times: check the backoff and jitter settings.", r.N, r.Above))
+			out = append(out, fmt.Sprintf("Retry #%d waited longer than configured (%s): check the backoff and jitter settings.", r.N, plural(r.Above, "time")))
 		}
 	}
 	if !a.Recovered {

@@ -95,7 +95,7 @@ func TestRenderRun(t *testing.T) {
 		"### 4.1 Retry behaviour", "### 4.2 Circuit breaker transitions", "### 4.3 Fallbacks", "### 4.4 Pod status",
 		"## 5. Metrics per phase", "## 6. Findings", "## 7. Follow-up actions", "## Definitions",
 		"| fault → breaker OPEN | 2.20 s |", "| heal → breaker CLOSED | 9.80 s |",
-		"| during | +2.0s … +15.0s | 8 | 87.5% | 87.5% | 12.5% (1 timeouts) | 6.00 ms | 3.00 s | 3.00 s | 3.00 s | 0.75 (5 unknown) | 7 |",
+		"| during | +2.0s … +15.0s | 8 | 87.5% | 87.5% | 12.5% (1 timeout) | 6.00 ms | 3.00 s | 3.00 s | 3.00 s | 0.75 (5 unknown) | 7 |",
 		"| +4.2s | T+2.2s | CLOSED | OPEN |", "lazily", "nearest-rank",
 		"| 1 | 4 | 600.0 ms | 1.00 s | 1.50 s | 1.00 s | 500.0 ms – 1.50 s | **1 (0 below, 1 above)** |",
 	} {
@@ -197,5 +197,35 @@ func TestRenderAggregatesLargeRuns(t *testing.T) {
 	if svg.Attr["data-aggregated"] != "true" || len(marks) >= len(big) || total != len(big) {
 		t.Errorf("aggregated %s: %d marks standing for %d requests; want fewer marks standing for all %d",
 			svg.Attr["data-aggregated"], len(marks), total, len(big))
+	}
+}
+
+func TestRenderDegenerateRuns(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(f *folder)
+		want string
+	}{
+		{"no fault", func(f *folder) { f.events = nil }, "none recorded"},
+		{"no requests, no run.json", func(f *folder) { f.run, f.recs = nil, nil }, "| before | — | 0 | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | 0 |"},
+		{"baseline without breaker", func(f *folder) { f.run.Resilience = "off"; f.events = f.events[:1] }, "No breaker"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := known()
+			tt.edit(&f)
+			dir := t.TempDir()
+			f.write(t, dir)
+			if err := Render(dir); err != nil {
+				t.Fatal(err)
+			}
+			if md := string(readTest(t, filepath.Join(dir, "report.md"))); !strings.Contains(md, tt.want) || strings.Contains(md, "NaN") {
+				t.Errorf("report.md lacks %q or has NaN:\n%s", tt.want, md)
+			}
+			page := readTest(t, filepath.Join(dir, "report.html"))
+			if svgs := parseXHTML(t, page).all(named("svg")); len(svgs) != 1 || strings.Contains(string(page), "NaN") {
+				t.Errorf("%d svg elements (want 1), or NaN in the page", len(svgs))
+			}
+		})
 	}
 }

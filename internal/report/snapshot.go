@@ -185,8 +185,8 @@ func diffValues(b, f map[string]string, order []string) []Change {
 	for _, k := range keys {
 		bv, bok := b[k]
 		fv, fok := f[k]
-		if !bok && !fok {
-			continue
+		if bv == "" && fv == "" {
+			continue // not observed on either side, or an empty error
 		}
 		c := Change{Name: k, Before: bv, After: fv, Changed: bok != fok || bv != fv}
 		c.Delta = delta(bv, fv, bok && fok)

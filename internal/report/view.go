@@ -208,7 +208,7 @@ func newPhaseRow(a *Analysis, p PhaseStats, win string) phaseRow {
 		P50: latOrNA(p, p.P50), P90: latOrNA(p, p.P90), P99: latOrNA(p, p.P99), Max: latOrNA(p, p.Max),
 		Amplification: ampOrNA(p), Retries: fmt.Sprint(p.Retries)}
 	if p.Timeouts > 0 {
-		r.Errors += fmt.Sprintf(" (%d timeouts)", p.Timeouts)
+		r.Errors += " (" + plural(p.Timeouts, "timeout") + ")"
 	}
 	if p.UnknownAttempts > 0 && !p.Empty() {
 		r.Amplification += fmt.Sprintf(" (%d unknown)", p.UnknownAttempts)
@@ -305,4 +305,12 @@ func orDash(s string) string {
 		return "—"
 	}
 	return s
+}
+
+// plural formats n and a noun, adding an "s" when n is not 1.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
