@@ -122,4 +122,3 @@ func convertEnv(where, val string, entry *Object) (any, string) {
 	}
 	return nil, fmt.Sprintf("%s: value %q is not a valid %s", where, val, typ)
 }
-

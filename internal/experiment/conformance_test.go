@@ -280,3 +280,53 @@ func substPaths(v any, baseURL string) any {
 	}
 	return v
 }
+
+// TestConformanceDeliberateDifferences asserts the differences the public vectors cannot show.
+func TestConformanceDeliberateDifferences(t *testing.T) {
+	if _, err := os.Stat(conformanceDir); err != nil {
+		t.Skipf("no conformance vectors at %s", conformanceDir)
+	}
+	srv := newConformanceServer(t)
+	env := conformanceEnv(srv.URL, t.TempDir())
+	// A hypothesis probe that fails (connection refused) makes the run "failed": the real
+	// default strategy plays no rollbacks, chaoslab's default ("always") does.
+	failing := `{"title":"t","description":"d",
+	 "steady-state-hypothesis":{"title":"h","probes":[{"type":"probe","name":"refused",
+	   "provider":{"type":"http","url":"http://127.0.0.1:1/closed"},"tolerance":200}]},
+	 "method":[],
+	 "rollbacks":[{"type":"action","name":"rb","provider":{"type":"process","path":"/bin/true"}}]}`
+	for _, tc := range []struct {
+		strategy  string
+		rollbacks int
+	}{{"", 1}, {"always", 1}, {"default", 0}} {
+		t.Run("strategy="+tc.strategy, func(t *testing.T) {
+			exp := mustParse(t, failing)
+			j, err := Run(context.Background(), exp, Options{RollbackStrategy: tc.strategy, LookupEnv: env})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if j.Status != StatusFailed || len(j.Rollbacks) != tc.rollbacks || j.ExitCode() != 1 {
+				t.Errorf("status %s, %d rollbacks, exit %d; want failed, %d, 1", j.Status, len(j.Rollbacks), j.ExitCode(), tc.rollbacks)
+			}
+		})
+	}
+	// An env key without default whose variable is unset is invalid even when --var gives the
+	// key: chaoslab exits 2 (the real tool exits 1), with no journal.
+	t.Run("invalid-input-exits-2", func(t *testing.T) {
+		exp := mustParse(t, `{"title":"t","description":"d","method":[],
+		  "configuration":{"x":{"type":"env","key":"CONFORMANCE_UNSET_X"}}}`)
+		j, err := Run(context.Background(), exp, Options{Vars: map[string]any{"x": "given"}, LookupEnv: env})
+		if j != nil || cmdutil.ExitCode(err) != cmdutil.ExitUsage {
+			t.Errorf("journal %v, exit %d (%v); want none and 2", j != nil, cmdutil.ExitCode(err), err)
+		}
+	})
+}
+
+func mustParse(t *testing.T, doc string) *Experiment {
+	t.Helper()
+	exp, err := Parse([]byte(doc), "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exp
+}

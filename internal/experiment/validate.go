@@ -169,12 +169,16 @@ func (v *validator) checkPython(where string, p *Object) {
 		return
 	}
 	given := asObject(mustGet(p, "arguments"))
+	known := true
 	for _, k := range given.Keys() {
 		if !slices.Contains(args, k) {
+			known = false
 			v.addf("%s: provider.arguments.%s is not an argument of %s.%s (%s)", where, k, module, fn, strings.Join(args, ", "))
 		}
 	}
-	v.notes = append(v.notes, note)
+	if known {
+		v.notes = append(v.notes, note)
+	}
 }
 
 func (v *validator) checkPauses(where string, a *Object) {
