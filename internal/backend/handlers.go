@@ -1,0 +1,25 @@
+package backend
+
+import (
+	"net/http"
+	"time"
+)
+
+// Data is the answer of GET /api/data.
+type Data struct {
+	Service   string `json:"service"`
+	Instance  string `json:"instance"`
+	Message   string `json:"message"`
+	Timestamp string `json:"timestamp"`
+}
+
+func handleData(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		encode(w, http.StatusOK, Data{
+			Service:   "backend-service",
+			Instance:  d.Instance,
+			Message:   "Hello from backend-service",
+			Timestamp: d.Now().UTC().Format(time.RFC3339Nano),
+		})
+	})
+}

@@ -1,0 +1,73 @@
+package httpserve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+)
+
+// Options configure Serve.
+type Options struct {
+	Addr            string        // LISTEN_ADDR; port 0 picks a free port
+	Handler         http.Handler  // the service's NewServer
+	Logger          *slog.Logger  // gets the "listening" line and the shutdown lines
+	Ready           *atomic.Bool  // set once listening, cleared once shutdown begins
+	ShutdownTimeout time.Duration // how long in-flight requests may take to finish
+	WriteTimeout    time.Duration // longest a handler may take to answer
+}
+
+// Server timeouts and limits that do not depend on a service's work.
+const (
+	readHeaderTimeout = 5 * time.Second
+	idleTimeout       = 60 * time.Second
+	maxHeaderBytes    = 64 << 10
+)
+
+// Serve listens on o.Addr, logs one "listening" line whose addr is the bound address, and serves
+// until ctx is done. Then readiness turns false, in-flight requests get up to o.ShutdownTimeout to
+// finish, and Serve returns nil: a cancelled context is a graceful shutdown.
+func Serve(ctx context.Context, o Options) error {
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w (free the port or set LISTEN_ADDR)", o.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           o.Handler,
+		ReadHeaderTimeout: readHeaderTimeout,
+		WriteTimeout:      o.WriteTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	o.Logger.Info("listening", "addr", ln.Addr().String())
+	o.Ready.Store(true)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving on %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	return shutdown(srv, errc, o)
+}
+
+func shutdown(srv *http.Server, errc <-chan error, o Options) error {
+	o.Ready.Store(false)
+	o.Logger.Info("shutting down", "timeout", o.ShutdownTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), o.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		o.Logger.Warn("in-flight requests cut at SHUTDOWN_TIMEOUT", "error", err)
+		srv.Close()
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serving: %w", err)
+	}
+	o.Logger.Info("stopped")
+	return nil
+}

@@ -1,0 +1,62 @@
+package backend
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"chaoslab/internal/backend/httpserve"
+	"chaoslab/internal/cmdutil"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+const about = "backend-service answers GET /api/data for client-service; /healthz, /readyz, /metrics."
+
+// writeTimeout bounds one answer; the backend's work is instant.
+const writeTimeout = 30 * time.Second
+
+// Run is backend-service's main: it reads args and the environment, serves until ctx is done and
+// then shuts down gracefully (returning nil). --help prints the variables and returns
+// cmdutil.ErrHelp; a bad variable returns a cmdutil usage error.
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if err := parseArgs(args, stdout); err != nil {
+		return err
+	}
+	cfg, err := LoadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	logger := httpserve.NewLogger(cfg.LogFormat, stdout, "backend-service")
+	reg := prometheus.NewRegistry()
+	hm, err := httpserve.NewHTTPMetrics(reg)
+	if err != nil {
+		return fmt.Errorf("registering metrics: %w", err)
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		host = "unknown"
+	}
+	var ready atomic.Bool
+	h := NewServer(Deps{Instance: host, Ready: &ready, Metrics: hm, Registry: reg, Now: time.Now})
+	return httpserve.Serve(ctx, httpserve.Options{
+		Addr: cfg.ListenAddr, Handler: h, Logger: logger, Ready: &ready,
+		ShutdownTimeout: cfg.ShutdownTimeout, WriteTimeout: writeTimeout,
+	})
+}
+
+func parseArgs(args []string, stdout io.Writer) error {
+	for _, a := range args {
+		switch a {
+		case "-h", "-help", "--help", "help":
+			httpserve.Usage(stdout, "backend-service", about, settings)
+			return cmdutil.ErrHelp
+		default:
+			return cmdutil.Usagef("unexpected argument %q: backend-service is configured by environment variables (see --help)", a)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,27 @@
+package backend
+
+import (
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"chaoslab/internal/backend/httpserve"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Deps are what backend-service's handlers need.
+type Deps struct {
+	Instance string                 // this instance's name (the hostname)
+	Ready    *atomic.Bool           // readiness, owned by the server lifecycle
+	Metrics  *httpserve.HTTPMetrics // request metrics
+	Registry prometheus.Gatherer    // served on /metrics
+	Now      func() time.Time       // clock of the answers' timestamps
+}
+
+// NewServer returns backend-service's handler. It never listens.
+func NewServer(d Deps) http.Handler {
+	mux := http.NewServeMux()
+	addRoutes(mux, d)
+	return mux
+}

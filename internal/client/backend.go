@@ -1,0 +1,124 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"chaoslab/internal/resilience"
+)
+
+// Limits of the backend calls.
+const (
+	maxBackendBody  = 1 << 20 // bytes of a backend answer kept
+	maxDrain        = 64 << 10
+	maxBackendConns = 100 // connections to the backend at once, idle or busy
+	idleConnTimeout = 90 * time.Second
+)
+
+// backendClient calls BACKEND_URL and nothing else: no proxy, no redirects. It is safe for
+// concurrent use.
+type backendClient struct {
+	base        string // BACKEND_URL without a trailing slash
+	http        *http.Client
+	transport   *http.Transport
+	diagTimeout time.Duration
+}
+
+func newBackendClient(cfg Config) *backendClient {
+	tr := &http.Transport{
+		Proxy:               nil, // never another URL than BACKEND_URL, whatever HTTP_PROXY says
+		DialContext:         (&agingDialer{maxAge: cfg.BackendConnMaxAge}).DialContext,
+		MaxIdleConns:        maxBackendConns,
+		MaxIdleConnsPerHost: maxBackendConns,
+		MaxConnsPerHost:     maxBackendConns,
+		IdleConnTimeout:     idleConnTimeout,
+		TLSHandshakeTimeout: cfg.AttemptTimeout,
+	}
+	return &backendClient{
+		base:        cfg.BackendURL,
+		transport:   tr,
+		http:        &http.Client{Transport: tr, CheckRedirect: noRedirects},
+		diagTimeout: cfg.AttemptTimeout,
+	}
+}
+
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// fetch is one attempt at GET BACKEND_URL/api/data: the body of a 2xx JSON answer, a
+// *resilience.StatusError for another status, or the transport error. The response body is
+// always drained and closed, so a discarded attempt never holds a connection.
+func (b *backendClient) fetch(ctx context.Context) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.base+"/api/data", nil)
+	if err != nil {
+		return nil, fmt.Errorf("building the backend request: %w", err)
+	}
+	resp, err := b.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer drainClose(resp.Body)
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, &resilience.StatusError{Code: resp.StatusCode}
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBackendBody))
+	if err != nil {
+		return nil, fmt.Errorf("reading the backend answer: %w", err)
+	}
+	if !json.Valid(body) {
+		return nil, errors.New("backend answered a body that is not JSON")
+	}
+	return body, nil
+}
+
+func drainClose(body io.ReadCloser) {
+	io.Copy(io.Discard, io.LimitReader(body, maxDrain))
+	body.Close()
+}
+
+// close releases the idle connections to the backend.
+func (b *backendClient) close() { b.transport.CloseIdleConnections() }
+
+// Diagnosis is the answer of GET /api/diagnostics/backend.
+type Diagnosis struct {
+	Reachable bool   `json:"reachable"`
+	Error     string `json:"error"`
+	ElapsedMs int64  `json:"elapsedMs"`
+}
+
+// diagnose dials a fresh connection to BACKEND_URL (never a pooled one) and asks /healthz over
+// it, within the attempt timeout: a blackhole accepts connects, so a connect proves nothing.
+func (b *backendClient) diagnose(ctx context.Context) Diagnosis {
+	start := time.Now()
+	err := b.probe(ctx)
+	d := Diagnosis{Reachable: err == nil, ElapsedMs: time.Since(start).Milliseconds()}
+	if err != nil {
+		d.Error = err.Error()
+	}
+	return d
+}
+
+func (b *backendClient) probe(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, b.diagTimeout)
+	defer cancel()
+	tr := &http.Transport{Proxy: nil, DisableKeepAlives: true, DialContext: (&net.Dialer{}).DialContext}
+	defer tr.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.base+"/healthz", nil)
+	if err != nil {
+		return fmt.Errorf("building the health request: %w", err)
+	}
+	resp, err := (&http.Client{Transport: tr, CheckRedirect: noRedirects}).Do(req)
+	if err != nil {
+		return err
+	}
+	defer drainClose(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("backend /healthz answered %d", resp.StatusCode)
+	}
+	return nil
+}

@@ -1,0 +1,170 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"chaoslab/internal/backend/httpserve"
+	"chaoslab/internal/resilience"
+)
+
+// Config is client-service's configuration, read from environment variables (DESIGN.md §2).
+type Config struct {
+	ListenAddr string
+	BackendURL string // without a trailing slash
+	Resilience bool   // RESILIENCE=on
+
+	AttemptTimeout time.Duration
+	RequestTimeout time.Duration
+
+	MaxRetries     int
+	InitialBackoff time.Duration
+	Multiplier     float64
+	MaxBackoff     time.Duration
+	Jitter         float64
+
+	CBSlidingWindow        int
+	CBMinimumCalls         int
+	CBFailureRateThreshold float64
+	CBWaitDuration         time.Duration
+	CBHalfOpenCalls        int
+
+	BackendConnMaxAge time.Duration
+	ShutdownTimeout   time.Duration
+	LogFormat         string
+}
+
+type setting = httpserve.Setting[Config]
+
+// variable makes one row of the variables table.
+func variable(name, def, help string, set func(c *Config, v string) error) setting {
+	return setting{Name: name, Default: def, Help: help, Set: set}
+}
+
+// settings is the table of client-service's variables; LoadConfig, Defaults, Effective and
+// --help all read it, so they cannot drift apart.
+var settings = []setting{
+	variable("LISTEN_ADDR", ":8080", "address to listen on (port 0 picks a free port)",
+		func(c *Config, v string) error { return httpserve.ListenAddr(v, &c.ListenAddr) }),
+	variable("BACKEND_URL", "http://localhost:8081", "base URL of backend-service; the only URL ever called",
+		func(c *Config, v string) error { return backendURL(v, &c.BackendURL) }),
+	variable("RESILIENCE", "on", "off = baseline: one attempt, no breaker, no fallback, errors as 502",
+		func(c *Config, v string) error { return onOff(v, &c.Resilience) }),
+	variable("ATTEMPT_TIMEOUT", "1s", "timeout of one attempt (connect + response)",
+		func(c *Config, v string) error { return httpserve.Duration(v, &c.AttemptTimeout, 1) }),
+	variable("REQUEST_TIMEOUT", "15s", "deadline of one incoming request, all retries included",
+		func(c *Config, v string) error { return httpserve.Duration(v, &c.RequestTimeout, 1) }),
+	variable("RETRY_MAX_RETRIES", "5", "retries after the first call",
+		func(c *Config, v string) error { return httpserve.Int(v, &c.MaxRetries, 0) }),
+	variable("RETRY_INITIAL_BACKOFF", "1s", "wait before retry #1",
+		func(c *Config, v string) error { return httpserve.Duration(v, &c.InitialBackoff, 0) }),
+	variable("RETRY_MULTIPLIER", "2", "growth of the wait per retry",
+		func(c *Config, v string) error { return httpserve.Float(v, &c.Multiplier, 1, 100, false) }),
+	variable("RETRY_MAX_BACKOFF", "16s", "cap of one wait",
+		func(c *Config, v string) error { return httpserve.Duration(v, &c.MaxBackoff, 0) }),
+	variable("RETRY_JITTER", "0.5", "each wait is drawn uniformly from [w*(1-j), w*(1+j)]",
+		func(c *Config, v string) error { return httpserve.Float(v, &c.Jitter, 0, 1, false) }),
+	variable("CB_SLIDING_WINDOW", "10", "count-based window of the last N calls",
+		func(c *Config, v string) error { return httpserve.Int(v, &c.CBSlidingWindow, 1) }),
+	variable("CB_MINIMUM_CALLS", "5", "calls recorded before the failure rate is judged",
+		func(c *Config, v string) error { return httpserve.Int(v, &c.CBMinimumCalls, 1) }),
+	variable("CB_FAILURE_RATE_THRESHOLD", "50", "percent of failed calls in the window that opens the breaker",
+		func(c *Config, v string) error { return httpserve.Float(v, &c.CBFailureRateThreshold, 0, 100, true) }),
+	variable("CB_WAIT_DURATION", "10s", "time OPEN before HALF_OPEN",
+		func(c *Config, v string) error { return httpserve.Duration(v, &c.CBWaitDuration, 1) }),
+	variable("CB_HALF_OPEN_CALLS", "3", "trial calls in HALF_OPEN: all succeed -> CLOSED, one fails -> OPEN",
+		func(c *Config, v string) error { return httpserve.Int(v, &c.CBHalfOpenCalls, 1) }),
+	variable("BACKEND_CONN_MAX_AGE", "30s", "a backend connection older than this is not reused (0 = no limit)",
+		func(c *Config, v string) error { return httpserve.Duration(v, &c.BackendConnMaxAge, 0) }),
+	variable("SHUTDOWN_TIMEOUT", "10s", "how long in-flight requests may finish on SIGTERM",
+		func(c *Config, v string) error { return httpserve.Duration(v, &c.ShutdownTimeout, 0) }),
+	variable("LOG_FORMAT", "text", "text or json",
+		func(c *Config, v string) error { return httpserve.Choice(v, &c.LogFormat, "text", "json") }),
+}
+
+// LoadConfig reads the configuration from getenv: defaults, then each variable, then the checks
+// across variables. A bad value is a cmdutil usage error of one line naming the variable, the
+// value and what is allowed.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	var c Config
+	if err := httpserve.Load(settings, getenv, &c); err != nil {
+		return Config{}, err
+	}
+	if err := c.check(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// check validates what no single variable can: how they relate.
+func (c Config) check() error {
+	switch {
+	case c.CBSlidingWindow < c.CBMinimumCalls:
+		return httpserve.Invalid("CB_SLIDING_WINDOW", strconv.Itoa(c.CBSlidingWindow),
+			fmt.Sprintf("must be at least CB_MINIMUM_CALLS (%d)", c.CBMinimumCalls))
+	case c.AttemptTimeout > c.RequestTimeout:
+		return httpserve.Invalid("ATTEMPT_TIMEOUT", c.AttemptTimeout.String(),
+			fmt.Sprintf("must not exceed REQUEST_TIMEOUT (%s)", c.RequestTimeout))
+	case c.MaxBackoff < c.InitialBackoff:
+		return httpserve.Invalid("RETRY_MAX_BACKOFF", c.MaxBackoff.String(),
+			fmt.Sprintf("must be at least RETRY_INITIAL_BACKOFF (%s)", c.InitialBackoff))
+	}
+	return nil
+}
+
+// Defaults maps every variable of client-service to its default text, as in DESIGN.md's table.
+func Defaults() map[string]string { return httpserve.Defaults(settings) }
+
+// Effective maps every variable to the value in force, in the variables' own notation.
+func (c Config) Effective() map[string]string {
+	onoff := map[bool]string{true: "on", false: "off"}
+	f := func(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
+	return map[string]string{
+		"LISTEN_ADDR": c.ListenAddr, "BACKEND_URL": c.BackendURL, "RESILIENCE": onoff[c.Resilience],
+		"ATTEMPT_TIMEOUT": c.AttemptTimeout.String(), "REQUEST_TIMEOUT": c.RequestTimeout.String(),
+		"RETRY_MAX_RETRIES": strconv.Itoa(c.MaxRetries), "RETRY_INITIAL_BACKOFF": c.InitialBackoff.String(),
+		"RETRY_MULTIPLIER": f(c.Multiplier), "RETRY_MAX_BACKOFF": c.MaxBackoff.String(), "RETRY_JITTER": f(c.Jitter),
+		"CB_SLIDING_WINDOW": strconv.Itoa(c.CBSlidingWindow), "CB_MINIMUM_CALLS": strconv.Itoa(c.CBMinimumCalls),
+		"CB_FAILURE_RATE_THRESHOLD": f(c.CBFailureRateThreshold), "CB_WAIT_DURATION": c.CBWaitDuration.String(),
+		"CB_HALF_OPEN_CALLS": strconv.Itoa(c.CBHalfOpenCalls), "BACKEND_CONN_MAX_AGE": c.BackendConnMaxAge.String(),
+		"SHUTDOWN_TIMEOUT": c.ShutdownTimeout.String(), "LOG_FORMAT": c.LogFormat,
+	}
+}
+
+// pipelineConfig is the part of the configuration the resilience pipeline runs on.
+func (c Config) pipelineConfig() resilience.Config {
+	return resilience.Config{
+		Enabled: c.Resilience, AttemptTimeout: c.AttemptTimeout, RequestTimeout: c.RequestTimeout,
+		MaxRetries: c.MaxRetries, InitialBackoff: c.InitialBackoff, Multiplier: c.Multiplier,
+		MaxBackoff: c.MaxBackoff, Jitter: c.Jitter,
+		SlidingWindow: c.CBSlidingWindow, MinimumCalls: c.CBMinimumCalls,
+		FailureRateThreshold: c.CBFailureRateThreshold, WaitDuration: c.CBWaitDuration,
+		HalfOpenCalls: c.CBHalfOpenCalls,
+	}
+}
+
+func onOff(v string, dst *bool) error {
+	switch v {
+	case "on":
+		*dst = true
+	case "off":
+		*dst = false
+	default:
+		return errors.New("must be on or off")
+	}
+	return nil
+}
+
+func backendURL(v string, dst *string) error {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return errors.New("must be an http:// or https:// base URL with a host, such as http://localhost:8081")
+	}
+	*dst = strings.TrimRight(v, "/")
+	return nil
+}

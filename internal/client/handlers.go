@@ -1,0 +1,58 @@
+package client
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"chaoslab/internal/resilience"
+)
+
+// DataAnswer is the answer of GET /api/data.
+type DataAnswer struct {
+	Source              resilience.Source `json:"source"`
+	Data                json.RawMessage   `json:"data"` // the backend's JSON, null unless source is backend
+	Error               string            `json:"error"`
+	Attempts            int               `json:"attempts"` // backend calls made for this request
+	CircuitBreakerState resilience.State  `json:"circuitBreakerState"`
+}
+
+// handleData calls the backend through the pipeline. A fallback is 200 with X-Fallback: true;
+// without patterns (RESILIENCE=off) an error is 502.
+func handleData(p *resilience.Pipeline, b *backendClient) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		out := p.Execute(r.Context(), b.fetch)
+		a := DataAnswer{Source: out.Source, Data: out.Data, Attempts: out.Attempts, CircuitBreakerState: out.State}
+		if out.Err != nil {
+			a.Error = out.Err.Error()
+		}
+		switch out.Source {
+		case resilience.SourceBackend:
+			encode(w, http.StatusOK, a)
+		case resilience.SourceFallback:
+			w.Header().Set("X-Fallback", "true")
+			encode(w, http.StatusOK, a)
+		default:
+			encode(w, http.StatusBadGateway, a)
+		}
+	})
+}
+
+// ResilienceAnswer is the answer of GET /api/resilience: the pipeline's snapshot and the
+// configuration in force.
+type ResilienceAnswer struct {
+	resilience.Snapshot
+	Config map[string]string `json:"config"`
+}
+
+func handleResilience(p *resilience.Pipeline, cfg Config) http.Handler {
+	eff := cfg.Effective()
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		encode(w, http.StatusOK, ResilienceAnswer{Snapshot: p.Snapshot(), Config: eff})
+	})
+}
+
+func handleDiagnostics(b *backendClient) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		encode(w, http.StatusOK, b.diagnose(r.Context()))
+	})
+}

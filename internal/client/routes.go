@@ -1,0 +1,18 @@
+package client
+
+import (
+	"net/http"
+
+	"chaoslab/internal/backend/httpserve"
+)
+
+// addRoutes maps client-service's whole API.
+func addRoutes(mux *http.ServeMux, d Deps) {
+	route := func(pattern string, h http.Handler) { mux.Handle(pattern, d.Metrics.Wrap(pattern, h)) }
+	route("GET /api/data", handleData(d.Pipeline, d.Backend))
+	route("GET /api/resilience", handleResilience(d.Pipeline, d.Config))
+	route("GET /api/diagnostics/backend", handleDiagnostics(d.Backend))
+	route("GET /healthz", httpserve.HandleHealthz())
+	route("GET /readyz", httpserve.HandleReadyz(d.Ready))
+	mux.Handle("GET /metrics", httpserve.HandleMetrics(d.Registry))
+}

@@ -1,0 +1,67 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync/atomic"
+	"time"
+
+	"chaoslab/internal/backend/httpserve"
+	"chaoslab/internal/cmdutil"
+	"chaoslab/internal/resilience"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+const about = "client-service answers GET /api/data by calling BACKEND_URL through\n" +
+	"fallback(retry(circuit breaker(per-attempt timeout(call)))); also /api/resilience,\n" +
+	"/api/diagnostics/backend, /healthz, /readyz, /metrics."
+
+// writeSlack is how much longer than REQUEST_TIMEOUT a handler may take to write its answer.
+const writeSlack = 5 * time.Second
+
+// Run is client-service's main: it reads args and the environment, serves until ctx is done and
+// then shuts down gracefully (returning nil). --help prints the variables and returns
+// cmdutil.ErrHelp; a bad variable returns a cmdutil usage error (exit status 2).
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if err := parseArgs(args, stdout); err != nil {
+		return err
+	}
+	cfg, err := LoadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	logger := httpserve.NewLogger(cfg.LogFormat, stdout, "client-service")
+	reg := prometheus.NewRegistry()
+	pipeline, err := resilience.New(cfg.pipelineConfig(), resilience.Options{Logger: logger, Registry: reg})
+	if err != nil {
+		return err
+	}
+	hm, err := httpserve.NewHTTPMetrics(reg)
+	if err != nil {
+		return fmt.Errorf("registering HTTP metrics: %w", err)
+	}
+	backend := newBackendClient(cfg)
+	defer backend.close()
+	var ready atomic.Bool
+	h := NewServer(Deps{Config: cfg, Pipeline: pipeline, Backend: backend, Ready: &ready, Metrics: hm, Registry: reg})
+	logger.Info("configured", "backend", cfg.BackendURL, "resilience", cfg.Resilience)
+	return httpserve.Serve(ctx, httpserve.Options{
+		Addr: cfg.ListenAddr, Handler: h, Logger: logger, Ready: &ready,
+		ShutdownTimeout: cfg.ShutdownTimeout, WriteTimeout: cfg.RequestTimeout + writeSlack,
+	})
+}
+
+func parseArgs(args []string, stdout io.Writer) error {
+	for _, a := range args {
+		switch a {
+		case "-h", "-help", "--help", "help":
+			httpserve.Usage(stdout, "client-service", about, settings)
+			return cmdutil.ErrHelp
+		default:
+			return cmdutil.Usagef("unexpected argument %q: client-service is configured by environment variables (see --help)", a)
+		}
+	}
+	return nil
+}

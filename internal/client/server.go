@@ -1,0 +1,28 @@
+package client
+
+import (
+	"net/http"
+	"sync/atomic"
+
+	"chaoslab/internal/backend/httpserve"
+	"chaoslab/internal/resilience"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Deps are what client-service's handlers need.
+type Deps struct {
+	Config   Config
+	Pipeline *resilience.Pipeline
+	Backend  *backendClient
+	Ready    *atomic.Bool           // readiness, owned by the server lifecycle
+	Metrics  *httpserve.HTTPMetrics // request metrics
+	Registry prometheus.Gatherer    // served on /metrics
+}
+
+// NewServer returns client-service's handler. It never listens.
+func NewServer(d Deps) http.Handler {
+	mux := http.NewServeMux()
+	addRoutes(mux, d)
+	return mux
+}
