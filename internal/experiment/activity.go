@@ -21,27 +21,56 @@ const (
 // add) when the activity starts, so journal lists are in start order. It is safe to call from
 // several goroutines at once.
 func (r *runner) execute(ctx context.Context, phase string, a *Object, add func(*Entry)) (*Entry, outcome) {
-	name, _ := getString(a, "name")
-	typ, _ := getString(a, "type")
-	pauses := asObject(substitute(mustGet(a, "pauses"), r.conf))
-	if oc := r.pause(ctx, "before", pauses); oc != outcomeSucceeded {
+	st, oc := r.begin(ctx, phase, a, add)
+	if oc != outcomeSucceeded {
 		return nil, oc
 	}
-	r.logStart(phase, typ, name, a)
-	entry := &Entry{Activity: a, Start: Timestamp(r.now())}
-	add(entry)
-	r.emit(ActivityEvent{Time: time.Time(entry.Start), Phase: phase, Name: name, Type: typ, Action: "start"})
-	oc, errText := r.runProvider(ctx, a, entry)
+	return r.finish(ctx, st)
+}
+
+// started is an activity whose pause before is over and whose entry is in the journal.
+type started struct {
+	phase, name, typ string
+	a                *Object
+	pauses           *Object
+	entry            *Entry
+}
+
+// begin pauses before the activity, then records its start (entry added, start event sent).
+func (r *runner) begin(ctx context.Context, phase string, a *Object, add func(*Entry)) (*started, outcome) {
+	st := &started{phase: phase, a: a, pauses: asObject(substitute(mustGet(a, "pauses"), r.conf))}
+	st.name, _ = getString(a, "name")
+	st.typ, _ = getString(a, "type")
+	if oc := r.pause(ctx, "before", st.pauses); oc != outcomeSucceeded {
+		return nil, oc
+	}
+	r.logStart(phase, st.typ, st.name, a)
+	st.entry = &Entry{Activity: a, Start: Timestamp(r.now())}
+	add(st.entry)
+	r.emit(ActivityEvent{Time: time.Time(st.entry.Start), Phase: phase, Name: st.name, Type: st.typ, Action: "start"})
+	return st, outcomeSucceeded
+}
+
+// finish runs the provider of a started activity, records its end and pauses after it.
+func (r *runner) finish(ctx context.Context, st *started) (*Entry, outcome) {
+	entry := st.entry
+	oc, errText := r.runProvider(ctx, st.a, entry)
 	end := r.now()
 	entry.End, entry.Duration = Timestamp(end), secondsBetween(time.Time(entry.Start), end)
-	r.emit(ActivityEvent{Time: end, Phase: phase, Name: name, Type: typ, Action: "end",
+	r.emit(ActivityEvent{Time: end, Phase: st.phase, Name: st.name, Type: st.typ, Action: "end",
 		Status: entry.Status, Output: entry.Output, Err: errText})
 	if oc == outcomeSucceeded || oc == outcomeFailed {
-		if poc := r.pause(ctx, "after", pauses); poc != outcomeSucceeded {
+		if poc := r.pause(ctx, "after", st.pauses); poc != outcomeSucceeded {
 			return entry, poc
 		}
 	}
 	return entry, oc
+}
+
+// hasPauseBefore reports whether the activity declares a pause before it.
+func hasPauseBefore(a *Object) bool {
+	v, ok := asObject(mustGet(a, "pauses")).Get("before")
+	return ok && v != nil
 }
 
 func (r *runner) logStart(phase, typ, name string, a *Object) {

@@ -193,7 +193,7 @@ func TestExitCode(t *testing.T) {
 
 func TestTimestampFormat(t *testing.T) {
 	tests := map[time.Time]string{
-		time.Date(2026, 11, 26, 16, 54, 25, 459516789, time.UTC): "2026-11-26T16:54:25.459516+00:00",
+		time.Date(2026, 11, 26, 16, 54, 25, 459516789, time.UTC):            "2026-11-26T16:54:25.459516+00:00",
 		time.Date(2026, 11, 26, 17, 54, 25, 0, time.FixedZone("CET", 3600)): "2026-11-26T16:54:25+00:00",
 	}
 	for in, want := range tests {

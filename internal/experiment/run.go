@@ -254,12 +254,7 @@ func (r *runner) playList(ctx context.Context, phase string, list []*Object, add
 			break
 		}
 		if bg, _ := mustGet(a, "background").(bool); bg {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				_, oc := r.execute(ctx, phase, a, add)
-				record(oc)
-			}()
+			r.background(ctx, phase, a, add, &wg, record)
 			continue
 		}
 		_, oc := r.execute(ctx, phase, a, add)
@@ -270,6 +265,30 @@ func (r *runner) playList(ctx context.Context, phase string, list []*Object, add
 	}
 	wg.Wait()
 	return result
+}
+
+// background starts an activity on its own goroutine. Without a pause before, its start is
+// recorded at once, so the journal lists it before the activities that follow it.
+func (r *runner) background(ctx context.Context, phase string, a *Object, add func(*Entry), wg *sync.WaitGroup, record func(outcome)) {
+	var st *started
+	if !hasPauseBefore(a) {
+		var oc outcome
+		if st, oc = r.begin(ctx, phase, a, add); oc != outcomeSucceeded {
+			record(oc)
+			return
+		}
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if st == nil {
+			_, oc := r.execute(ctx, phase, a, add)
+			record(oc)
+			return
+		}
+		_, oc := r.finish(ctx, st)
+		record(oc)
+	}()
 }
 
 // rollbacks plays the rollbacks when the strategy says so, on a context detached from ctx (so
