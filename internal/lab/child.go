@@ -237,3 +237,11 @@ func environ(base []string, set map[string]string) []string {
 	}
 	return out
 }
+
+// String names the service and, once it has exited, how.
+func (c *child) String() string {
+	if c.running() {
+		return c.name
+	}
+	return c.name + " (" + describeExit(c.exitErr) + ")"
+}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,13 +20,14 @@ import (
 // very binary as `chaoslab serve backend|client`.
 type ServeCommand func(service string) (path string, args []string, err error)
 
-// SelfServe is the default ServeCommand: re-execute the running chaoslab binary.
+// SelfServe is the default ServeCommand: re-execute the running chaoslab binary as
+// `chaoslab serve backend|client` for results.BackendService or results.ClientService.
 func SelfServe(service string) (string, []string, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return "", nil, fmt.Errorf("find the chaoslab binary to start %s: %w", service, err)
 	}
-	return exe, []string{"serve", service}, nil
+	return exe, []string{"serve", strings.TrimSuffix(service, "-service")}, nil
 }
 
 // StackConfig configures a stack.

@@ -1,0 +1,239 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"chaoslab/internal/results"
+)
+
+// fastPipeline makes the pipeline's waits small so a whole experiment takes seconds.
+var fastPipeline = []string{
+	"--env", "ATTEMPT_TIMEOUT=200ms", "--env", "REQUEST_TIMEOUT=2s",
+	"--env", "RETRY_INITIAL_BACKOFF=20ms", "--env", "RETRY_MAX_BACKOFF=200ms",
+	"--env", "CB_WAIT_DURATION=1s",
+}
+
+func readEvents(t *testing.T, dir string) []results.Event {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, results.EventsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	evs, err := results.ReadEvents(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return evs
+}
+
+type journalDoc struct {
+	Status       string `json:"status"`
+	Deviated     bool   `json:"deviated"`
+	SteadyStates struct {
+		Before struct {
+			Met bool `json:"steady_state_met"`
+		} `json:"before"`
+	} `json:"steady_states"`
+	Rollbacks []struct {
+		Status   string `json:"status"`
+		Activity struct {
+			Name string `json:"name"`
+		} `json:"activity"`
+	} `json:"rollbacks"`
+}
+
+func readJournal(t *testing.T, dir string) journalDoc {
+	t.Helper()
+	var j journalDoc
+	if err := results.ReadJSONFile(filepath.Join(dir, results.JournalFile), &j); err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+// lastFault returns the last fault event's action ("on"/"off"), and whether one was seen.
+func lastFault(evs []results.Event) (string, bool) {
+	last, seen := "", false
+	for _, e := range evs {
+		if e.Kind == results.KindFault {
+			last, seen = e.Action, true
+		}
+	}
+	return last, seen
+}
+
+func TestRunLocalPartitionEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end lab run (about 15 s)")
+	}
+	t.Setenv(envTestMain, "1") // the services are this test binary re-executed as chaoslab
+	out := filepath.Join(t.TempDir(), "results")
+	args := append([]string{"run", "--out", out, "--rps", "20", "--warmup", "1s", "--recovery", "4s",
+		"--var", "partition_duration:int=3"}, fastPipeline...)
+	var stdout, stderr bytes.Buffer
+	err := Run(context.Background(), args, os.Getenv, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("chaoslab run: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+
+	j := readJournal(t, out)
+	if j.Status != "completed" || j.Deviated || !j.SteadyStates.Before.Met {
+		t.Errorf("journal: status %s deviated %t before met %t, want completed, not deviated, met", j.Status, j.Deviated, j.SteadyStates.Before.Met)
+	}
+	evs := readEvents(t, out)
+	var opened, closedAfterHeal, healed bool
+	for _, e := range evs {
+		switch {
+		case e.Kind == results.KindFault && e.Action == "off":
+			healed = true
+		case e.Kind == results.KindBreaker && e.From == results.BreakerClosed && e.To == results.BreakerOpen:
+			opened = true
+		case e.Kind == results.KindBreaker && e.To == results.BreakerClosed && healed:
+			closedAfterHeal = true
+		}
+	}
+	if !opened || !closedAfterHeal {
+		t.Errorf("breaker: CLOSED -> OPEN seen %t, back to CLOSED after the heal %t", opened, closedAfterHeal)
+	}
+	if last, seen := lastFault(evs); !seen || last != "off" {
+		t.Errorf("last fault event = %q (seen %t), want off: a toxic was left", last, seen)
+	}
+	f, err := os.Open(filepath.Join(out, results.RequestsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := results.ReadRequests(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fallbacks int
+	for _, r := range recs {
+		if r.Source == results.SourceFallback {
+			fallbacks++
+		}
+	}
+	if fallbacks == 0 {
+		t.Errorf("no fallback among %d requests: the partition was not served by the fallback", len(recs))
+	}
+	for _, name := range []string{results.ReportHTML, results.ReportMarkdown, results.RunFile, results.ClientLogFile, results.BackendLogFile,
+		filepath.Join(results.ObservationsDir, results.BeforeSnapshot), filepath.Join(results.ObservationsDir, results.AfterSnapshot)} {
+		if _, err := os.Stat(filepath.Join(out, name)); err != nil {
+			t.Errorf("results folder lacks %s", name)
+		}
+	}
+	if !strings.Contains(stdout.String(), "PASSED") {
+		t.Errorf("stdout does not end with PASSED:\n%s", stdout.String())
+	}
+}
+
+// SIGINT in the middle of the partition: the rollbacks run, the journal says interrupted, every
+// child is gone and the exit status is non-zero.
+func TestRunInterruptedMidPartition(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end lab run")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "results")
+	args := append([]string{"run", "--out", out, "--rps", "20", "--warmup", "500ms", "--recovery", "1s",
+		"--var", "partition_duration:int=60"}, fastPipeline...)
+	cmd := exec.Command(exe, args...)
+	cmd.Env = append(os.Environ(), envTestMain+"=1")
+	var stdout bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill() })
+
+	// Wait for the fault to be on: the events file says so.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if evs, err := tryReadEvents(out); err == nil {
+			if last, _ := lastFault(evs); last == "on" {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the partition never started; output:\n%s", stdout.String())
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("chaoslab exited before the partition (%v):\n%s", err, stdout.String())
+		case <-time.After(50 * time.Millisecond): // polling the events file
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err = <-exited:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("chaoslab did not exit within 60s of SIGINT; output:\n%s", stdout.String())
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Errorf("exit = %v, want status 1", err)
+	}
+	j := readJournal(t, out)
+	if j.Status != "interrupted" {
+		t.Errorf("journal status = %s, want interrupted", j.Status)
+	}
+	if len(j.Rollbacks) != 2 || j.Rollbacks[0].Status != "succeeded" || j.Rollbacks[1].Status != "succeeded" {
+		t.Errorf("rollbacks = %+v, want both heal actions succeeded", j.Rollbacks)
+	}
+	if last, _ := lastFault(readEvents(t, out)); last != "off" {
+		t.Errorf("last fault event = %q, want off", last)
+	}
+	var snap results.Snapshot
+	if err := results.ReadJSONFile(filepath.Join(out, results.ObservationsDir, results.BeforeSnapshot), &snap); err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range snap.Services {
+		if s.PID == 0 {
+			t.Errorf("%s: no PID recorded", name)
+			continue
+		}
+		if err := syscall.Kill(s.PID, 0); !errors.Is(err, syscall.ESRCH) {
+			t.Errorf("%s (pid %d) is still running after chaoslab exited (kill -0: %v)", name, s.PID, err)
+		}
+	}
+	if !strings.Contains(stdout.String(), "interrupted") {
+		t.Errorf("output does not say interrupted:\n%s", stdout.String())
+	}
+}
+
+func tryReadEvents(dir string) ([]results.Event, error) {
+	b, err := os.ReadFile(filepath.Join(dir, results.EventsFile))
+	if err != nil {
+		return nil, err
+	}
+	// The writer may be mid-line: keep whole lines only.
+	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+		b = b[:i+1]
+	}
+	var evs []results.Event
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		var e results.Event
+		if json.Unmarshal(line, &e) == nil {
+			evs = append(evs, e)
+		}
+	}
+	return evs, nil
+}
