@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"chaoslab/internal/cmdutil"
+	"chaoslab/internal/conformance"
 )
 
 // conformanceDir is shared/conformance, beside the repository (repo/internal/experiment ->
@@ -26,7 +27,7 @@ type caseResult struct {
 // runCase runs one conformance case through the engine as `chaos run $(cat NN.args) case`.
 func runCase(t *testing.T, casePath string, args []string, baseURL string) caseResult {
 	t.Helper()
-	opts := Options{Vars: map[string]any{}, LookupEnv: conformanceEnv(baseURL, t.TempDir())}
+	opts := Options{Vars: map[string]any{}, LookupEnv: conformance.Env(baseURL, t.TempDir())}
 	for _, a := range args {
 		switch {
 		case strings.HasPrefix(a, "--rollback-strategy="):
@@ -50,23 +51,6 @@ func runCase(t *testing.T, casePath string, args []string, baseURL string) caseR
 		return caseResult{exitCode: cmdutil.ExitCode(err), err: err}
 	}
 	return caseResult{exitCode: j.ExitCode(), journal: j}
-}
-
-// conformanceEnv gives the two CONFORMANCE_ variables and hides every other one, so cases run
-// in parallel without os.Setenv.
-func conformanceEnv(baseURL, stateDir string) func(string) (string, bool) {
-	return func(k string) (string, bool) {
-		switch k {
-		case "CONFORMANCE_BASE_URL":
-			return baseURL, true
-		case "CONFORMANCE_STATE_DIR":
-			return stateDir, true
-		}
-		if strings.HasPrefix(k, "CONFORMANCE_") {
-			return "", false
-		}
-		return os.LookupEnv(k)
-	}
 }
 
 func readArgs(t *testing.T, casePath string) []string {
@@ -287,7 +271,7 @@ func TestConformanceDeliberateDifferences(t *testing.T) {
 		t.Skipf("no conformance vectors at %s", conformanceDir)
 	}
 	srv := newConformanceServer(t)
-	env := conformanceEnv(srv.URL, t.TempDir())
+	env := conformance.Env(srv.URL, t.TempDir())
 	// A hypothesis probe that fails (connection refused) makes the run "failed": the real
 	// default strategy plays no rollbacks, chaoslab's default ("always") does.
 	failing := `{"title":"t","description":"d",
