@@ -210,4 +210,3 @@ func TestReadinessAndShutdown(t *testing.T) {
 		t.Errorf("log messages %q, want shutting down then stopped", got)
 	}
 }
-

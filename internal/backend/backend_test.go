@@ -1,0 +1,164 @@
+package backend
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"maps"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"chaoslab/internal/cmdutil"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	sb strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.sb.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.sb.String()
+}
+
+// textListening matches the listening line of the text format.
+var textListening = regexp.MustCompile(`^time=\S+ level=INFO msg=listening service=backend-service addr=(\S+)$`)
+
+func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+// startBackend runs Run on a free port and returns its base URL and a stop function that
+// returns Run's error.
+func startBackend(t *testing.T, logFormat string) (string, *syncBuffer, func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &syncBuffer{}
+	done := make(chan error, 1)
+	env := map[string]string{"LISTEN_ADDR": "127.0.0.1:0", "LOG_FORMAT": logFormat}
+	go func() { done <- Run(ctx, nil, envOf(env), logs, io.Discard) }()
+	var addr string
+	deadline := time.Now().Add(5 * time.Second)
+	for addr == "" {
+		for _, line := range strings.Split(logs.String(), "\n") {
+			var r map[string]any
+			if json.Unmarshal([]byte(line), &r) == nil && r["msg"] == "listening" {
+				addr = r["addr"].(string)
+			}
+			if m := textListening.FindStringSubmatch(line); m != nil {
+				addr = m[1]
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no listening line: %s", logs.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	stop := func() error { cancel(); return <-done }
+	return "http://" + addr, logs, stop
+}
+
+func TestBackendEndpoints(t *testing.T) {
+	url, _, stop := startBackend(t, "json")
+	defer stop()
+	tests := []struct {
+		name, path  string
+		wantStatus  int
+		wantContain string
+	}{
+		{"data", "/api/data", 200, `"service":"backend-service"`},
+		{"liveness", "/healthz", 200, "ok"},
+		{"readiness", "/readyz", 200, "ready"},
+		{"metrics", "/metrics", 200, `http_server_requests_total{method="GET",status="200",uri="GET /api/data"} 1`},
+		{"unknown path", "/nope", 404, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := http.Get(url + tt.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.wantStatus || !strings.Contains(string(body), tt.wantContain) {
+				t.Errorf("GET %s = %d %s", tt.path, resp.StatusCode, body)
+			}
+		})
+	}
+}
+
+func TestDataAnswer(t *testing.T) {
+	url, _, stop := startBackend(t, "json")
+	defer stop()
+	resp, err := http.Get(url + "/api/data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var d Data
+	if err := json.NewDecoder(resp.Body).Decode(&d); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := time.Parse(time.RFC3339Nano, d.Timestamp); err != nil || d.Service != "backend-service" ||
+		d.Instance == "" || d.Message == "" || resp.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("answer %+v (%s), timestamp error %v", d, resp.Header.Get("Content-Type"), err)
+	}
+}
+
+func TestGracefulShutdownReturnsNil(t *testing.T) {
+	tests := []struct{ format, stopped string }{
+		{"json", `"msg":"stopped"`},
+		{"text", "msg=stopped"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.format, func(t *testing.T) {
+			_, logs, stop := startBackend(t, tt.format)
+			if err := stop(); err != nil {
+				t.Errorf("Run = %v after cancel, want nil", err)
+			}
+			if !strings.Contains(logs.String(), tt.stopped) {
+				t.Errorf("no stopped line: %s", logs.String())
+			}
+		})
+	}
+}
+
+func TestConfig(t *testing.T) {
+	want := map[string]string{"LISTEN_ADDR": ":8081", "SHUTDOWN_TIMEOUT": "10s", "LOG_FORMAT": "text"}
+	if !maps.Equal(Defaults(), want) {
+		t.Errorf("Defaults() = %v, want %v", Defaults(), want)
+	}
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantVar string
+	}{
+		{"bad listen address", map[string]string{"LISTEN_ADDR": "nope"}, "LISTEN_ADDR"},
+		{"bad shutdown timeout", map[string]string{"SHUTDOWN_TIMEOUT": "soon"}, "SHUTDOWN_TIMEOUT"},
+		{"bad log format", map[string]string{"LOG_FORMAT": "yaml"}, "LOG_FORMAT"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Run(context.Background(), nil, envOf(tt.env), io.Discard, io.Discard)
+			if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.HasPrefix(err.Error(), tt.wantVar+"=") ||
+				strings.Contains(err.Error(), "\n") {
+				t.Errorf("err = %v (exit %d), want one line naming %s, exit 2", err, cmdutil.ExitCode(err), tt.wantVar)
+			}
+		})
+	}
+	var out strings.Builder
+	if err := Run(context.Background(), []string{"--help"}, envOf(nil), &out, io.Discard); !errors.Is(err, cmdutil.ErrHelp) ||
+		!strings.Contains(out.String(), "LISTEN_ADDR") {
+		t.Errorf("--help: err %v, output %q", err, out.String())
+	}
+}
