@@ -146,8 +146,7 @@ func (p *Pipeline) Execute(ctx context.Context, call Call) Outcome {
 	default:
 		out.Source, out.Data = SourceBackend, res.body
 	}
-	backendErr := out.Err
-	p.emit(Event{Kind: EventRequestDone, Attempts: out.Attempts, Err: backendErr})
+	p.emit(Event{Kind: EventRequestDone, Attempts: out.Attempts, Err: out.Err})
 	return out
 }
 
