@@ -3,7 +3,7 @@ package backend
 import (
 	"time"
 
-	"chaoslab/internal/backend/httpserve"
+	"chaoslab/internal/httpserve"
 )
 
 // Config is backend-service's configuration, read from environment variables.

@@ -3,7 +3,7 @@ package backend
 import (
 	"net/http"
 
-	"chaoslab/internal/backend/httpserve"
+	"chaoslab/internal/httpserve"
 )
 
 // addRoutes maps backend-service's whole API.

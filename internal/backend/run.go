@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"chaoslab/internal/backend/httpserve"
+	"chaoslab/internal/httpserve"
 	"chaoslab/internal/cmdutil"
 
 	"github.com/prometheus/client_golang/prometheus"

@@ -5,7 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"chaoslab/internal/backend/httpserve"
+	"chaoslab/internal/httpserve"
 
 	"github.com/prometheus/client_golang/prometheus"
 )

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"chaoslab/internal/backend/httpserve"
+	"chaoslab/internal/httpserve"
 	"chaoslab/internal/resilience"
 )
 

@@ -3,7 +3,7 @@ package client
 import (
 	"net/http"
 
-	"chaoslab/internal/backend/httpserve"
+	"chaoslab/internal/httpserve"
 )
 
 // addRoutes maps client-service's whole API.

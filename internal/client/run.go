@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"chaoslab/internal/backend/httpserve"
+	"chaoslab/internal/httpserve"
 	"chaoslab/internal/cmdutil"
 	"chaoslab/internal/resilience"
 

@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"sync/atomic"
 
-	"chaoslab/internal/backend/httpserve"
+	"chaoslab/internal/httpserve"
 	"chaoslab/internal/resilience"
 
 	"github.com/prometheus/client_golang/prometheus"

@@ -62,7 +62,9 @@ type Stack struct {
 	events   *results.EventLog
 	logger   *slog.Logger
 	once     sync.Once
-	closeErr error
+	// resilienceOff: the client runs without its patterns, so there is no breaker to show.
+	resilienceOff bool
+	closeErr      error
 }
 
 func (cfg *StackConfig) defaults() {
@@ -97,7 +99,7 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 func StartStack(ctx context.Context, cfg StackConfig) (*Stack, error) {
 	cfg.defaults()
 	s := &Stack{Kind: cfg.Kind, services: map[string]*child{}, died: make(chan *child, 2), events: cfg.Events,
-		logger: cfg.Logger.With("component", "stack")}
+		logger: cfg.Logger.With("component", "stack"), resilienceOff: clientGetenv(cfg.ClientEnv)("RESILIENCE") == "off"}
 	var err error
 	switch cfg.Kind {
 	case "", "local":
@@ -233,8 +235,11 @@ func (s *Stack) FaultActive() (bool, string) {
 	return s.faultAPI.Active()
 }
 
-// Breaker is the client's breaker state as its log last announced it.
+// Breaker is the client's breaker state as its log last announced it ("off" without resilience).
 func (s *Stack) Breaker() string {
+	if s.resilienceOff {
+		return "off"
+	}
 	if c := s.services[results.ClientService]; c != nil {
 		return c.breakerState()
 	}
