@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"chaoslab/chaos"
@@ -55,6 +56,7 @@ type runFlags struct {
 	rps                           float64
 	warmup, recovery, loadTimeout time.Duration
 	compare                       bool
+	seed                          int64
 	vars                          varsFlag
 	env                           envFlag
 }
@@ -72,6 +74,7 @@ func runCmd(ctx context.Context, e *env, args []string) error {
 	fs.DurationVar(&f.warmup, "warmup", 5*time.Second, "load before the experiment starts")
 	fs.DurationVar(&f.recovery, "recovery", 20*time.Second, "load after the rollbacks, to watch the recovery")
 	fs.DurationVar(&f.loadTimeout, "load-timeout", 10*time.Second, "timeout of one load request")
+	fs.Int64Var(&f.seed, "seed", 0, "seed of the client's retry jitter (RETRY_JITTER_SEED), recorded in run.json; 0 = pick one")
 	fs.BoolVar(&f.compare, "compare", false, "run twice, RESILIENCE=off then on, and write one report comparing them")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -187,6 +190,12 @@ func runLab(ctx context.Context, e *env, exp *experiment.Experiment, name string
 		if err := netns.Preflight(ctx); err != nil {
 			return err
 		}
+	}
+	if _, set := f.env["RETRY_JITTER_SEED"]; !set {
+		if f.seed <= 0 {
+			f.seed = time.Now().UnixNano()%1_000_000_000 + 1
+		}
+		f.env["RETRY_JITTER_SEED"] = strconv.FormatInt(f.seed, 10)
 	}
 	out := f.out
 	if out == "" {

@@ -26,6 +26,7 @@ type Config struct {
 	Multiplier     float64
 	MaxBackoff     time.Duration
 	Jitter         float64
+	JitterSeed     int // RETRY_JITTER_SEED; 0 = seeded from the clock at start-up
 
 	CBSlidingWindow        int
 	CBMinimumCalls         int
@@ -68,6 +69,8 @@ var settings = []setting{
 		func(c *Config, v string) error { return httpserve.Duration(v, &c.MaxBackoff, 0) }),
 	variable("RETRY_JITTER", "0.5", "each wait is drawn uniformly from [w*(1-j), w*(1+j)]",
 		func(c *Config, v string) error { return httpserve.Float(v, &c.Jitter, 0, 1, false) }),
+	variable("RETRY_JITTER_SEED", "0", "seed of the jitter's random numbers, so a run can be repeated (0 = from the clock)",
+		func(c *Config, v string) error { return httpserve.Int(v, &c.JitterSeed, 0) }),
 	variable("CB_SLIDING_WINDOW", "10", "count-based window of the last N calls",
 		func(c *Config, v string) error { return httpserve.Int(v, &c.CBSlidingWindow, 1) }),
 	variable("CB_MINIMUM_CALLS", "5", "calls recorded before the failure rate is judged",
@@ -128,6 +131,7 @@ func (c Config) Effective() map[string]string {
 		"ATTEMPT_TIMEOUT": c.AttemptTimeout.String(), "REQUEST_TIMEOUT": c.RequestTimeout.String(),
 		"RETRY_MAX_RETRIES": strconv.Itoa(c.MaxRetries), "RETRY_INITIAL_BACKOFF": c.InitialBackoff.String(),
 		"RETRY_MULTIPLIER": f(c.Multiplier), "RETRY_MAX_BACKOFF": c.MaxBackoff.String(), "RETRY_JITTER": f(c.Jitter),
+		"RETRY_JITTER_SEED": strconv.Itoa(c.JitterSeed),
 		"CB_SLIDING_WINDOW": strconv.Itoa(c.CBSlidingWindow), "CB_MINIMUM_CALLS": strconv.Itoa(c.CBMinimumCalls),
 		"CB_FAILURE_RATE_THRESHOLD": f(c.CBFailureRateThreshold), "CB_WAIT_DURATION": c.CBWaitDuration.String(),
 		"CB_HALF_OPEN_CALLS": strconv.Itoa(c.CBHalfOpenCalls), "BACKEND_CONN_MAX_AGE": c.BackendConnMaxAge.String(),

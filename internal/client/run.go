@@ -4,11 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"sync/atomic"
 	"time"
 
-	"chaoslab/internal/httpserve"
 	"chaoslab/internal/cmdutil"
+	"chaoslab/internal/httpserve"
 	"chaoslab/internal/resilience"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,7 +35,12 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	logger := httpserve.NewLogger(cfg.LogFormat, stdout, "client-service")
 	reg := prometheus.NewRegistry()
-	pipeline, err := resilience.New(cfg.pipelineConfig(), resilience.Options{Logger: logger, Registry: reg})
+	seed := uint64(cfg.JitterSeed)
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	rnd := rand.New(rand.NewPCG(seed, 0))
+	pipeline, err := resilience.New(cfg.pipelineConfig(), resilience.Options{Logger: logger, Registry: reg, Rand: rnd})
 	if err != nil {
 		return err
 	}
@@ -46,7 +52,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer backend.close()
 	var ready atomic.Bool
 	h := NewServer(Deps{Config: cfg, Pipeline: pipeline, Backend: backend, Ready: &ready, Metrics: hm, Registry: reg})
-	logger.Info("configured", "backend", cfg.BackendURL, "resilience", cfg.Resilience)
+	logger.Info("configured", "backend", cfg.BackendURL, "resilience", cfg.Resilience, "jitter_seed", seed)
 	return httpserve.Serve(ctx, httpserve.Options{
 		Addr: cfg.ListenAddr, Handler: h, Logger: logger, Ready: &ready,
 		ShutdownTimeout: cfg.ShutdownTimeout, WriteTimeout: cfg.RequestTimeout + writeSlack,

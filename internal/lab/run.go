@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -117,6 +118,7 @@ func (r *runner) run(ctx context.Context) (*Outcome, error) {
 	defer ef.Close()
 	r.events = results.NewEventLog(ef)
 	r.info.ClientEnv, r.info.Resilience, r.info.Retry, r.info.CBWait = describeClient(r.cfg.ClientEnv)
+	r.info.Seed, _ = strconv.ParseInt(r.info.ClientEnv["RETRY_JITTER_SEED"], 10, 64)
 
 	fmt.Fprintf(r.cfg.Stdout, "chaoslab: %s (%s stack, %g rps, resilience %s) -> %s\n", r.info.Title, r.cfg.Stack, r.cfg.RPS, r.info.Resilience, r.cfg.OutDir)
 	r.phase("starting")
