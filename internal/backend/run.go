@@ -8,8 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"chaoslab/internal/httpserve"
 	"chaoslab/internal/cmdutil"
+	"chaoslab/internal/httpserve"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
