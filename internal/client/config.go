@@ -48,45 +48,47 @@ func variable(name, def, help string, set func(c *Config, v string) error) setti
 
 // settings is the table of client-service's variables; LoadConfig, Defaults, Effective and
 // --help all read it, so they cannot drift apart.
-var settings = []setting{
-	variable("LISTEN_ADDR", ":8080", "address to listen on (port 0 picks a free port)",
-		func(c *Config, v string) error { return httpserve.ListenAddr(v, &c.ListenAddr) }),
-	variable("BACKEND_URL", "http://localhost:8081", "base URL of backend-service; the only URL ever called",
-		func(c *Config, v string) error { return backendURL(v, &c.BackendURL) }),
-	variable("RESILIENCE", "on", "off = baseline: one attempt, no breaker, no fallback, errors as 502",
-		func(c *Config, v string) error { return onOff(v, &c.Resilience) }),
-	variable("ATTEMPT_TIMEOUT", "1s", "timeout of one attempt (connect + response)",
-		func(c *Config, v string) error { return httpserve.Duration(v, &c.AttemptTimeout, 1) }),
-	variable("REQUEST_TIMEOUT", "15s", "deadline of one incoming request, all retries included",
-		func(c *Config, v string) error { return httpserve.Duration(v, &c.RequestTimeout, 1) }),
-	variable("RETRY_MAX_RETRIES", "5", "retries after the first call",
-		func(c *Config, v string) error { return httpserve.Int(v, &c.MaxRetries, 0) }),
-	variable("RETRY_INITIAL_BACKOFF", "1s", "wait before retry #1",
-		func(c *Config, v string) error { return httpserve.Duration(v, &c.InitialBackoff, 0) }),
-	variable("RETRY_MULTIPLIER", "2", "growth of the wait per retry",
-		func(c *Config, v string) error { return httpserve.Float(v, &c.Multiplier, 1, 100, false) }),
-	variable("RETRY_MAX_BACKOFF", "16s", "cap of one wait",
-		func(c *Config, v string) error { return httpserve.Duration(v, &c.MaxBackoff, 0) }),
-	variable("RETRY_JITTER", "0.5", "each wait is drawn uniformly from [w*(1-j), w*(1+j)]",
-		func(c *Config, v string) error { return httpserve.Float(v, &c.Jitter, 0, 1, false) }),
-	variable("RETRY_JITTER_SEED", "0", "seed of the jitter's random numbers, so a run can be repeated (0 = from the clock)",
-		func(c *Config, v string) error { return httpserve.Int(v, &c.JitterSeed, 0) }),
-	variable("CB_SLIDING_WINDOW", "10", "count-based window of the last N calls",
-		func(c *Config, v string) error { return httpserve.Int(v, &c.CBSlidingWindow, 1) }),
-	variable("CB_MINIMUM_CALLS", "5", "calls recorded before the failure rate is judged",
-		func(c *Config, v string) error { return httpserve.Int(v, &c.CBMinimumCalls, 1) }),
-	variable("CB_FAILURE_RATE_THRESHOLD", "50", "percent of failed calls in the window that opens the breaker",
-		func(c *Config, v string) error { return httpserve.Float(v, &c.CBFailureRateThreshold, 0, 100, true) }),
-	variable("CB_WAIT_DURATION", "10s", "time OPEN before HALF_OPEN",
-		func(c *Config, v string) error { return httpserve.Duration(v, &c.CBWaitDuration, 1) }),
-	variable("CB_HALF_OPEN_CALLS", "3", "trial calls in HALF_OPEN: all succeed -> CLOSED, one fails -> OPEN",
-		func(c *Config, v string) error { return httpserve.Int(v, &c.CBHalfOpenCalls, 1) }),
-	variable("BACKEND_CONN_MAX_AGE", "30s", "a backend connection older than this is not reused (0 = no limit)",
-		func(c *Config, v string) error { return httpserve.Duration(v, &c.BackendConnMaxAge, 0) }),
-	variable("SHUTDOWN_TIMEOUT", "10s", "how long in-flight requests may finish on SIGTERM",
-		func(c *Config, v string) error { return httpserve.Duration(v, &c.ShutdownTimeout, 0) }),
-	variable("LOG_FORMAT", "text", "text or json",
-		func(c *Config, v string) error { return httpserve.Choice(v, &c.LogFormat, "text", "json") }),
+func settings() []setting {
+	return []setting{
+		variable("LISTEN_ADDR", ":8080", "address to listen on (port 0 picks a free port)",
+			func(c *Config, v string) error { return httpserve.ListenAddr(v, &c.ListenAddr) }),
+		variable("BACKEND_URL", "http://localhost:8081", "base URL of backend-service; the only URL ever called",
+			func(c *Config, v string) error { return backendURL(v, &c.BackendURL) }),
+		variable("RESILIENCE", "on", "off = baseline: one attempt, no breaker, no fallback, errors as 502",
+			func(c *Config, v string) error { return onOff(v, &c.Resilience) }),
+		variable("ATTEMPT_TIMEOUT", "1s", "timeout of one attempt (connect + response)",
+			func(c *Config, v string) error { return httpserve.Duration(v, &c.AttemptTimeout, 1) }),
+		variable("REQUEST_TIMEOUT", "15s", "deadline of one incoming request, all retries included",
+			func(c *Config, v string) error { return httpserve.Duration(v, &c.RequestTimeout, 1) }),
+		variable("RETRY_MAX_RETRIES", "5", "retries after the first call",
+			func(c *Config, v string) error { return httpserve.Int(v, &c.MaxRetries, 0) }),
+		variable("RETRY_INITIAL_BACKOFF", "1s", "wait before retry #1",
+			func(c *Config, v string) error { return httpserve.Duration(v, &c.InitialBackoff, 0) }),
+		variable("RETRY_MULTIPLIER", "2", "growth of the wait per retry",
+			func(c *Config, v string) error { return httpserve.Float(v, &c.Multiplier, 1, 100, false) }),
+		variable("RETRY_MAX_BACKOFF", "16s", "cap of one wait",
+			func(c *Config, v string) error { return httpserve.Duration(v, &c.MaxBackoff, 0) }),
+		variable("RETRY_JITTER", "0.5", "each wait is drawn uniformly from [w*(1-j), w*(1+j)]",
+			func(c *Config, v string) error { return httpserve.Float(v, &c.Jitter, 0, 1, false) }),
+		variable("RETRY_JITTER_SEED", "0", "seed of the jitter's random numbers, so a run can be repeated (0 = from the clock)",
+			func(c *Config, v string) error { return httpserve.Int(v, &c.JitterSeed, 0) }),
+		variable("CB_SLIDING_WINDOW", "10", "count-based window of the last N calls",
+			func(c *Config, v string) error { return httpserve.Int(v, &c.CBSlidingWindow, 1) }),
+		variable("CB_MINIMUM_CALLS", "5", "calls recorded before the failure rate is judged",
+			func(c *Config, v string) error { return httpserve.Int(v, &c.CBMinimumCalls, 1) }),
+		variable("CB_FAILURE_RATE_THRESHOLD", "50", "percent of failed calls in the window that opens the breaker",
+			func(c *Config, v string) error { return httpserve.Float(v, &c.CBFailureRateThreshold, 0, 100, true) }),
+		variable("CB_WAIT_DURATION", "10s", "time OPEN before HALF_OPEN",
+			func(c *Config, v string) error { return httpserve.Duration(v, &c.CBWaitDuration, 1) }),
+		variable("CB_HALF_OPEN_CALLS", "3", "trial calls in HALF_OPEN: all succeed -> CLOSED, one fails -> OPEN",
+			func(c *Config, v string) error { return httpserve.Int(v, &c.CBHalfOpenCalls, 1) }),
+		variable("BACKEND_CONN_MAX_AGE", "30s", "a backend connection older than this is not reused (0 = no limit)",
+			func(c *Config, v string) error { return httpserve.Duration(v, &c.BackendConnMaxAge, 0) }),
+		variable("SHUTDOWN_TIMEOUT", "10s", "how long in-flight requests may finish on SIGTERM",
+			func(c *Config, v string) error { return httpserve.Duration(v, &c.ShutdownTimeout, 0) }),
+		variable("LOG_FORMAT", "text", "text or json",
+			func(c *Config, v string) error { return httpserve.Choice(v, &c.LogFormat, "text", "json") }),
+	}
 }
 
 // LoadConfig reads the configuration from getenv: defaults, then each variable, then the checks
@@ -94,7 +96,7 @@ var settings = []setting{
 // value and what is allowed.
 func LoadConfig(getenv func(string) string) (Config, error) {
 	var c Config
-	if err := httpserve.Load(settings, getenv, &c); err != nil {
+	if err := httpserve.Load(settings(), getenv, &c); err != nil {
 		return Config{}, err
 	}
 	if err := c.check(); err != nil {
@@ -120,7 +122,7 @@ func (c Config) check() error {
 }
 
 // Defaults maps every variable of client-service to its default text, as in DESIGN.md's table.
-func Defaults() map[string]string { return httpserve.Defaults(settings) }
+func Defaults() map[string]string { return httpserve.Defaults(settings()) }
 
 // Effective maps every variable to the value in force, in the variables' own notation.
 func (c Config) Effective() map[string]string {

@@ -63,7 +63,7 @@ func parseArgs(args []string, stdout io.Writer) error {
 	for _, a := range args {
 		switch a {
 		case "-h", "-help", "--help", "help":
-			httpserve.Usage(stdout, "client-service", about, settings)
+			httpserve.Usage(stdout, "client-service", about, settings())
 			return cmdutil.ErrHelp
 		default:
 			return cmdutil.Usagef("unexpected argument %q: client-service is configured by environment variables (see --help)", a)
