@@ -11,12 +11,15 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestPartitionAndHeal(t *testing.T) {
@@ -261,6 +264,10 @@ func TestCleanupLeftoversAfterKill(t *testing.T) {
 		t.Fatalf("the killed run is not mid-partition: %d DROP rules", n)
 	}
 
+	// CleanupLeftovers is machine-wide: another `go test` of this package running at the same time
+	// would remove our leftovers in its own run of this test (and we theirs). Take turns from the
+	// kill to the last check.
+	holdMachineLock(t, "/run/chaoslab/killed-run-test.lock")
 	if err := child.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -357,4 +364,21 @@ func processRunning(pid int) bool {
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
+
+// holdMachineLock takes an flock on path, shared by every test process on this machine, waiting
+// for it up to a deadline, and holds it until the test ends.
+func holdMachineLock(t *testing.T, path string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.Close() }) // closing drops the lock
+	waitFor(t, 2*time.Minute, "the machine-wide lock "+path, func() bool {
+		return unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil
+	})
 }
