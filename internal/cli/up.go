@@ -60,7 +60,8 @@ func upCmd(ctx context.Context, e *env, args []string) error {
 	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create --logs folder: %w", err)
 	}
-	s, err := lab.StartStack(ctx, lab.StackConfig{Kind: *stack, Dir: dir, ClientAddr: *clientAddr, BackendAddr: *backendAddr, FaultAPI: *apiAddr, ClientEnv: envs})
+	s, err := lab.StartStack(ctx, lab.StackConfig{Kind: *stack, Dir: dir, ClientAddr: *clientAddr, BackendAddr: *backendAddr, FaultAPI: *apiAddr, ClientEnv: envs,
+		Notify: func(m string) { fmt.Fprintln(e.stdout, m) }})
 	if err != nil {
 		return fmt.Errorf("start the stack: %w", err)
 	}

@@ -32,6 +32,10 @@ func watch(next http.Handler, state func() (bool, string), onChange func(Change)
 	var mu sync.Mutex
 	last, lastDetail := state()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A fault takes effect while its request is served (the netns partition is verified
+		// before the answer, which takes a while): "on" is dated from the request's start, so
+		// no request after it is counted as unaffected; "off" from its end, once it is gone.
+		started := time.Now()
 		next.ServeHTTP(w, r)
 		if r.Method == http.MethodGet || r.Method == http.MethodHead || onChange == nil {
 			return
@@ -43,11 +47,13 @@ func watch(next http.Handler, state func() (bool, string), onChange func(Change)
 			lastDetail = detail
 			return
 		}
+		at := started
 		if !now {
 			detail = "removed: " + lastDetail
+			at = time.Now()
 		}
 		last, lastDetail = now, detail
-		onChange(Change{Time: time.Now(), Active: now, Detail: detail})
+		onChange(Change{Time: at, Active: now, Detail: detail})
 	})
 }
 

@@ -122,7 +122,8 @@ func (r *runner) run(ctx context.Context) (*Outcome, error) {
 
 	fmt.Fprintf(r.cfg.Stdout, "chaoslab: %s (%s stack, %g rps, resilience %s) -> %s\n", r.info.Title, r.cfg.Stack, r.cfg.RPS, r.info.Resilience, r.cfg.OutDir)
 	r.phase("starting")
-	stack, err := StartStack(ctx, StackConfig{Kind: r.cfg.Stack, Dir: r.cfg.OutDir, ClientEnv: r.cfg.ClientEnv, Serve: r.cfg.Serve, Events: r.events, Logger: r.cfg.Logger})
+	stack, err := StartStack(ctx, StackConfig{Kind: r.cfg.Stack, Dir: r.cfg.OutDir, ClientEnv: r.cfg.ClientEnv, Serve: r.cfg.Serve, Events: r.events, Logger: r.cfg.Logger,
+		Notify: func(m string) { fmt.Fprintln(r.cfg.Stdout, "  "+m) }})
 	if err != nil {
 		return nil, fmt.Errorf("start the %s stack: %w (logs in %s)", r.cfg.Stack, err, r.cfg.OutDir)
 	}

@@ -42,6 +42,15 @@ type StackConfig struct {
 	Events      *results.EventLog
 	Logger      *slog.Logger
 	StartupWait time.Duration // how long a service may take to start (default 15s)
+	Notify      func(string)  // says something to the user while starting (nil = log only)
+}
+
+// notify tells the user something about the stack, and logs it.
+func (cfg *StackConfig) notify(msg string) {
+	cfg.Logger.Info(msg)
+	if cfg.Notify != nil {
+		cfg.Notify(msg)
+	}
 }
 
 // Stack is a running lab: the two services and the fault API between them.

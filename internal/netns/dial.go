@@ -19,6 +19,13 @@ func (t *Topology) DialClient(ctx context.Context, addr string) (net.Conn, error
 	return dialIn(ctx, t.ClientNS, addr, 0)
 }
 
+// DialBackend opens a TCP connection from inside the backend namespace to addr ("ip:port"). The
+// lab uses it to reach the backend from the root namespace (its health probes and snapshots)
+// without crossing the partition, which only drops the client's packets.
+func (t *Topology) DialBackend(ctx context.Context, addr string) (net.Conn, error) {
+	return dialIn(ctx, t.BackendNS, addr, 0)
+}
+
 // DialFromClient makes a fresh TCP connection from inside the client namespace to addr ("ip:port"),
 // then closes it: nil means the connect succeeded within timeout.
 func (t *Topology) DialFromClient(ctx context.Context, addr string, timeout time.Duration) error {
