@@ -1,6 +1,8 @@
 package backend
 
 import (
+	"chaoslab/internal/httpserve"
+
 	"net/http"
 	"time"
 )
@@ -15,7 +17,7 @@ type Data struct {
 
 func handleData(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		encode(w, http.StatusOK, Data{
+		httpserve.WriteJSON(w, http.StatusOK, Data{
 			Service:   "backend-service",
 			Instance:  d.Instance,
 			Message:   "Hello from backend-service",

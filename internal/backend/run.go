@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"chaoslab/internal/cmdutil"
 	"chaoslab/internal/httpserve"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,7 +22,7 @@ const writeTimeout = 30 * time.Second
 // then shuts down gracefully (returning nil). --help prints the variables and returns
 // cmdutil.ErrHelp; a bad variable returns a cmdutil usage error.
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if err := parseArgs(args, stdout); err != nil {
+	if err := httpserve.ParseArgs(args, stdout, "backend-service", about, settings()); err != nil {
 		return err
 	}
 	cfg, err := LoadConfig(getenv)
@@ -46,17 +45,4 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Addr: cfg.ListenAddr, Handler: h, Logger: logger, Ready: &ready,
 		ShutdownTimeout: cfg.ShutdownTimeout, WriteTimeout: writeTimeout,
 	})
-}
-
-func parseArgs(args []string, stdout io.Writer) error {
-	for _, a := range args {
-		switch a {
-		case "-h", "-help", "--help", "help":
-			httpserve.Usage(stdout, "backend-service", about, settings())
-			return cmdutil.ErrHelp
-		default:
-			return cmdutil.Usagef("unexpected argument %q: backend-service is configured by environment variables (see --help)", a)
-		}
-	}
-	return nil
 }

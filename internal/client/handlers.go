@@ -1,6 +1,8 @@
 package client
 
 import (
+	"chaoslab/internal/httpserve"
+
 	"encoding/json"
 	"net/http"
 
@@ -27,12 +29,12 @@ func handleData(p *resilience.Pipeline, b *backendClient) http.Handler {
 		}
 		switch out.Source {
 		case resilience.SourceBackend:
-			encode(w, http.StatusOK, a)
+			httpserve.WriteJSON(w, http.StatusOK, a)
 		case resilience.SourceFallback:
 			w.Header().Set("X-Fallback", "true")
-			encode(w, http.StatusOK, a)
+			httpserve.WriteJSON(w, http.StatusOK, a)
 		default:
-			encode(w, http.StatusBadGateway, a)
+			httpserve.WriteJSON(w, http.StatusBadGateway, a)
 		}
 	})
 }
@@ -47,12 +49,12 @@ type ResilienceAnswer struct {
 func handleResilience(p *resilience.Pipeline, cfg Config) http.Handler {
 	eff := cfg.Effective()
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		encode(w, http.StatusOK, ResilienceAnswer{Snapshot: p.Snapshot(), Config: eff})
+		httpserve.WriteJSON(w, http.StatusOK, ResilienceAnswer{Snapshot: p.Snapshot(), Config: eff})
 	})
 }
 
 func handleDiagnostics(b *backendClient) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		encode(w, http.StatusOK, b.diagnose(r.Context()))
+		httpserve.WriteJSON(w, http.StatusOK, b.diagnose(r.Context()))
 	})
 }

@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"chaoslab/internal/cmdutil"
 	"chaoslab/internal/httpserve"
 	"chaoslab/internal/resilience"
 
@@ -26,7 +25,7 @@ const writeSlack = 5 * time.Second
 // then shuts down gracefully (returning nil). --help prints the variables and returns
 // cmdutil.ErrHelp; a bad variable returns a cmdutil usage error (exit status 2).
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if err := parseArgs(args, stdout); err != nil {
+	if err := httpserve.ParseArgs(args, stdout, "client-service", about, settings()); err != nil {
 		return err
 	}
 	cfg, err := LoadConfig(getenv)
@@ -57,17 +56,4 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Addr: cfg.ListenAddr, Handler: h, Logger: logger, Ready: &ready,
 		ShutdownTimeout: cfg.ShutdownTimeout, WriteTimeout: cfg.RequestTimeout + writeSlack,
 	})
-}
-
-func parseArgs(args []string, stdout io.Writer) error {
-	for _, a := range args {
-		switch a {
-		case "-h", "-help", "--help", "help":
-			httpserve.Usage(stdout, "client-service", about, settings())
-			return cmdutil.ErrHelp
-		default:
-			return cmdutil.Usagef("unexpected argument %q: client-service is configured by environment variables (see --help)", a)
-		}
-	}
-	return nil
 }

@@ -124,3 +124,19 @@ func ListenAddr(v string, dst *string) error {
 	*dst = v
 	return nil
 }
+
+// ParseArgs handles a service's command-line arguments: --help prints the usage with the
+// variables table and returns cmdutil.ErrHelp; anything else is a usage error, since a service
+// is configured by environment variables only.
+func ParseArgs[C any](args []string, w io.Writer, name, about string, settings []Setting[C]) error {
+	for _, a := range args {
+		switch a {
+		case "-h", "-help", "--help", "help":
+			Usage(w, name, about, settings)
+			return cmdutil.ErrHelp
+		default:
+			return cmdutil.Usagef("unexpected argument %q: %s is configured by environment variables (see --help)", a, name)
+		}
+	}
+	return nil
+}
