@@ -1,10 +1,10 @@
 package backend
 
 import (
-	"chaoslab/internal/httpserve"
-
 	"net/http"
 	"time"
+
+	"chaoslab/internal/httpserve"
 )
 
 // Data is the answer of GET /api/data.

@@ -1,11 +1,10 @@
 package client
 
 import (
-	"chaoslab/internal/httpserve"
-
 	"encoding/json"
 	"net/http"
 
+	"chaoslab/internal/httpserve"
 	"chaoslab/internal/resilience"
 )
 
