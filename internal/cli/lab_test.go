@@ -109,23 +109,9 @@ func TestRunLocalPartitionEndToEnd(t *testing.T) {
 	if last, seen := lastFault(evs); !seen || last != "off" {
 		t.Errorf("last fault event = %q (seen %t), want off: a toxic was left", last, seen)
 	}
-	f, err := os.Open(filepath.Join(out, results.RequestsFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	recs, err := results.ReadRequests(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var fallbacks int
-	for _, r := range recs {
-		if r.Source == results.SourceFallback {
-			fallbacks++
-		}
-	}
+	fallbacks, total := countFallbacks(t, out)
 	if fallbacks == 0 {
-		t.Errorf("no fallback among %d requests: the partition was not served by the fallback", len(recs))
+		t.Errorf("no fallback among %d requests: the partition was not served by the fallback", total)
 	}
 	for _, name := range []string{results.ReportHTML, results.ReportMarkdown, results.RunFile, results.ClientLogFile, results.BackendLogFile,
 		filepath.Join(results.ObservationsDir, results.BeforeSnapshot), filepath.Join(results.ObservationsDir, results.AfterSnapshot)} {
@@ -144,44 +130,14 @@ func TestRunInterruptedMidPartition(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end lab run")
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := filepath.Join(t.TempDir(), "results")
-	args := append([]string{"run", "--out", out, "--rps", "20", "--warmup", "500ms", "--recovery", "1s",
-		"--var", "partition_duration:int=60"}, fastPipeline...)
-	cmd := exec.Command(exe, args...)
-	cmd.Env = append(os.Environ(), envTestMain+"=1")
-	var stdout bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() { cmd.Process.Kill() })
-
-	// Wait for the fault to be on: the events file says so.
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if evs, err := tryReadEvents(out); err == nil {
-			if last, _ := lastFault(evs); last == "on" {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the partition never started; output:\n%s", stdout.String())
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("chaoslab exited before the partition (%v):\n%s", err, stdout.String())
-		case <-time.After(50 * time.Millisecond): // polling the events file
-		}
-	}
+	cmd, stdout, exited := startChaoslab(t, append([]string{"run", "--out", out, "--rps", "20", "--warmup", "500ms", "--recovery", "1s",
+		"--var", "partition_duration:int=60"}, fastPipeline...)...)
+	waitFaultOn(t, out, stdout, exited)
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
+	var err error
 	select {
 	case err = <-exited:
 	case <-time.After(60 * time.Second):
@@ -236,4 +192,66 @@ func tryReadEvents(dir string) ([]results.Event, error) {
 		}
 	}
 	return evs, nil
+}
+
+// startChaoslab runs the test binary as chaoslab with args in a child process, so that a test can
+// signal it. The process is killed when the test ends.
+func startChaoslab(t *testing.T, args ...string) (*exec.Cmd, *syncBuffer, <-chan error) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.Env = append(os.Environ(), envTestMain+"=1")
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	return cmd, out, exited
+}
+
+// waitFaultOn waits until the run writing dir has its fault on (its events file says so).
+func waitFaultOn(t *testing.T, dir string, out *syncBuffer, exited <-chan error) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if evs, err := tryReadEvents(dir); err == nil {
+			if last, _ := lastFault(evs); last == "on" {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the partition never started; output:\n%s", out.String())
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("chaoslab exited before the partition (%v):\n%s", err, out.String())
+		case <-time.After(50 * time.Millisecond): // polling the events file
+		}
+	}
+}
+
+// countFallbacks reads requests.csv in dir: how many fallbacks among how many requests.
+func countFallbacks(t *testing.T, dir string) (fallbacks, total int) {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, results.RequestsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := results.ReadRequests(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if r.Source == results.SourceFallback {
+			fallbacks++
+		}
+	}
+	return fallbacks, len(recs)
 }

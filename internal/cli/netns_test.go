@@ -10,7 +10,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"chaoslab/internal/netns"
 	"chaoslab/internal/results"
@@ -59,38 +58,10 @@ func leftovers(t *testing.T, names ...string) []string {
 // whole experiment with a real kernel partition and leaves nothing of its own.
 func TestNetnsKilledRunThenFullRun(t *testing.T) {
 	requireNetns(t)
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	first := filepath.Join(t.TempDir(), "first")
-	cmd := exec.Command(exe, append([]string{"run", "--stack", "netns", "--out", first, "--warmup", "500ms",
+	cmd, firstOut, exited := startChaoslab(t, append([]string{"run", "--stack", "netns", "--out", first, "--warmup", "500ms",
 		"--var", "partition_duration:int=60"}, fastPipeline...)...)
-	cmd.Env = append(os.Environ(), envTestMain+"=1")
-	var firstOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &firstOut, &firstOut
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill() })
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if evs, err := tryReadEvents(first); err == nil {
-			if last, _ := lastFault(evs); last == "on" {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the first run never partitioned:\n%s", firstOut.String())
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("the first run exited early (%v):\n%s", err, firstOut.String())
-		case <-time.After(50 * time.Millisecond): // polling the events file
-		}
-	}
+	waitFaultOn(t, first, firstOut, exited)
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +80,7 @@ func TestNetnsKilledRunThenFullRun(t *testing.T) {
 	second := filepath.Join(t.TempDir(), "second")
 	t.Setenv(envTestMain, "1")
 	var out, errb bytes.Buffer
-	err = Run(context.Background(), append([]string{"run", "--stack", "netns", "--out", second, "--warmup", "1s",
+	err := Run(context.Background(), append([]string{"run", "--stack", "netns", "--out", second, "--warmup", "1s",
 		"--recovery", "4s", "--var", "partition_duration:int=3"}, fastPipeline...), os.Getenv, &out, &errb)
 	if err != nil {
 		t.Fatalf("second run: %v\n%s\n%s", err, out.String(), errb.String())
@@ -148,22 +119,8 @@ func TestNetnsKilledRunThenFullRun(t *testing.T) {
 	if !retries || !opened || !closedAfter {
 		t.Errorf("retries %t, CLOSED -> OPEN %t, CLOSED after the heal %t: want all", retries, opened, closedAfter)
 	}
-	f, err := os.Open(filepath.Join(second, results.RequestsFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	recs, err := results.ReadRequests(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var fallbacks int
-	for _, r := range recs {
-		if r.Source == results.SourceFallback {
-			fallbacks++
-		}
-	}
+	fallbacks, total := countFallbacks(t, second)
 	if fallbacks == 0 {
-		t.Errorf("no fallbacks during the kernel partition among %d requests", len(recs))
+		t.Errorf("no fallbacks during the kernel partition among %d requests", total)
 	}
 }
