@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
+	"sync/atomic"
 	"time"
 
 	"chaoslab/internal/resilience"
@@ -112,9 +114,18 @@ func (b *backendClient) probe(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("building the health request: %w", err)
 	}
+	// Say which stage failed: a partition that drops SYNs fails the connect, a blackhole proxy
+	// accepts the connection and never answers.
+	var connected atomic.Bool
+	req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		ConnectDone: func(_, _ string, err error) { connected.Store(err == nil) },
+	}))
 	resp, err := (&http.Client{Transport: tr, CheckRedirect: noRedirects}).Do(req)
 	if err != nil {
-		return err
+		if connected.Load() {
+			return fmt.Errorf("connected, but no answer: %w", err)
+		}
+		return fmt.Errorf("could not connect: %w", err)
 	}
 	defer drainClose(resp.Body)
 	if resp.StatusCode != http.StatusOK {

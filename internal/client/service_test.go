@@ -99,10 +99,11 @@ func TestDiagnostics(t *testing.T) {
 		name      string
 		url       string
 		reachable bool
+		stage     string // the start of the error: which stage failed
 	}{
-		{"healthy backend", healthy.srv.URL, true},
-		{"blackhole accepts but never answers", blackhole(t), false},
-		{"connection refused", refused(t), false},
+		{"healthy backend", healthy.srv.URL, true, ""},
+		{"blackhole accepts but never answers", blackhole(t), false, "connected, but no answer"},
+		{"connection refused", refused(t), false, "could not connect"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -112,6 +113,9 @@ func TestDiagnostics(t *testing.T) {
 			getJSON(t, cl.URL+"/api/diagnostics/backend", &d)
 			if d.Reachable != tt.reachable || (d.Error == "") != tt.reachable {
 				t.Errorf("diagnosis = %+v, want reachable %v", d, tt.reachable)
+			}
+			if !strings.HasPrefix(d.Error, tt.stage) {
+				t.Errorf("error = %q, want it to start with %q", d.Error, tt.stage)
 			}
 			if el := time.Since(start); el > time.Second {
 				t.Errorf("diagnosis took %v, want within the 100ms attempt timeout", el)
