@@ -122,6 +122,21 @@ func TestRunLocalPartitionEndToEnd(t *testing.T) {
 	if !strings.Contains(stdout.String(), "PASSED") {
 		t.Errorf("stdout does not end with PASSED:\n%s", stdout.String())
 	}
+
+	// chaoslab report renders the report again from the folder alone.
+	for _, name := range []string{results.ReportHTML, results.ReportMarkdown} {
+		if err := os.Remove(filepath.Join(out, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := runCLI(t, "report", out); err != nil {
+		t.Fatalf("chaoslab report: %v", err)
+	}
+	for _, name := range []string{results.ReportHTML, results.ReportMarkdown} {
+		if _, err := os.Stat(filepath.Join(out, name)); err != nil {
+			t.Errorf("chaoslab report did not write %s", name)
+		}
+	}
 }
 
 // SIGINT in the middle of the partition: the rollbacks run, the journal says interrupted, every
