@@ -151,3 +151,25 @@ func TestForwarder(t *testing.T) {
 		t.Error("the forwarder still accepts after close")
 	}
 }
+
+func TestExpectedDuration(t *testing.T) {
+	base := RunConfig{Warmup: 5 * time.Second, Recovery: 20 * time.Second}
+	tests := []struct {
+		name string
+		vars map[string]any
+		want time.Duration
+	}{
+		{"default partition", nil, 60 * time.Second},
+		{"--var partition_duration:int=4", map[string]any{"partition_duration": int64(4)}, 34 * time.Second},
+		{"--var partition_duration:float=1.5", map[string]any{"partition_duration": 1.5}, 31500 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := base
+			c.Vars = tt.vars
+			if got := c.expectedDuration(); got != tt.want {
+				t.Errorf("expectedDuration() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -64,7 +64,7 @@ func (o *Outcome) Passed() bool { return o.Failure == "" }
 func (cfg *RunConfig) expectedDuration() time.Duration {
 	d := cfg.Warmup + cfg.Recovery + 5*time.Second
 	switch v := cfg.Vars["partition_duration"].(type) {
-	case int:
+	case int64:
 		return d + time.Duration(v)*time.Second
 	case float64:
 		return d + time.Duration(v*float64(time.Second))
