@@ -1,8 +1,6 @@
 package deploy_test
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
@@ -15,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"chaoslab/internal/netpolicy"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -48,18 +47,6 @@ type manifests struct {
 }
 
 var docSeparator = regexp.MustCompile(`(?m)^---[ \t]*$`)
-
-// decodeStrict reads YAML the way kubectl does (YAML 1.1 scalars: an unquoted on is a boolean,
-// so it cannot fill a string field), failing on duplicated keys and on unknown fields.
-func decodeStrict(doc []byte, into any) error {
-	j, err := yaml.YAMLToJSONStrict(doc)
-	if err != nil {
-		return err
-	}
-	dec := json.NewDecoder(bytes.NewReader(j))
-	dec.DisallowUnknownFields()
-	return dec.Decode(into)
-}
 
 // splitDocs splits a multi-document YAML file, dropping documents that hold only comments.
 func splitDocs(data []byte) []string {
@@ -98,7 +85,7 @@ func (m *manifests) decodeInto(doc string) error {
 	default:
 		return fmt.Errorf("unexpected object %s %s: teach this test its type", tm.APIVersion, tm.Kind)
 	}
-	if err := decodeStrict([]byte(doc), obj); err != nil {
+	if err := netpolicy.DecodeStrict([]byte(doc), obj); err != nil {
 		return fmt.Errorf("%s: %w", tm.Kind, err)
 	}
 	m.count++
@@ -131,7 +118,7 @@ func loadManifests(t *testing.T) *manifests {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := decodeStrict(data, &m.kust); err != nil {
+	if err := netpolicy.DecodeStrict(data, &m.kust); err != nil {
 		t.Fatalf("kustomization.yaml: %v", err)
 	}
 	for _, res := range m.kust.Resources {

@@ -250,7 +250,7 @@ func TestExperimentUsesTheShippedPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	var inline networkingv1.NetworkPolicy
-	if err := decodeStrict(raw, &inline); err != nil {
+	if err := netpolicy.DecodeStrict(raw, &inline); err != nil {
 		t.Fatalf("inline spec: %v", err)
 	}
 	if !reflect.DeepEqual(inline, manifest[0]) {

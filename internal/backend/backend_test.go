@@ -9,29 +9,15 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"chaoslab/internal/cmdutil"
+
+	"chaoslab/internal/testutil"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	sb strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.sb.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.sb.String()
-}
+type syncBuffer = testutil.SyncBuffer
 
 // textListening matches the listening line of the text format.
 var textListening = regexp.MustCompile(`^time=\S+ level=INFO msg=listening service=backend-service addr=(\S+)$`)

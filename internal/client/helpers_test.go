@@ -2,36 +2,25 @@ package client
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"chaoslab/internal/cmdutil"
+
+	"chaoslab/internal/testutil"
 )
 
 // logBuffer collects a service's JSON log lines; safe for concurrent use.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
+type logBuffer struct{ testutil.SyncBuffer }
 
 // records returns the JSON log records written so far.
 func (b *logBuffer) records() []map[string]any {
-	b.mu.Lock()
-	text := b.buf.String()
-	b.mu.Unlock()
+	text := b.String()
 	var out []map[string]any
 	sc := bufio.NewScanner(strings.NewReader(text))
 	for sc.Scan() {

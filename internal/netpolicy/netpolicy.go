@@ -365,7 +365,7 @@ func Parse(data []byte) ([]networkingv1.NetworkPolicy, error) {
 			continue
 		}
 		var p networkingv1.NetworkPolicy
-		if err := decodeStrict([]byte(doc), &p); err != nil {
+		if err := DecodeStrict([]byte(doc), &p); err != nil {
 			return nil, fmt.Errorf("document %d: %w", i+1, err)
 		}
 		if p.APIVersion != "networking.k8s.io/v1" || p.Kind != "NetworkPolicy" {
@@ -376,9 +376,9 @@ func Parse(data []byte) ([]networkingv1.NetworkPolicy, error) {
 	return out, nil
 }
 
-// decodeStrict reads YAML the way kubectl does (YAML 1.1 scalars: an unquoted on is a boolean),
+// DecodeStrict reads YAML the way kubectl does (YAML 1.1 scalars: an unquoted on is a boolean),
 // failing on duplicated keys and on fields the API type does not have.
-func decodeStrict(doc []byte, into any) error {
+func DecodeStrict(doc []byte, into any) error {
 	j, err := yaml.YAMLToJSONStrict(doc)
 	if err != nil {
 		return err
