@@ -22,18 +22,6 @@ import (
 
 type syncBuffer = testutil.SyncBuffer
 
-// waitFor polls cond every 20 ms until it holds or the timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond) // polling a condition
-	}
-}
-
 func getJSON(url string, v any) (int, error) {
 	resp, err := http.Get(url)
 	if err != nil {
@@ -60,7 +48,7 @@ func TestUpWorksWithAToxiproxyClient(t *testing.T) {
 		done <- Run(ctx, append([]string{"up", "--client-addr", "127.0.0.1:0", "--backend-addr", "127.0.0.1:0",
 			"--toxiproxy-addr", "127.0.0.1:0", "--logs", logs}, fastPipeline...), os.Getenv, &out, &out)
 	}()
-	waitFor(t, 20*time.Second, "chaoslab up to print its URLs", func() bool { return strings.Contains(out.String(), "Press Ctrl-C") })
+	testutil.WaitFor(t, 20*time.Second, "chaoslab up to print its URLs", func() bool { return strings.Contains(out.String(), "Press Ctrl-C") })
 	m := regexp.MustCompile(`CHAOSLAB_CLIENT_URL=(\S+) CHAOSLAB_BACKEND_URL=(\S+) CHAOSLAB_TOXIPROXY_URL=(\S+) chaos run chaos/local/network-partition-experiment.json`).FindStringSubmatch(out.String())
 	if m == nil {
 		t.Fatalf("no chaos run command line in:\n%s", out.String())
@@ -82,7 +70,7 @@ func TestUpWorksWithAToxiproxyClient(t *testing.T) {
 			t.Fatalf("add toxic: %v", err)
 		}
 	}
-	waitFor(t, 20*time.Second, "a fallback during the partition", func() bool {
+	testutil.WaitFor(t, 20*time.Second, "a fallback during the partition", func() bool {
 		code, err := getJSON(clientURL+"/api/data", &answer)
 		return err == nil && code == 200 && answer.Source == "fallback"
 	})
@@ -125,7 +113,7 @@ func TestRunFailsWhenAServiceDies(t *testing.T) {
 			"--var", "partition_duration:int=30"}, fastPipeline...), os.Getenv, &stdout, &stdout)
 	}()
 	var snap results.Snapshot
-	waitFor(t, 30*time.Second, "the snapshot before the fault", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "the snapshot before the fault", func() bool {
 		return results.ReadJSONFile(filepath.Join(out, results.ObservationsDir, results.BeforeSnapshot), &snap) == nil
 	})
 	pid := snap.Services[results.BackendService].PID

@@ -7,6 +7,8 @@ import (
 
 	"chaoslab/internal/backend"
 	"chaoslab/internal/resilience"
+
+	"chaoslab/internal/testutil"
 )
 
 // TestEndToEnd starts both services' Run, kills the backend, sees fallbacks, restarts it and
@@ -24,7 +26,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	be.shutdown(t)
-	waitFor(t, "fallbacks with the breaker OPEN", 5*time.Second, func() bool {
+	testutil.WaitFor(t, 5*time.Second, "fallbacks with the breaker OPEN", func() bool {
 		var a DataAnswer
 		resp := getJSON(t, cl.URL+"/api/data", &a)
 		return resp.Header.Get("X-Fallback") == "true" && a.Source == resilience.SourceFallback &&
@@ -40,7 +42,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	start(t, backend.Run, map[string]string{"LISTEN_ADDR": be.Addr})
-	waitFor(t, "the backend again with the breaker CLOSED", 5*time.Second, func() bool {
+	testutil.WaitFor(t, 5*time.Second, "the backend again with the breaker CLOSED", func() bool {
 		var a DataAnswer
 		getJSON(t, cl.URL+"/api/data", &a)
 		return a.Source == resilience.SourceBackend && a.CircuitBreakerState == resilience.StateClosed

@@ -62,7 +62,7 @@ func start(t *testing.T, fn cmdutil.RunFunc, env map[string]string) *service {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &service{Logs: &logBuffer{}, stop: cancel, done: make(chan error, 1)}
 	go func() { s.done <- fn(ctx, nil, envOf(e), s.Logs, io.Discard) }()
-	waitFor(t, "the listening line", 5*time.Second, func() bool {
+	testutil.WaitFor(t, 5*time.Second, "the listening line", func() bool {
 		for _, r := range s.Logs.records() {
 			if r["msg"] == "listening" {
 				s.Addr = r["addr"].(string)
@@ -113,16 +113,4 @@ func getJSON(t *testing.T, url string, v any) *http.Response {
 		}
 	}
 	return resp
-}
-
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }

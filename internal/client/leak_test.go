@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"chaoslab/internal/testutil"
 )
 
 // TestNoLeakWhileBackendFails sends 200 requests, 20 at a time, against a backend that fails or
@@ -49,7 +51,7 @@ func TestNoLeakWhileBackendFails(t *testing.T) {
 				baseline, runtime.NumGoroutine(), f.newConns.Load()-before, f.open.Load())
 			// Beyond the baseline, only pooled keep-alive connections may hold goroutines: a
 			// transport read and write loop on the client side, a serving one on the backend side.
-			waitFor(t, "goroutines to settle", 3*time.Second, func() bool {
+			testutil.WaitFor(t, 3*time.Second, "goroutines to settle", func() bool {
 				return runtime.NumGoroutine() <= baseline+3*int(f.open.Load())+10
 			})
 		})

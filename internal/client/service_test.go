@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"chaoslab/internal/resilience"
+
+	"chaoslab/internal/testutil"
 )
 
 func TestDataAnswers(t *testing.T) {
@@ -201,7 +203,7 @@ func TestReadinessAndShutdown(t *testing.T) {
 		resp.Body.Close()
 		inflight <- resp.StatusCode
 	}()
-	waitFor(t, "the in-flight request to reach the backend", 2*time.Second, func() bool { return hang.calls.Load() == 1 })
+	testutil.WaitFor(t, 2*time.Second, "the in-flight request to reach the backend", func() bool { return hang.calls.Load() == 1 })
 	cl.shutdown(t)
 	if code := <-inflight; code != http.StatusBadGateway {
 		t.Errorf("in-flight request ended with %d, want it finished with 502", code)

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"chaoslab/internal/testutil"
 )
 
 func TestPartitionAndHeal(t *testing.T) {
@@ -291,7 +293,7 @@ func TestCleanupLeftoversAfterKill(t *testing.T) {
 		}
 	}
 	assertGone(t, id)
-	waitFor(t, 10*time.Second, fmt.Sprintf("orphaned server (pid %d) to be killed", serverPID), func() bool {
+	testutil.WaitFor(t, 10*time.Second, fmt.Sprintf("orphaned server (pid %d) to be killed", serverPID), func() bool {
 		return !processRunning(serverPID)
 	})
 	if err := live.DialFromClient(ctx, live.BackendAddrPort(backendPort), time.Second); err != nil && !errors.Is(err, syscall.ECONNREFUSED) {
@@ -378,7 +380,7 @@ func holdMachineLock(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = f.Close() }) // closing drops the lock
-	waitFor(t, 2*time.Minute, "the machine-wide lock "+path, func() bool {
+	testutil.WaitFor(t, 2*time.Minute, "the machine-wide lock "+path, func() bool {
 		return unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil
 	})
 }

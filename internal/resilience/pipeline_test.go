@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"chaoslab/internal/testutil"
 )
 
 func TestRetryScheduleGrows(t *testing.T) {
@@ -208,7 +210,7 @@ func TestHalfOpenTrials(t *testing.T) {
 			if p.State() != StateOpen {
 				t.Fatalf("state = %s, want OPEN", p.State())
 			}
-			waitFor(t, "HALF_OPEN once the wait is over", time.Second, func() bool { return p.State() == StateHalfOpen })
+			testutil.WaitFor(t, time.Second, "HALF_OPEN once the wait is over", func() bool { return p.State() == StateHalfOpen })
 			if n := countPrefix(logs.messages(t), "CircuitBreaker 'backendCB' changed state: OPEN -> HALF_OPEN"); n != 0 {
 				t.Errorf("OPEN -> HALF_OPEN logged before any call moved the breaker")
 			}
@@ -270,7 +272,7 @@ func TestCancelledCallerIsNotAFailure(t *testing.T) {
 	p, _, _ := newTestPipeline(t, testConfig())
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
-		waitFor(t, "the backend call", time.Second, func() bool { return f.calls.Load() > 0 })
+		testutil.WaitFor(t, time.Second, "the backend call", func() bool { return f.calls.Load() > 0 })
 		cancel()
 	}()
 	out := p.Execute(ctx, f.call)
