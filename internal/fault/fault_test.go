@@ -58,15 +58,23 @@ func toxic(stream string) string {
 	return strings.ReplaceAll(strings.Replace(blackhole, "%s", stream, 1), "%s", stream)
 }
 
-func TestProxyPartitionAndHeal(t *testing.T) {
+// startProxyTo starts a backend answering "ok" and an embedded Toxiproxy in front of it, both
+// stopped when the test ends; the returned changes collects the fault transitions.
+func startProxyTo(t *testing.T) (*Proxy, *changes) {
+	t.Helper()
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
-	defer backend.Close()
-	var ch changes
+	t.Cleanup(backend.Close)
+	ch := &changes{}
 	p, err := StartProxy(ProxyConfig{APIAddr: "127.0.0.1:0", Listen: "127.0.0.1:0", Upstream: strings.TrimPrefix(backend.URL, "http://"), OnChange: ch.add})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Close(context.Background())
+	t.Cleanup(func() { p.Close(context.Background()) })
+	return p, ch
+}
+
+func TestProxyPartitionAndHeal(t *testing.T) {
+	p, ch := startProxyTo(t)
 	through := "http://" + p.ListenAddr() + "/"
 	if err := get(through); err != nil {
 		t.Fatalf("before the fault: %v", err)
@@ -97,14 +105,7 @@ func TestProxyPartitionAndHeal(t *testing.T) {
 }
 
 func TestProxyDisableAndReset(t *testing.T) {
-	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
-	defer backend.Close()
-	var ch changes
-	p, err := StartProxy(ProxyConfig{APIAddr: "127.0.0.1:0", Listen: "127.0.0.1:0", Upstream: strings.TrimPrefix(backend.URL, "http://"), OnChange: ch.add})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close(context.Background())
+	p, ch := startProxyTo(t)
 	listen := p.ListenAddr()
 	if code, body := call(t, "POST", p.APIURL()+"/proxies/backend", `{"enabled":false}`); code != 200 {
 		t.Fatalf("disable: %d %s", code, body)
