@@ -210,10 +210,7 @@ func TestAnalyzeEdgeCases(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := known()
-			tt.edit(&f)
-			dir := t.TempDir()
-			f.write(t, dir)
+			dir := writeEdited(t, tt.edit)
 			a := analyze(t, dir)
 			tt.check(t, a)
 			if _, err := json.Marshal(a); err != nil {

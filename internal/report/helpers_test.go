@@ -145,3 +145,13 @@ func writeKnown(t *testing.T) string {
 	known().write(t, dir)
 	return dir
 }
+
+// writeEdited writes the known folder, changed by edit, into a new temporary folder.
+func writeEdited(t *testing.T, edit func(*folder)) string {
+	t.Helper()
+	f := known()
+	edit(&f)
+	dir := t.TempDir()
+	f.write(t, dir)
+	return dir
+}

@@ -212,10 +212,7 @@ func TestRenderDegenerateRuns(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := known()
-			tt.edit(&f)
-			dir := t.TempDir()
-			f.write(t, dir)
+			dir := writeEdited(t, tt.edit)
 			if err := Render(dir); err != nil {
 				t.Fatal(err)
 			}
