@@ -7,7 +7,7 @@ import (
 	"chaoslab/internal/conformance"
 )
 
-// newConformanceServer starts a server that follows shared/conformance/SERVER.md.
+// newConformanceServer starts a server that follows internal/conformance/testdata/SERVER.md.
 func newConformanceServer(t *testing.T) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewServer(conformance.Handler())

@@ -14,9 +14,9 @@ import (
 	"chaoslab/internal/conformance"
 )
 
-// conformanceDir is shared/conformance, beside the repository (repo/internal/experiment ->
-// ../../../shared/conformance).
-const conformanceDir = "../../../shared/conformance"
+// conformanceDir holds the conformance vectors: the in-repository copy in
+// internal/conformance/testdata, read only (every file a run writes goes to t.TempDir()).
+const conformanceDir = conformance.Dir
 
 type caseResult struct {
 	exitCode int
@@ -73,17 +73,17 @@ func readArgs(t *testing.T, casePath string) []string {
 }
 
 func TestConformance(t *testing.T) {
-	cases, _ := filepath.Glob(filepath.Join(conformanceDir, "cases", "*.json"))
-	if len(cases) == 0 {
-		t.Skipf("no conformance vectors at %s (shared/ must sit beside the repository)", conformanceDir)
+	cases, err := conformance.Cases(conformanceDir)
+	if err != nil {
+		t.Fatal(err) // the vectors are part of the repository: missing ones are a failure
 	}
+	conformance.CheckUnchanged(t, conformanceDir)
 	srv := newConformanceServer(t)
-	for _, casePath := range cases {
-		name := strings.TrimSuffix(filepath.Base(casePath), ".json")
-		t.Run(name, func(t *testing.T) {
+	for _, c := range cases {
+		t.Run(c.Name, func(t *testing.T) {
 			t.Parallel()
-			expected := readExpected(t, filepath.Join(conformanceDir, "expected", name+".json"))
-			res := runCase(t, casePath, readArgs(t, casePath), srv.URL)
+			expected := readExpected(t, c.Expected)
+			res := runCase(t, c.Path, c.Args, srv.URL)
 			if expected["journal"] == nil {
 				checkNoJournalCase(t, expected, res)
 				return
@@ -267,9 +267,6 @@ func substPaths(v any, baseURL string) any {
 
 // TestConformanceDeliberateDifferences asserts the differences the public vectors cannot show.
 func TestConformanceDeliberateDifferences(t *testing.T) {
-	if _, err := os.Stat(conformanceDir); err != nil {
-		t.Skipf("no conformance vectors at %s", conformanceDir)
-	}
 	srv := newConformanceServer(t)
 	env := conformance.Env(srv.URL, t.TempDir())
 	// A hypothesis probe that fails (connection refused) makes the run "failed": the real

@@ -1,8 +1,8 @@
 // Package experiment reads, validates and runs Chaos Toolkit experiments: a Go re-implementation of
 // `chaos validate` and `chaos run` (chaostoolkit-lib 1.44.0) for the http and process providers.
 //
-// The behaviour follows the conformance vectors in shared/conformance (the real tool's journals,
-// case by case), with three deliberate differences:
+// The behaviour follows the conformance vectors in internal/conformance/testdata (copied from
+// shared/conformance: the real tool's journals, case by case), with three deliberate differences:
 //   - invalid input is a *ValidationError that satisfies errors.Is(err, cmdutil.ErrUsage), so a
 //     command exits 2 (the real tool exits 1);
 //   - a regex tolerance whose target is a parsed JSON body matches the body's JSON text (the real
