@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"chaoslab/internal/experiment"
 	"chaoslab/internal/results"
 )
 
@@ -37,26 +38,10 @@ func readEvents(t *testing.T, dir string) []results.Event {
 	return evs
 }
 
-type journalDoc struct {
-	Status       string `json:"status"`
-	Deviated     bool   `json:"deviated"`
-	SteadyStates struct {
-		Before struct {
-			Met bool `json:"steady_state_met"`
-		} `json:"before"`
-	} `json:"steady_states"`
-	Rollbacks []struct {
-		Status   string `json:"status"`
-		Activity struct {
-			Name string `json:"name"`
-		} `json:"activity"`
-	} `json:"rollbacks"`
-}
-
-func readJournal(t *testing.T, dir string) journalDoc {
+func readJournal(t *testing.T, dir string) *experiment.Journal {
 	t.Helper()
-	var j journalDoc
-	if err := results.ReadJSONFile(filepath.Join(dir, results.JournalFile), &j); err != nil {
+	j, err := experiment.ReadJournal(filepath.Join(dir, results.JournalFile))
+	if err != nil {
 		t.Fatal(err)
 	}
 	return j
@@ -88,8 +73,8 @@ func TestRunLocalPartitionEndToEnd(t *testing.T) {
 	}
 
 	j := readJournal(t, out)
-	if j.Status != "completed" || j.Deviated || !j.SteadyStates.Before.Met {
-		t.Errorf("journal: status %s deviated %t before met %t, want completed, not deviated, met", j.Status, j.Deviated, j.SteadyStates.Before.Met)
+	if j.Status != "completed" || j.Deviated || !j.SteadyStateMetBefore() {
+		t.Errorf("journal: status %s deviated %t before met %t, want completed, not deviated, met", j.Status, j.Deviated, j.SteadyStateMetBefore())
 	}
 	evs := readEvents(t, out)
 	var opened, closedAfterHeal, healed bool

@@ -15,7 +15,8 @@ const reportHelp = `
 Usage: chaoslab report RESULTS_DIR
 
 Renders report.md and report.html again from a results folder written by ` + "`chaoslab run`" + `
-(or a --compare folder holding baseline/ and resilient/), and prints the summary.
+(or a --compare folder holding baseline/ and resilient/), and prints the summary of a run
+folder, ending with its verdict.
 `
 
 func reportCmd(ctx context.Context, e *env, args []string) error {
@@ -31,14 +32,26 @@ func reportCmd(ctx context.Context, e *env, args []string) error {
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return cmdutil.Usagef("results folder %s: not a folder", dir)
 	}
-	if err := report.Render(dir); err != nil {
+	if err := renderFolder(e, dir); err != nil {
 		return fmt.Errorf("render %s: %w", dir, err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, results.RunFile)); err == nil {
-		if a, err := report.Analyze(dir); err == nil {
-			report.WriteSummary(e.stdout, a)
-		}
-	}
 	fmt.Fprintf(e.stdout, "wrote %s and %s\n", filepath.Join(dir, results.ReportMarkdown), filepath.Join(dir, results.ReportHTML))
+	return nil
+}
+
+// renderFolder renders a compare folder, or reads a run folder once and renders it and prints
+// its summary from that one analysis.
+func renderFolder(e *env, dir string) error {
+	if report.IsCompareDir(dir) {
+		return report.Render(dir)
+	}
+	a, err := report.Load(dir)
+	if err != nil {
+		return err
+	}
+	if err := report.RenderAnalysis(dir, a); err != nil {
+		return err
+	}
+	report.WriteSummary(e.stdout, a)
 	return nil
 }

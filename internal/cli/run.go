@@ -8,14 +8,17 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"chaoslab/chaos"
 	"chaoslab/internal/cmdutil"
 	"chaoslab/internal/experiment"
 	"chaoslab/internal/lab"
+	"chaoslab/internal/load"
 	"chaoslab/internal/netns"
 	"chaoslab/internal/results"
+	"chaoslab/internal/stack"
 )
 
 const runHelp = `
@@ -64,7 +67,7 @@ type runFlags struct {
 func runCmd(ctx context.Context, e *env, args []string) error {
 	f := runFlags{vars: varsFlag{}, env: envFlag{}}
 	fs := newFlags("run", runHelp, e.stdout)
-	fs.StringVar(&f.stack, "stack", "local", "where to run: local | netns | none")
+	fs.StringVar(&f.stack, "stack", "local", "where to run: "+strings.Join(stack.KindNames(), " | ")+" | none (no stack, no load: like chaos run)")
 	fs.Var(f.vars, "var", "override a configuration value: key[:type]=value, type str (default), int or float (repeatable)")
 	fs.Var(f.env, "env", "set a pipeline variable for client-service: KEY=VALUE (repeatable)")
 	fs.Float64Var(&f.rps, "rps", 20, "load: requests per second (open loop)")
@@ -73,7 +76,7 @@ func runCmd(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&f.journal, "journal-path", "", "where to write the journal (default: journal.json in the results folder; ./journal.json with --stack none)")
 	fs.DurationVar(&f.warmup, "warmup", 5*time.Second, "load before the experiment starts")
 	fs.DurationVar(&f.recovery, "recovery", 20*time.Second, "load after the rollbacks, to watch the recovery")
-	fs.DurationVar(&f.loadTimeout, "load-timeout", 10*time.Second, "timeout of one load request")
+	fs.DurationVar(&f.loadTimeout, "load-timeout", load.DefaultTimeout, "timeout of one load request (keep it longer than the client's REQUEST_TIMEOUT)")
 	fs.Int64Var(&f.seed, "seed", 0, "seed of the client's retry jitter (RETRY_JITTER_SEED), recorded in run.json; 0 = pick one")
 	fs.BoolVar(&f.compare, "compare", false, "run twice, RESILIENCE=off then on, and write one report comparing them")
 	pos, err := parse(fs, args)
@@ -121,10 +124,8 @@ func loadExperiment(pos []string) (*experiment.Experiment, string, error) {
 
 // checkRunFlags rejects bad input before anything starts.
 func checkRunFlags(f *runFlags, exp *experiment.Experiment, e *env) error {
-	switch f.stack {
-	case "local", "none", "netns":
-	default:
-		return cmdutil.Usagef("--stack %q: use local, netns or none", f.stack)
+	if _, ok := stack.Kinds()[f.stack]; !ok && f.stack != "none" {
+		return cmdutil.Usagef("--stack %q: use %s or none", f.stack, strings.Join(stack.KindNames(), ", "))
 	}
 	switch f.strategy {
 	case "always", "default", "never", "deviated":
@@ -147,7 +148,7 @@ func checkRunFlags(f *runFlags, exp *experiment.Experiment, e *env) error {
 		return err
 	}
 	if f.stack != "none" {
-		if err := lab.CheckClientEnv(f.env); err != nil {
+		if err := stack.CheckClientEnv(f.env); err != nil {
 			return err
 		}
 	}
@@ -221,10 +222,9 @@ func runLab(ctx context.Context, e *env, exp *experiment.Experiment, name string
 	}
 	fmt.Fprintf(e.stdout, "\nresults: %s\nreport:  %s\n", out, filepath.Join(out, results.ReportHTML))
 	if !outcome.Passed() {
-		fmt.Fprintf(e.stderr, "chaoslab: FAILED: %s\n", outcome.Failure)
+		fmt.Fprintf(e.stderr, "chaoslab: FAILED: %s\n", outcome.Failure())
 		return fmt.Errorf("%w", errors.Join(cmdutil.ErrFailed, cmdutil.ErrSilent))
 	}
-	fmt.Fprintln(e.stdout, "PASSED: completed, steady state held, recovered")
 	return nil
 }
 

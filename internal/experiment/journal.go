@@ -3,6 +3,7 @@ package experiment
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -62,6 +63,42 @@ func (e *Entry) Name() string {
 	return s
 }
 
+// Type returns the activity's type: probe or action.
+func (e *Entry) Type() string {
+	s, _ := getString(e.Activity, "type")
+	return s
+}
+
+// UnmarshalJSON reads an entry as the journal writes it. The activity and the output keep
+// Python's shapes, as the engine holds them: objects are *Object, integers int64.
+func (e *Entry) UnmarshalJSON(b []byte) error {
+	type plain Entry // the same fields, without this method
+	var raw struct {
+		plain
+		Activity json.RawMessage `json:"activity"`
+		Output   json.RawMessage `json:"output"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	*e = Entry(raw.plain)
+	if len(raw.Activity) > 0 {
+		v, err := decodeJSON(raw.Activity)
+		if err != nil {
+			return fmt.Errorf("activity: %w", err)
+		}
+		e.Activity = asObject(v)
+	}
+	if len(raw.Output) > 0 {
+		v, err := decodeJSON(raw.Output)
+		if err != nil {
+			return fmt.Errorf("output: %w", err)
+		}
+		e.Output = v
+	}
+	return nil
+}
+
 // Timestamp is a time written as Python's datetime.isoformat() in UTC:
 // 2026-11-26T16:54:25.459516+00:00 (no fraction when the microseconds are zero).
 type Timestamp time.Time
@@ -70,6 +107,32 @@ type Timestamp time.Time
 func (t Timestamp) MarshalJSON() ([]byte, error) {
 	return json.Marshal(formatTimestamp(time.Time(t)))
 }
+
+// UnmarshalJSON reads a timestamp as Python's isoformat() writes it, with or without a fraction
+// and a UTC offset (a naive time is taken as UTC). An empty string or null is the zero time.
+func (t *Timestamp) UnmarshalJSON(b []byte) error {
+	var s *string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("a journal time is an ISO 8601 string, got %s", b)
+	}
+	if s == nil || *s == "" {
+		*t = Timestamp{}
+		return nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999"} {
+		if v, err := time.Parse(layout, *s); err == nil {
+			*t = Timestamp(v.UTC())
+			return nil
+		}
+	}
+	return fmt.Errorf("a journal time is an ISO 8601 string like 2026-11-26T16:54:25.459516+00:00, got %q", *s)
+}
+
+// Time returns t as a time.Time.
+func (t Timestamp) Time() time.Time { return time.Time(t) }
+
+// String is the timestamp in the journal's format.
+func (t Timestamp) String() string { return formatTimestamp(time.Time(t)) }
 
 func formatTimestamp(t time.Time) string {
 	t = t.UTC().Truncate(time.Microsecond)
@@ -96,6 +159,51 @@ func (j *Journal) ExitCode() int {
 		return 0
 	}
 	return 1
+}
+
+// SteadyStateMetBefore reports whether the steady state was met before the method: true when it
+// was, and also when it was not checked (no hypothesis, or a check cut short by an abort or an
+// interruption, which the journal's status already says). It is false only when the check ran
+// and a probe failed or was out of tolerance, which made the engine skip the method. A nil
+// journal checked nothing: true.
+func (j *Journal) SteadyStateMetBefore() bool {
+	if j == nil || j.SteadyStates.Before == nil || j.SteadyStates.Before.SteadyStateMet == nil {
+		return true
+	}
+	return *j.SteadyStates.Before.SteadyStateMet
+}
+
+// Document returns the experiment the journal recorded, as an ordered object (nil when the
+// journal holds none, or it is not a JSON object).
+func (j *Journal) Document() *Object {
+	if j == nil || len(j.Experiment) == 0 {
+		return nil
+	}
+	v, err := decodeJSON(j.Experiment)
+	if err != nil {
+		return nil
+	}
+	return asObject(v)
+}
+
+// ReadJournal reads a journal.json written by chaoslab or by the real `chaos run` into the same
+// type the engine writes. Keys it does not know are ignored. A missing file gives an error that
+// satisfies errors.Is(err, fs.ErrNotExist).
+func ReadJournal(path string) (*Journal, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read journal: %w", err)
+	}
+	var j Journal
+	if err := json.Unmarshal(b, &j); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			line, col := lineCol(b, se.Offset)
+			return nil, fmt.Errorf("read journal %s: line %d, column %d: %w", path, line, col, err)
+		}
+		return nil, fmt.Errorf("read journal %s: %w", path, err)
+	}
+	return &j, nil
 }
 
 // WriteFile writes the journal as indented JSON to path.

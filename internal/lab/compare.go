@@ -37,8 +37,8 @@ func Compare(ctx context.Context, cfg RunConfig) (*Outcome, error) {
 			return nil, fmt.Errorf("%s run: %w", r.label, err)
 		}
 		if r.label == results.LabelBaseline {
-			if out.Failure != "" {
-				fmt.Fprintf(cfg.Stdout, "baseline: %s (expected without resilience patterns)\n", out.Failure)
+			if !out.Passed() {
+				fmt.Fprintf(cfg.Stdout, "baseline: %s (expected without resilience patterns)\n", out.Failure())
 			} else {
 				fmt.Fprintln(cfg.Stdout, "baseline: held its steady state even without resilience patterns")
 			}

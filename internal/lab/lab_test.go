@@ -1,10 +1,6 @@
 package lab
 
 import (
-	"bytes"
-	"context"
-	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,81 +8,8 @@ import (
 	"time"
 
 	"chaoslab/internal/results"
+	"chaoslab/internal/stack"
 )
-
-// The client's JSON log lines become events; everything else is only copied to the log.
-func TestChildLogLinesBecomeEvents(t *testing.T) {
-	var buf bytes.Buffer
-	c := &child{name: results.ClientService, events: results.NewEventLog(&buf), addr: make(chan string, 1), state: results.BreakerClosed}
-	logs := strings.Join([]string{
-		`{"time":"2026-11-26T10:00:00Z","level":"INFO","msg":"listening","addr":"127.0.0.1:4242"}`,
-		`{"time":"2026-11-26T10:00:01Z","level":"WARN","msg":"Retry 'backendRetry' - Attempt #2","wait":1500000000,"error":"backend call timed out"}`,
-		`{"time":"2026-11-26T10:00:02Z","level":"WARN","msg":"CircuitBreaker 'backendCB' changed state: CLOSED -> OPEN","from":"CLOSED","to":"OPEN"}`,
-		`{"time":"2026-11-26T10:00:03Z","level":"WARN","msg":"Fallback response due to error: CircuitBreaker 'backendCB' is OPEN"}`,
-		`not json at all`,
-		`{"time":"2026-11-26T10:00:04Z","level":"INFO","msg":"Retry 'otherRetry' - Attempt #1"}`,
-	}, "\n") + "\n"
-	var logFile bytes.Buffer
-	c.readLogs(strings.NewReader(logs), &logFile)
-
-	if logFile.String() != logs {
-		t.Errorf("the log file is not a copy of the output:\n%s", logFile.String())
-	}
-	select {
-	case a := <-c.addr:
-		if a != "127.0.0.1:4242" {
-			t.Errorf("address = %q", a)
-		}
-	default:
-		t.Error("the listening address was not delivered")
-	}
-	if c.breakerState() != results.BreakerOpen {
-		t.Errorf("breaker state = %s, want OPEN", c.breakerState())
-	}
-	evs, err := results.ReadEvents(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(evs) != 3 {
-		t.Fatalf("events = %+v, want retry, breaker, fallback", evs)
-	}
-	if e := evs[0]; e.Kind != results.KindRetry || e.Attempt != 2 || e.WaitMS != 1500 || e.Error != "backend call timed out" {
-		t.Errorf("retry event = %+v", e)
-	}
-	if e := evs[1]; e.Kind != results.KindBreaker || e.From != "CLOSED" || e.To != "OPEN" || !e.Time.Equal(time.Date(2026, 11, 26, 10, 0, 2, 0, time.UTC)) {
-		t.Errorf("breaker event = %+v (its time must be the log line's)", e)
-	}
-	if e := evs[2]; e.Kind != results.KindFallback || e.Error != "CircuitBreaker 'backendCB' is OPEN" {
-		t.Errorf("fallback event = %+v", e)
-	}
-}
-
-func TestWaitMS(t *testing.T) {
-	tests := []struct {
-		raw  string
-		want float64
-	}{
-		{`250000000`, 250}, {`"1.5s"`, 1500}, {``, 0}, {`"soon"`, 0},
-	}
-	for _, tt := range tests {
-		if got := waitMS([]byte(tt.raw)); got != tt.want {
-			t.Errorf("waitMS(%s) = %v, want %v", tt.raw, got, tt.want)
-		}
-	}
-}
-
-func TestEnvironOverrides(t *testing.T) {
-	got := environ([]string{"PATH=/bin", "LOG_FORMAT=text", "HOME=/root"}, map[string]string{"LOG_FORMAT": "json", "NEW": "1"})
-	joined := strings.Join(got, " ")
-	for _, want := range []string{"PATH=/bin", "HOME=/root", "LOG_FORMAT=json", "NEW=1"} {
-		if !strings.Contains(joined, want) {
-			t.Errorf("environ = %v, lacks %s", got, want)
-		}
-	}
-	if strings.Contains(joined, "LOG_FORMAT=text") {
-		t.Errorf("environ kept the overridden value: %v", got)
-	}
-}
 
 // A results folder that already holds files is refused, so no earlier results are lost.
 func TestMakeResultsDir(t *testing.T) {
@@ -103,52 +26,6 @@ func TestMakeResultsDir(t *testing.T) {
 	}
 	if err := makeResultsDir(fresh); err == nil || !strings.Contains(err.Error(), "not empty") {
 		t.Errorf("non-empty folder: err = %v, want a refusal", err)
-	}
-}
-
-// The forwarder relays whole conversations both ways and closes its connections on close.
-func TestForwarder(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { io.Copy(c, c); c.Close() }() // echo
-		}
-	}()
-	var d net.Dialer
-	f, err := startForwarder(func(ctx context.Context) (net.Conn, error) { return d.DialContext(ctx, "tcp", ln.Addr().String()) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := net.Dial("tcp", f.addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := c.Write([]byte("ping")); err != nil {
-		t.Fatal(err)
-	}
-	got := make([]byte, 4)
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.ReadFull(c, got); err != nil || string(got) != "ping" {
-		t.Fatalf("echo through the forwarder = %q, %v", got, err)
-	}
-	if err := f.close(context.Background()); err != nil {
-		t.Fatalf("close: %v", err)
-	}
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := c.Read(got); err == nil {
-		t.Error("the relayed connection is still open after close")
-	}
-	if _, err := net.DialTimeout("tcp", f.addr(), time.Second); err == nil {
-		t.Error("the forwarder still accepts after close")
 	}
 }
 
@@ -171,5 +48,60 @@ func TestExpectedDuration(t *testing.T) {
 				t.Errorf("expectedDuration() = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// The start of a run warns about settings that weaken its evidence, and only those.
+func TestWarnings(t *testing.T) {
+	client := stack.ClientSettings{Resilience: results.ResilienceOn, CBWait: 10 * time.Second, HalfOpenCalls: 3, RequestTimeout: 15 * time.Second}
+	tests := []struct {
+		name   string
+		cfg    RunConfig
+		client stack.ClientSettings
+		want   []string // substrings, one warning each
+	}{
+		{"defaults", RunConfig{RPS: 20, Recovery: 20 * time.Second, LoadTimeout: 20 * time.Second}, client, nil},
+		{"load timeout within REQUEST_TIMEOUT", RunConfig{RPS: 20, Recovery: 20 * time.Second, LoadTimeout: 10 * time.Second}, client,
+			[]string{"--load-timeout 10s is not longer than the client's REQUEST_TIMEOUT 15s"}},
+		// 10 s wait + 3 trial calls at 2 rps = 11.5 s
+		{"recovery shorter than wait + trials", RunConfig{RPS: 2, Recovery: 11 * time.Second, LoadTimeout: 20 * time.Second}, client,
+			[]string{"--recovery 11s is shorter than the breaker needs to close after the heal (CB_WAIT_DURATION 10s + 3 trial calls at 2 rps = 11.5s)"}},
+		{"recovery just enough", RunConfig{RPS: 2, Recovery: 11500 * time.Millisecond, LoadTimeout: 20 * time.Second}, client, nil},
+		{"no breaker, no recovery warning", RunConfig{RPS: 2, Recovery: time.Second, LoadTimeout: 20 * time.Second},
+			stack.ClientSettings{Resilience: results.ResilienceOff, RequestTimeout: 15 * time.Second}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Warnings(tt.cfg, tt.client)
+			if len(got) != len(tt.want) {
+				t.Fatalf("warnings = %q, want %d", got, len(tt.want))
+			}
+			for i, w := range tt.want {
+				if !strings.Contains(got[i], w) {
+					t.Errorf("warning %d = %q, lacks %q", i, got[i], w)
+				}
+			}
+		})
+	}
+}
+
+// Problems come from the service watcher and the run at once: none is lost (and -race sees
+// no unguarded write).
+func TestProblemsFromManyGoroutines(t *testing.T) {
+	r := &runner{}
+	done := make(chan struct{})
+	for i := range 8 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for j := range 50 {
+				r.problem("p%d-%d", i, j)
+			}
+		}()
+	}
+	for range 8 {
+		<-done
+	}
+	if got := len(r.takeProblems()); got != 400 {
+		t.Errorf("%d problems recorded, want 400", got)
 	}
 }

@@ -2,20 +2,20 @@ package lab
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
+	"sync"
 	"time"
 
 	"chaoslab/internal/experiment"
 	"chaoslab/internal/load"
 	"chaoslab/internal/report"
 	"chaoslab/internal/results"
+	"chaoslab/internal/stack"
 )
 
 // Configuration keys through which an experiment reads the stack's addresses (from the
@@ -28,7 +28,7 @@ const (
 
 // RunConfig configures one lab run.
 type RunConfig struct {
-	Stack            string // local | netns
+	Stack            string // a stack.Kinds name
 	Experiment       *experiment.Experiment
 	ExperimentName   string // its path, or "built-in"
 	Vars             map[string]any
@@ -40,27 +40,32 @@ type RunConfig struct {
 	OutDir           string        // the results folder to create
 	Label            string        // results.LabelBaseline / LabelResilient in a compare run
 	ClientEnv        map[string]string
-	Serve            ServeCommand
+	Serve            stack.ServeCommand
 	LookupEnv        func(string) (string, bool) // the environment the experiment sees (nil = os.LookupEnv)
 	Stdout           io.Writer
 	Logger           *slog.Logger
 	Args             []string // the command line, recorded in run.json
 }
 
-// Outcome is how a run ended.
+// Outcome is how a run ended: its analysis, whose Verdict is the one judgement of the run.
 type Outcome struct {
 	Dir      string
-	Status   string // the journal's status
-	Deviated bool
-	Failure  string // why the run failed ("" when it passed)
 	Analysis *report.Analysis
 }
 
-// Passed says whether the run is a success: experiment completed, steady state held before and
-// after, the system recovered, no service died.
-func (o *Outcome) Passed() bool { return o.Failure == "" }
+// Passed says whether the run is a success (report.Judge: experiment completed, steady state
+// held before and after, the system recovered, nothing went wrong in the lab).
+func (o *Outcome) Passed() bool { return o.Analysis != nil && o.Analysis.Verdict.Passed }
 
-// ExpectedDuration estimates how long a run takes, for the status line.
+// Failure says why the run failed, for a person ("" when it passed).
+func (o *Outcome) Failure() string {
+	if o.Analysis == nil {
+		return "no analysis"
+	}
+	return o.Analysis.Verdict.Reason()
+}
+
+// expectedDuration estimates how long a run takes, for the status line.
 func (cfg *RunConfig) expectedDuration() time.Duration {
 	d := cfg.Warmup + cfg.Recovery + 5*time.Second
 	switch v := cfg.Vars["partition_duration"].(type) {
@@ -73,9 +78,9 @@ func (cfg *RunConfig) expectedDuration() time.Duration {
 }
 
 // Run starts the stack, the load and the experiment, keeps the load through the recovery window,
-// writes the results folder and renders the report. It returns an error only when it could not
-// run at all (bad output folder, a stack that did not start); a run that happened but failed is
-// an Outcome whose Failure says why.
+// judges the run, writes the results folder and renders the report. It returns an error only
+// when it could not run at all (bad output folder, a stack that did not start); a run that
+// happened but failed is an Outcome whose verdict says why.
 func Run(ctx context.Context, cfg RunConfig) (*Outcome, error) {
 	if cfg.Stdout == nil {
 		cfg.Stdout = io.Discard
@@ -91,23 +96,61 @@ func Run(ctx context.Context, cfg RunConfig) (*Outcome, error) {
 		defer f.Close()
 		cfg.Logger = slog.New(slog.NewTextHandler(f, nil))
 	}
+	client, err := stack.DescribeClient(cfg.ClientEnv)
+	if err != nil {
+		return nil, err
+	}
 	r := &runner{cfg: cfg, info: results.RunInfo{Label: cfg.Label, Title: cfg.Experiment.Title(), Experiment: cfg.ExperimentName,
-		Stack: cfg.Stack, RPS: cfg.RPS, Recovery: cfg.Recovery.String(), Start: time.Now().UTC(), Vars: cfg.Vars, ChaoslabArgs: cfg.Args}}
+		Stack: cfg.Stack, RPS: cfg.RPS, Recovery: results.Duration(cfg.Recovery), LoadTimeout: results.Duration(cfg.LoadTimeout),
+		Start: time.Now().UTC(), Vars: cfg.Vars, ChaoslabArgs: cfg.Args,
+		ClientEnv: client.Env, Resilience: client.Resilience, Retry: client.Retry, CBWait: results.Duration(client.CBWait), HalfOpen: client.HalfOpenCalls}}
+	r.info.Seed, _ = strconv.ParseInt(client.Env["RETRY_JITTER_SEED"], 10, 64)
+	r.info.Warnings = Warnings(cfg, client)
 	return r.run(ctx)
 }
 
-type runner struct {
-	cfg      RunConfig
-	info     results.RunInfo
-	events   *results.EventLog
-	stack    *Stack
-	rec      load.Recorder
-	status   *status
-	failures []string
+// Warnings says which settings weaken the evidence of a run, before it starts.
+func Warnings(cfg RunConfig, client stack.ClientSettings) []string {
+	var ws []string
+	if cfg.LoadTimeout <= client.RequestTimeout {
+		ws = append(ws, fmt.Sprintf("--load-timeout %v is not longer than the client's REQUEST_TIMEOUT %v: the load cuts requests the client is still working on and counts them as errors",
+			cfg.LoadTimeout, client.RequestTimeout))
+	}
+	if client.Resilience == results.ResilienceOn && cfg.RPS > 0 {
+		trials := time.Duration(float64(client.HalfOpenCalls) / cfg.RPS * float64(time.Second))
+		if need := client.CBWait + trials; cfg.Recovery < need {
+			ws = append(ws, fmt.Sprintf("--recovery %v is shorter than the breaker needs to close after the heal (CB_WAIT_DURATION %v + %d trial calls at %g rps = %v): the run may end before it recovers",
+				cfg.Recovery, client.CBWait, client.HalfOpenCalls, cfg.RPS, need))
+		}
+	}
+	return ws
 }
 
-func (r *runner) fail(format string, args ...any) {
-	r.failures = append(r.failures, fmt.Sprintf(format, args...))
+type runner struct {
+	cfg    RunConfig
+	info   results.RunInfo
+	events *results.EventLog
+	stack  *stack.Stack
+	rec    load.Recorder
+	status *status
+	before *results.Snapshot
+	after  *results.Snapshot
+
+	mu       sync.Mutex // guards problems: the service watcher and the run add to it
+	problems []string
+}
+
+// problem records something that went wrong in the lab; every problem fails the run.
+func (r *runner) problem(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.problems = append(r.problems, fmt.Sprintf(format, args...))
+}
+
+func (r *runner) takeProblems() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.problems...)
 }
 
 func (r *runner) run(ctx context.Context) (*Outcome, error) {
@@ -117,21 +160,22 @@ func (r *runner) run(ctx context.Context) (*Outcome, error) {
 	}
 	defer ef.Close()
 	r.events = results.NewEventLog(ef)
-	r.info.ClientEnv, r.info.Resilience, r.info.Retry, r.info.CBWait = describeClient(r.cfg.ClientEnv)
-	r.info.Seed, _ = strconv.ParseInt(r.info.ClientEnv["RETRY_JITTER_SEED"], 10, 64)
 
 	fmt.Fprintf(r.cfg.Stdout, "chaoslab: %s (%s stack, %g rps, resilience %s) -> %s\n", r.info.Title, r.cfg.Stack, r.cfg.RPS, r.info.Resilience, r.cfg.OutDir)
+	for _, w := range r.info.Warnings {
+		fmt.Fprintln(r.cfg.Stdout, "  warning: "+w)
+	}
 	r.phase("starting")
-	stack, err := StartStack(ctx, StackConfig{Kind: r.cfg.Stack, Dir: r.cfg.OutDir, ClientEnv: r.cfg.ClientEnv, Serve: r.cfg.Serve, Events: r.events, Logger: r.cfg.Logger,
+	st, err := stack.Start(ctx, stack.Config{Kind: r.cfg.Stack, Dir: r.cfg.OutDir, ClientEnv: r.cfg.ClientEnv, Serve: r.cfg.Serve, Events: r.events, Logger: r.cfg.Logger,
 		Notify: func(m string) { fmt.Fprintln(r.cfg.Stdout, "  "+m) }})
 	if err != nil {
 		return nil, fmt.Errorf("start the %s stack: %w (logs in %s)", r.cfg.Stack, err, r.cfg.OutDir)
 	}
-	r.stack = stack
-	defer stack.Close(context.WithoutCancel(ctx))
-	fmt.Fprintf(r.cfg.Stdout, "  client %s  backend %s  fault API %s\n", stack.ClientURL, stack.BackendURL, stack.FaultURL)
+	r.stack = st
+	defer st.Close(context.WithoutCancel(ctx))
+	fmt.Fprintf(r.cfg.Stdout, "  client %s  backend %s  fault API %s\n", st.ClientURL, st.BackendURL, st.FaultURL)
 
-	r.status = startStatus(r.cfg.Stdout, r.cfg.expectedDuration(), &r.rec.Counter, stack.Breaker)
+	r.status = startStatus(r.cfg.Stdout, r.cfg.expectedDuration(), &r.rec.Counter, st.Breaker)
 	journal := r.drive(ctx)
 	r.status.close()
 
@@ -146,9 +190,9 @@ func (r *runner) drive(ctx context.Context) *experiment.Journal {
 	defer cancelRun()
 	go func() {
 		select {
-		case c := <-r.stack.Died():
-			r.fail("%s exited during the run (%s): pods should remain running", c.name, describeExit(c.exitErr))
-			r.status.printf("!! %s exited during the run (%s)", c.name, describeExit(c.exitErr))
+		case x := <-r.stack.Died():
+			r.problem("%s exited during the run (%s): pods should remain running", x.Service, x.How)
+			r.status.printf("!! %s exited during the run (%s)", x.Service, x.How)
 			cancelRun()
 		case <-runCtx.Done():
 		}
@@ -163,7 +207,7 @@ func (r *runner) drive(ctx context.Context) *experiment.Journal {
 	defer func() {
 		stopLoad()
 		if err := <-loadDone; err != nil {
-			r.fail("load: %v", err)
+			r.problem("load: %v", err)
 		}
 	}()
 
@@ -171,13 +215,14 @@ func (r *runner) drive(ctx context.Context) *experiment.Journal {
 	if !sleepCtx(runCtx, r.cfg.Warmup) {
 		return nil
 	}
-	r.snapshot(ctx, "before")
+	r.before = r.snapshot(ctx, "before")
 	r.phase("experiment")
 	journal := r.runExperiment(runCtx)
 	if runCtx.Err() != nil {
 		return journal
 	}
 	if on, detail := r.stack.FaultActive(); on {
+		r.problem("the rollbacks left a fault in place (%s): recovery cannot be measured", detail)
 		r.status.printf("!! the rollbacks left a fault in place (%s): recovery cannot be measured; chaoslab removes it at exit", detail)
 	}
 	r.phase("recovery")
@@ -205,11 +250,11 @@ func (r *runner) runExperiment(ctx context.Context) *experiment.Journal {
 	}
 	j, err := experiment.Run(ctx, r.cfg.Experiment, opts)
 	if err != nil {
-		r.fail("experiment: %v", err)
+		r.problem("experiment: %v", err)
 		return nil
 	}
 	if err := j.WriteFile(filepath.Join(r.cfg.OutDir, results.JournalFile)); err != nil {
-		r.fail("write journal: %v", err)
+		r.problem("write journal: %v", err)
 	}
 	return j
 }
@@ -228,120 +273,50 @@ func (r *runner) phase(p string) {
 	}
 }
 
-func (r *runner) snapshot(ctx context.Context, moment string) {
+func (r *runner) snapshot(ctx context.Context, moment string) *results.Snapshot {
 	snap := r.stack.Snapshot(context.WithoutCancel(ctx), moment)
-	dir := filepath.Join(r.cfg.OutDir, results.ObservationsDir)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		r.fail("observations: %v", err)
-		return
-	}
-	if err := results.WriteJSONFile(filepath.Join(dir, moment+".json"), snap); err != nil {
-		r.fail("observations: %v", err)
-	}
+	return &snap
 }
 
-// finish stops everything, writes the results and judges the run.
+// finish stops everything, judges the run from memory, writes the results folder once and
+// renders the report.
 func (r *runner) finish(ctx context.Context, j *experiment.Journal) (*Outcome, error) {
 	bg := context.WithoutCancel(ctx)
 	r.phase("done")
-	r.snapshot(bg, "after")
+	r.after = r.snapshot(bg, "after")
 	if err := r.stack.Close(bg); err != nil {
-		r.fail("cleanup: %v", err)
-	}
-	if err := writeRequests(filepath.Join(r.cfg.OutDir, results.RequestsFile), r.rec.Records()); err != nil {
-		r.fail("%v", err)
+		r.problem("cleanup: %v", err)
 	}
 	if err := r.events.Err(); err != nil {
-		r.fail("events: %v", err)
+		r.problem("events: %v", err)
 	}
-	out := &Outcome{Dir: r.cfg.OutDir}
-	r.judgeJournal(ctx, j, out)
-	// run.json first: the analysis reads the configured schedule from it.
-	if err := r.writeInfo(out); err != nil {
-		return out, err
-	}
-	a, err := report.Analyze(r.cfg.OutDir)
-	if err != nil {
-		r.fail("analysis: %v", err)
-	} else {
-		out.Analysis = a
-		fmt.Fprintln(r.cfg.Stdout)
-		report.WriteSummary(r.cfg.Stdout, a)
-		if j != nil && !a.Recovered && ctx.Err() == nil {
-			r.fail("the system did not recover after the heal (breaker %s at the end)", a.FinalBreaker)
+	if ctx.Err() != nil {
+		r.info.Interrupted = true
+		if j == nil {
+			r.problem("interrupted before the experiment started")
 		}
 	}
-	if err := r.writeInfo(out); err != nil {
-		return out, err
+	if j != nil {
+		r.info.Status, r.info.Deviated = j.Status, j.Deviated
 	}
+	r.info.End = time.Now().UTC()
+	r.info.Problems = r.takeProblems()
+	run := &results.Run{Dir: r.cfg.OutDir, Info: r.info, Records: r.rec.Records(), Events: r.events.Events(), Before: r.before, After: r.after}
+	run.Sort()
+	run.JoinAttempts()
+	if err := run.Write(r.cfg.OutDir); err != nil {
+		return nil, fmt.Errorf("write the results: %w", err)
+	}
+	a := report.Analyze(run, j)
+	fmt.Fprintln(r.cfg.Stdout)
+	report.WriteSummary(r.cfg.Stdout, a)
+	out := &Outcome{Dir: r.cfg.OutDir, Analysis: a}
 	if r.cfg.Label == "" { // a compare run renders one report for both at the end
-		if err := report.Render(r.cfg.OutDir); err != nil {
+		if err := report.RenderAnalysis(r.cfg.OutDir, a); err != nil {
 			return out, fmt.Errorf("render the report: %w", err)
 		}
 	}
 	return out, nil
-}
-
-func (r *runner) writeInfo(out *Outcome) error {
-	out.Failure = strings.Join(r.failures, "; ")
-	r.info.End, r.info.Status, r.info.Deviated, r.info.Failure = time.Now().UTC(), out.Status, out.Deviated, out.Failure
-	r.info.ExitCode = 0
-	if out.Failure != "" {
-		r.info.ExitCode = 1
-	}
-	return results.WriteJSONFile(filepath.Join(r.cfg.OutDir, results.RunFile), r.info)
-}
-
-func (r *runner) judgeJournal(ctx context.Context, j *experiment.Journal, out *Outcome) {
-	if j == nil {
-		if ctx.Err() != nil {
-			r.fail("interrupted before the experiment started")
-		}
-		return
-	}
-	out.Status, out.Deviated = j.Status, j.Deviated
-	switch {
-	case ctx.Err() != nil || j.Status == "interrupted":
-		r.fail("interrupted: the rollbacks ran, journal status %s", j.Status)
-	case j.Status != "completed":
-		r.fail("the experiment ended with status %s", j.Status)
-	case !hypothesisBeforeMet(j):
-		r.fail("the steady state was not met before the fault, so the method was skipped")
-	case j.Deviated:
-		r.fail("the steady state did not hold after the fault (deviated)")
-	}
-}
-
-// hypothesisBeforeMet reads steady_states.before.steady_state_met from the journal (true when
-// the experiment has no hypothesis).
-func hypothesisBeforeMet(j *experiment.Journal) bool {
-	b, err := json.Marshal(j)
-	if err != nil {
-		return false
-	}
-	var doc struct {
-		SteadyStates struct {
-			Before *struct {
-				Met *bool `json:"steady_state_met"`
-			} `json:"before"`
-		} `json:"steady_states"`
-	}
-	if json.Unmarshal(b, &doc) != nil {
-		return false
-	}
-	return doc.SteadyStates.Before == nil || doc.SteadyStates.Before.Met == nil || *doc.SteadyStates.Before.Met
-}
-
-func writeRequests(path string, recs []results.Record) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("create %s: %w", path, err)
-	}
-	if err := results.WriteRequests(f, recs); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return f.Close()
 }
 
 // makeResultsDir creates dir; an existing non-empty folder is refused so no results are lost.

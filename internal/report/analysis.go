@@ -3,13 +3,13 @@ package report
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
+	"chaoslab/internal/experiment"
 	"chaoslab/internal/results"
 )
 
@@ -23,13 +23,16 @@ const (
 // OpenP99Target is the acceptance criterion for latency while the breaker is OPEN: p99 under it.
 const OpenP99Target = 20 * time.Millisecond
 
-// recoveredTail is how many of the last requests must have been answered by the backend for a
-// run to count as recovered.
+// recoveredTail is how many of the last requests sent are looked at, in a run without a fault
+// event, for a backend answer (see Recovered in the package doc).
 const recoveredTail = 5
 
-// Analysis holds every number the report shows for one run folder. Its times are absolute;
-// the offsets (time.Duration) are relative to the event named in their comment. A nil pointer
-// means "not seen". It is a plain value: safe to read concurrently, not to modify.
+// sendLagNote is the send lag above which the report says that the load lagged.
+const sendLagNote = 10 * time.Millisecond
+
+// Analysis holds every number the report shows for one run. Its times are absolute; the
+// offsets (time.Duration) are relative to the event named in their comment. A nil pointer means
+// "not seen". It is a plain value: safe to read concurrently, not to modify.
 type Analysis struct {
 	Dir string          `json:"dir"`
 	Run results.RunInfo `json:"run"`
@@ -44,7 +47,7 @@ type Analysis struct {
 	Total     PhaseStats   `json:"total"`      // every request
 	WhileOpen PhaseStats   `json:"while_open"` // requests started while the breaker was OPEN
 	Fallbacks PhaseStats   `json:"fallbacks"`  // the requests answered with a fallback
-	Reasons   []Reason     `json:"reasons"`    // why fallbacks and errors happened, most frequent first
+	Reasons   []Reason     `json:"reasons"`    // why fallbacks, errors and drops happened, most frequent first
 
 	BreakerEnabled bool              `json:"breaker_enabled"` // false for RESILIENCE=off
 	Transitions    []Transition      `json:"transitions"`     // breaker events, in time order
@@ -58,68 +61,75 @@ type Analysis struct {
 
 	Retries   []RetryWaits  `json:"retries"`   // observed waits per retry number
 	Schedule  *Schedule     `json:"schedule"`  // the configured schedule; nil if RunInfo has none
-	Snapshots *SnapshotDiff `json:"snapshots"` // nil when neither observation was written
-	Journal   *Journal      `json:"journal"`   // nil when journal.json is missing
+	Snapshots *SnapshotDiff `json:"snapshots"` // nil when neither observation was made
+	Journal   *Journal      `json:"journal"`   // what the report shows of the journal; nil without one
 
-	Status    string `json:"status"`    // the journal's status, from RunInfo
-	Deviated  bool   `json:"deviated"`  // from RunInfo
-	Recovered bool   `json:"recovered"` // see Recovered in the package doc of Analyze
+	// EngineJournal is the journal as the engine wrote it; nil when the experiment did not run.
+	EngineJournal *experiment.Journal `json:"-"`
 
-	Notes   []string         `json:"notes"` // what a reader must know: missing files, no fault, lagging data
+	Status        string        `json:"status"`         // the journal's status (RunInfo's without a journal)
+	Deviated      bool          `json:"deviated"`       // the journal's deviated flag (RunInfo's without a journal)
+	BackendHealed bool          `json:"backend_healed"` // the backend answered after the heal: see Recovered
+	Recovered     bool          `json:"recovered"`      // see the package doc
+	Verdict       Verdict       `json:"verdict"`        // Judge's verdict: the exit status and every headline
+	MaxSendLag    time.Duration `json:"max_send_lag"`   // the largest SendLag of any request
+
+	Notes   []string         `json:"notes"` // what a reader must know: missing files, no fault, lagging load
 	Records []results.Record `json:"-"`     // the requests, sorted by Start
 	Events  []results.Event  `json:"-"`     // the events, sorted by Time
 }
 
-// Analyze reads the run folder runDir and computes its Analysis. requests.csv and events.jsonl
-// are required; run.json, journal.json and the observations are optional (a note says what was
-// missing).
-//
-// Recovered is true when the breaker closed after the heal (or never opened) and the last
-// requests (up to five) were all answered by the backend.
-func Analyze(runDir string) (*Analysis, error) {
-	a := &Analysis{Dir: runDir}
-	if err := a.load(runDir); err != nil {
+// Analyze computes the Analysis of a run from memory: the run as the lab holds it (or as
+// results.ReadRun read it back) and the experiment's journal (nil when the experiment did not
+// run). It reads no file and does not modify run or j. The verdict is in Analysis.Verdict.
+func Analyze(run *results.Run, j *experiment.Journal) *Analysis {
+	a := &Analysis{Dir: run.Dir, Run: run.Info, EngineJournal: j,
+		Records: slices.Clone(run.Records), Events: slices.Clone(run.Events)}
+	slices.SortStableFunc(a.Records, func(x, y results.Record) int { return x.Start.Compare(y.Start) })
+	slices.SortStableFunc(a.Events, func(x, y results.Event) int { return x.Time.Compare(y.Time) })
+	a.missing(run.Missing)
+	a.Journal = newJournal(j)
+	a.Snapshots = a.snapshots(run.Before, run.After)
+	a.compute()
+	a.Verdict = Judge(a)
+	return a
+}
+
+// Load reads the run folder dir (results.ReadRun and experiment.ReadJournal) and analyzes it.
+// requests.csv and events.jsonl are required; run.json, journal.json and the observations are
+// optional (a note says what was missing).
+func Load(dir string) (*Analysis, error) {
+	run, err := results.ReadRun(dir)
+	if err != nil {
 		return nil, err
 	}
-	a.compute()
+	j, err := experiment.ReadJournal(filepath.Join(dir, results.JournalFile))
+	var note string
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		note = "journal.json is missing: the hypothesis and the activities are not shown."
+	case err != nil:
+		note = fmt.Sprintf("journal.json is unreadable: %v.", err)
+	}
+	a := Analyze(run, j)
+	if note != "" {
+		a.Notes = append([]string{note}, a.Notes...)
+	}
 	return a, nil
 }
 
-func (a *Analysis) load(dir string) error {
-	if err := results.ReadJSONFile(filepath.Join(dir, results.RunFile), &a.Run); err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
-			return err
+// missing notes the optional files a folder did not have (the observations are noted by
+// snapshots).
+func (a *Analysis) missing(names []string) {
+	for _, m := range names {
+		switch {
+		case m == results.RunFile:
+			a.note("run.json is missing: the settings and the run's status are unknown.")
+		case strings.HasPrefix(m, results.ObservationsDir):
+		default:
+			a.note("%s is missing.", m)
 		}
-		a.note("run.json is missing: the settings and the run's status are unknown.")
 	}
-	recs, err := readFile(filepath.Join(dir, results.RequestsFile), results.ReadRequests)
-	if err != nil {
-		return err
-	}
-	evs, err := readFile(filepath.Join(dir, results.EventsFile), results.ReadEvents)
-	if err != nil {
-		return err
-	}
-	slices.SortStableFunc(recs, func(x, y results.Record) int { return x.Start.Compare(y.Start) })
-	slices.SortStableFunc(evs, func(x, y results.Event) int { return x.Time.Compare(y.Time) })
-	a.Records, a.Events = recs, evs
-	a.Journal = a.loadJournal(dir)
-	a.Snapshots = a.loadSnapshots(dir)
-	return nil
-}
-
-// readFile opens path and reads it with read.
-func readFile[T any](path string, read func(io.Reader) (T, error)) (T, error) {
-	var zero T
-	f, err := os.Open(path)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return zero, fmt.Errorf("%s is not a results folder: %w", filepath.Dir(path), err)
-		}
-		return zero, err
-	}
-	defer f.Close()
-	return read(f)
 }
 
 func (a *Analysis) note(format string, args ...any) {
@@ -129,6 +139,9 @@ func (a *Analysis) note(format string, args ...any) {
 // compute fills every derived number from Run, Records and Events.
 func (a *Analysis) compute() {
 	a.Status, a.Deviated = a.Run.Status, a.Run.Deviated
+	if a.EngineJournal != nil {
+		a.Status, a.Deviated = a.EngineJournal.Status, a.EngineJournal.Deviated
+	}
 	a.BreakerEnabled = a.Run.Resilience != results.ResilienceOff
 	a.bounds()
 	a.phases()
@@ -137,6 +150,10 @@ func (a *Analysis) compute() {
 	a.retries()
 	a.recovered()
 	a.childExits()
+	a.sendLag()
+	for _, w := range a.Run.Warnings {
+		a.note("Warning: %s", w)
+	}
 }
 
 // bounds sets Origin, End and the fault window.
@@ -201,21 +218,19 @@ func maxTime(a, b time.Time) time.Time {
 // Rel returns t relative to the run start.
 func (a *Analysis) Rel(t time.Time) time.Duration { return t.Sub(a.Origin) }
 
-// recovered sets Recovered: see Analyze.
+// recovered sets BackendHealed and Recovered (see the package doc): the backend answered after
+// the heal (without a fault event: among the last requests sent; a fault never removed never
+// healed) and, with a breaker, the breaker is CLOSED at the end.
 func (a *Analysis) recovered() {
-	opened := slices.ContainsFunc(a.Transitions, func(t Transition) bool { return t.To == results.BreakerOpen })
-	breakerOK := !opened || a.ClosedAfterHeal != nil
-	if opened && a.FaultOn == nil {
-		breakerOK = a.FinalBreaker == results.BreakerClosed
+	switch {
+	case a.FaultOff != nil:
+		a.BackendHealed = a.FirstBackendAfterHeal != nil
+	case a.FaultOn == nil:
+		sent := filter(a.Records, results.Record.Answered)
+		tail := sent[max(0, len(sent)-recoveredTail):]
+		a.BackendHealed = slices.ContainsFunc(tail, func(r results.Record) bool { return r.Source == results.SourceBackend })
 	}
-	n := len(a.Records)
-	if n == 0 {
-		a.Recovered = false
-		return
-	}
-	tail := a.Records[max(0, n-recoveredTail):]
-	backend := !slices.ContainsFunc(tail, func(r results.Record) bool { return r.Source != results.SourceBackend })
-	a.Recovered = breakerOK && backend
+	a.Recovered = a.BackendHealed && (!a.BreakerEnabled || a.FinalBreaker == results.BreakerClosed)
 }
 
 // childExits notes every service process that exited during the run.
@@ -223,6 +238,17 @@ func (a *Analysis) childExits() {
 	for _, e := range a.Events {
 		if e.Kind == results.KindChildExit {
 			a.note("%s exited at %s: %s", e.Service, FormatOffset(a.Rel(e.Time)), e.Error)
+		}
+	}
+}
+
+// sendLag sets MaxSendLag and notes, per phase, a load that lagged behind its schedule.
+func (a *Analysis) sendLag() {
+	for _, p := range a.Phases {
+		a.MaxSendLag = max(a.MaxSendLag, p.MaxSendLag)
+		if p.MaxSendLag > sendLagNote {
+			a.note("The load sent requests of the %s phase up to %s after their scheduled arrival: their latencies include that lag.",
+				p.Name, FormatDuration(p.MaxSendLag))
 		}
 	}
 }

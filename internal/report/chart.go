@@ -45,7 +45,8 @@ type chart struct {
 	Marks                                          []mark
 	Band                                           []box
 	Aggregated                                     bool
-	Requests                                       int
+	Requests                                       int // the requests drawn: every request sent
+	Dropped                                        int // requests never sent, not drawn
 }
 
 type box struct {
@@ -75,7 +76,7 @@ func newScale(as ...*Analysis) scale {
 	s := scale{Span: time.Second, LoMS: math.Inf(1), HiMS: 0}
 	for _, a := range as {
 		s.Span = max(s.Span, a.End.Sub(a.Origin))
-		for _, r := range a.Records {
+		for _, r := range sentRecords(a) {
 			v := max(msOf(r.Latency), 0.1)
 			s.LoMS, s.HiMS = min(s.LoMS, v), max(s.HiMS, v)
 		}
@@ -106,13 +107,14 @@ func msOf(d time.Duration) float64 { return float64(d) / float64(time.Millisecon
 
 // newChart lays out the timeline of a on scale s.
 func newChart(a *Analysis, s scale) *chart {
+	sent := sentRecords(a)
 	c := &chart{W: chartW, PlotX: padLeft, PlotY: padTop, PlotW: chartW - padLeft - padRight, PlotH: plotH,
-		Requests: len(a.Records)}
+		Requests: len(sent), Dropped: len(a.Records) - len(sent)}
 	c.BandY, c.BandH = c.PlotY+c.PlotH+bandGap, bandH
 	c.H = c.BandY + c.BandH + axisH
 	c.faultWindow(a, s)
 	c.ticks(s)
-	c.marks(a, s)
+	c.marks(a, sent, s)
 	c.band(a, s)
 	if a.BreakerEnabled {
 		y := c.y(msOf(OpenP99Target), s)
@@ -215,12 +217,15 @@ func classRank(class string) int {
 	return 2
 }
 
-func (c *chart) marks(a *Analysis, s scale) {
-	if len(a.Records) > MaxMarks {
-		c.aggregate(a, s)
+// sentRecords returns the requests that were sent: the ones with a latency to draw.
+func sentRecords(a *Analysis) []results.Record { return filter(a.Records, results.Record.Answered) }
+
+func (c *chart) marks(a *Analysis, sent []results.Record, s scale) {
+	if len(sent) > MaxMarks {
+		c.aggregate(a, sent, s)
 		return
 	}
-	for _, r := range a.Records {
+	for _, r := range sent {
 		c.Marks = append(c.Marks, mark{X: c.x(a, r.Start, s), Y: c.y(msOf(r.Latency), s), R: 2.6,
 			Class: sourceClass(r.Source), Count: 1, Title: recordTitle(a, r)})
 	}
@@ -228,7 +233,11 @@ func (c *chart) marks(a *Analysis, s scale) {
 }
 
 func recordTitle(a *Analysis, r results.Record) string {
-	t := fmt.Sprintf("%s %s, status %d, %s, %d attempts", FormatOffset(a.Rel(r.Start)), r.Source, r.Status, FormatDuration(r.Latency), r.Attempts)
+	calls := "attempts unknown"
+	if r.Attempts != results.UnknownAttempts {
+		calls = plural(r.Attempts, "attempt")
+	}
+	t := fmt.Sprintf("%s %s, status %d, %s, %s", FormatOffset(a.Rel(r.Start)), r.Source, r.Status, FormatDuration(r.Latency), calls)
 	if r.Error != "" {
 		t += ": " + cut(r.Error, 120)
 	}
@@ -241,11 +250,11 @@ type cellKey struct {
 }
 
 // aggregate draws one mark per occupied cell and outcome.
-func (c *chart) aggregate(a *Analysis, s scale) {
+func (c *chart) aggregate(a *Analysis, sent []results.Record, s scale) {
 	c.Aggregated = true
 	cells := map[cellKey]*mark{}
 	var keys []cellKey
-	for _, r := range a.Records {
+	for _, r := range sent {
 		x, y := c.x(a, r.Start, s), c.y(msOf(r.Latency), s)
 		k := cellKey{int(x / aggCell), int(y / aggCell), sourceClass(r.Source)}
 		m, ok := cells[k]

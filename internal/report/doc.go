@@ -1,31 +1,51 @@
-// Package report turns a results folder (see package results) into numbers and pages: the phase
-// metrics, the circuit breaker timeline, detection and recovery times, retry amplification, the
-// observed retry waits against the configured schedule, and the before/after observations. It
-// writes report.md (the sections of chaos/ANALYSIS_TEMPLATE.md, filled in) and report.html (one
-// self-contained XHTML page with an SVG timeline and the same tables), for one run folder or for
-// a compare folder holding baseline/ and resilient/.
+// Package report turns one run into numbers, one verdict and pages: the phase metrics, the
+// circuit breaker timeline, detection and recovery times, retry amplification, the observed
+// retry waits against the configured schedule, the before/after observations, and Judge's
+// verdict. It writes report.md (the sections of chaos/ANALYSIS_TEMPLATE.md, filled in) and
+// report.html (one self-contained XHTML page with an SVG timeline and the same tables), for one
+// run folder or for a compare folder holding baseline/ and resilient/.
+//
+// The lab analyzes from memory: Analyze(run, journal), then RenderAnalysis and WriteSummary, and
+// its exit status is Analysis.Verdict. `chaoslab report DIR` reads the same from the folder with
+// Load (results.ReadRun and experiment.ReadJournal) and renders with Render.
 //
 // Definitions (the report repeats them):
 //
 //   - Phases: before = [first request, first fault "on" event); during = [fault on, last fault
-//     "off"); after = [fault off, last request end]. A request belongs to the phase of its Start.
-//     Without a fault event every request is "before". A fault never removed extends "during" to
-//     the end.
-//   - Percentiles: nearest rank on the sorted latencies, p = sorted[ceil(p/100*n)-1]. An empty
-//     phase has no percentiles ("n/a").
+//     "off"); after = [fault off, last request end]. A request belongs to the phase of its Start
+//     (its scheduled arrival). Without a fault event every request is "before". A fault never
+//     removed extends "during" to the end.
+//   - Requests are the requests the open-loop load offered; percentages are of them. A dropped
+//     request (Source dropped: never sent, the load's in-flight cap was reached) is counted
+//     apart and is not answered; it has no latency and made no backend call.
+//   - Latency counts from the scheduled arrival, so it includes the load's send lag (SendLag, how
+//     late the load sent the request); the report shows the largest per phase and a note when it
+//     exceeds 10 ms.
+//   - Percentiles: nearest rank on the sorted latencies of the requests sent,
+//     p = sorted[ceil(p/100*n)-1]. No request sent: no percentiles ("n/a").
 //   - Breaker timeline: CLOSED at the run start, then each "breaker" event. failsafe-go moves
 //     OPEN -> HALF_OPEN lazily, on the first call after the wait, so that transition can lag the
 //     configured wait by up to one request interval.
 //   - Detection: fault on -> the first fallback answer (the earliest completion, Start+Latency,
 //     of the records with Source fallback whose Start >= fault on) and -> the first transition to
-//     OPEN at or after fault on. Recovery: fault off -> the first backend answer (the earliest
-//     completion of the records with Source backend whose Start >= fault off) and -> the first
-//     transition to CLOSED at or after fault off.
+//     OPEN at or after fault on. Recovery times: fault off -> the first backend answer (the
+//     earliest completion of the records with Source backend whose Start >= fault off) and -> the
+//     first transition to CLOSED at or after fault off.
 //   - While OPEN: the requests whose Start falls in an OPEN interval of the timeline.
-//   - Amplification: sum(Attempts) / requests, per phase (Attempts is the number of backend calls
-//     the client reported for the request; 0 when unknown, e.g. a request that timed out).
+//   - Amplification: sum(Attempts) / requests, per phase, over the requests sent whose Attempts
+//     is known (the backend calls the client logged for the request; 0, a known zero, when the
+//     breaker rejected it). Requests with results.UnknownAttempts are left out and counted:
+//     "1.02 (3 unknown)"; nothing known is "n/a".
 //   - Retry waits: "retry" events (Attempt n, WaitMS) against w_n = min(initial*multiplier^(n-1),
 //     max), allowed [w_n*(1-jitter), w_n*(1+jitter)] with a 1 ms tolerance.
+//   - Recovered: after the heal the backend answers (a backend answer to a request whose Start is
+//     at or after the fault's removal; without a fault event, one among the last 5 requests sent;
+//     a fault never removed never healed) and, with a breaker, the breaker is CLOSED at the end
+//     (FinalBreaker; a breaker that closed before the heal and stayed CLOSED has recovered).
+//   - Verdict (Judge): passed when the lab saw no problem, the run was not interrupted, the
+//     experiment ran and completed, the steady state was met before the fault
+//     (experiment.Journal.SteadyStateMetBefore) and did not deviate after it, and the system
+//     recovered. Otherwise failed, with every reason that applies.
 //
 // Nothing here keeps package-level mutable state; templates are parsed per call.
 package report

@@ -3,10 +3,12 @@ package report
 import (
 	"fmt"
 
+	"chaoslab/internal/experiment"
 	"chaoslab/internal/results"
 )
 
-// verdicts are the coloured headline facts of a run.
+// verdicts are the coloured headline facts of a run. They describe; the verdict itself is
+// Judge's, in the banner.
 func verdicts(a *Analysis) []verdict {
 	var vs []verdict
 	if a.Recovered {
@@ -20,15 +22,21 @@ func verdicts(a *Analysis) []verdict {
 	} else {
 		vs = append(vs, verdict{"No breaker (RESILIENCE=off)", "warn"})
 	}
+	return append(vs, journalChip(a))
+}
+
+// journalChip says how the experiment itself ended.
+func journalChip(a *Analysis) verdict {
+	j := a.EngineJournal
 	switch {
-	case a.Status == "":
-		vs = append(vs, verdict{"Journal status unknown", "warn"})
-	case a.Deviated || a.Status != "completed":
-		vs = append(vs, verdict{fmt.Sprintf("Experiment %s, deviated", a.Status), "bad"})
-	default:
-		vs = append(vs, verdict{"Steady state held", "ok"})
+	case j == nil:
+		return verdict{"The experiment did not run", "bad"}
+	case !j.SteadyStateMetBefore():
+		return verdict{"Steady state NOT met before the fault", "bad"}
+	case a.Deviated || a.Status != experiment.StatusCompleted:
+		return verdict{fmt.Sprintf("Experiment %s, deviated %t", a.Status, a.Deviated), "bad"}
 	}
-	return vs
+	return verdict{"Steady state held", "ok"}
 }
 
 func openP99Verdict(a *Analysis) verdict {
@@ -72,8 +80,11 @@ func findings(a *Analysis) []string {
 		add("During the fault %s of %d requests were answered 200 (%s fallbacks, %s errors/timeouts); p99 %s, max %s.",
 			formatPct(during.PctOK200), during.Requests, formatPct(during.PctFallback), formatPct(during.PctErrors),
 			FormatDuration(during.P99), FormatDuration(during.Max))
-		add("The client made %.2f backend attempts per request during the fault (%.2f before it).",
-			during.Amplification, a.Phases[0].Amplification)
+		if during.Dropped > 0 {
+			add("The load dropped %s during the fault (its in-flight cap was reached): they were never sent.", plural(during.Dropped, "request"))
+		}
+		add("The client made %s backend attempts per request during the fault (%s before it).",
+			ampOrNA(during), ampOrNA(a.Phases[0]))
 	}
 	out = append(out, breakerFindings(a)...)
 	out = append(out, retryFindings(a)...)
@@ -136,11 +147,18 @@ func recoveryFinding(a *Analysis) []string {
 			formatOptional(a.FirstBackendAfterHeal), formatOptional(a.ClosedAfterHeal)))
 	}
 	if a.Recovered {
-		out = append(out, "The run recovered: the last requests were answered by the backend.")
+		out = append(out, "The run recovered: the backend answered after the heal"+breakerClosedClause(a)+".")
 	} else {
 		out = append(out, "The run did NOT recover by the end of the recovery window.")
 	}
 	return out
+}
+
+func breakerClosedClause(a *Analysis) string {
+	if a.BreakerEnabled {
+		return " and the breaker ended CLOSED"
+	}
+	return ""
 }
 
 func podFindings(a *Analysis) []string {
@@ -164,6 +182,9 @@ func podFindings(a *Analysis) []string {
 // followUps suggests an action for each expectation that failed.
 func followUps(a *Analysis) []string {
 	var out []string
+	if !a.EngineJournal.SteadyStateMetBefore() {
+		out = append(out, "The steady state was not met before the fault: make the hypothesis hold on the healthy system, then run again.")
+	}
 	if v, ok := verification(a.Journal); ok && v.Value[0] == 'N' {
 		out = append(out, "The fault did not take effect: make the partition real (see the guide on established connections) and run again.")
 	}

@@ -1,8 +1,6 @@
 package report
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -58,33 +56,14 @@ func cut(s string, n int) string {
 
 func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
 
-// compactJSON returns raw without insignificant spaces, or as is when it is not JSON.
-func compactJSON(raw json.RawMessage) string {
-	if len(raw) == 0 {
-		return ""
-	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, raw); err != nil {
-		return string(raw)
-	}
-	return buf.String()
-}
-
-// exception returns the last non-empty line of a journal exception (a string or a list of
-// traceback lines).
-func exception(v any) string {
-	var lines []string
-	switch x := v.(type) {
-	case string:
-		lines = strings.Split(x, "\n")
-	case []any:
-		for _, e := range x {
-			lines = append(lines, strings.Split(fmt.Sprint(e), "\n")...)
-		}
-	}
+// exception returns the last non-empty line of a journal exception (its traceback lines).
+func exception(lines []string) string {
 	for i := len(lines) - 1; i >= 0; i-- {
-		if l := strings.TrimSpace(lines[i]); l != "" {
-			return l
+		parts := strings.Split(lines[i], "\n")
+		for k := len(parts) - 1; k >= 0; k-- {
+			if l := strings.TrimSpace(parts[k]); l != "" {
+				return l
+			}
 		}
 	}
 	return ""

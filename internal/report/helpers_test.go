@@ -1,11 +1,13 @@
 package report
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"chaoslab/internal/experiment"
 	"chaoslab/internal/results"
 )
 
@@ -17,36 +19,50 @@ func at(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Seco
 
 func ms(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
 
-// folder is a synthetic run folder.
+// folder is a synthetic run: what the lab would hold in memory, and can write as a folder.
 type folder struct {
-	run      *results.RunInfo
+	run      *results.RunInfo // nil: no run.json
 	recs     []results.Record
 	events   []results.Event
 	before   *results.Snapshot
 	after    *results.Snapshot
-	journal  map[string]any
-	noEvents bool
+	journal  *experiment.Journal // nil: the experiment did not run (no journal.json)
+	noEvents bool                // write no events.jsonl
 }
 
-// write writes f into dir with the results package's writers.
+// value is the run as results.ReadRun would read it back from the folder f writes.
+func (f folder) value(dir string) *results.Run {
+	r := &results.Run{Dir: dir, Records: f.recs, Events: f.events, Before: f.before, After: f.after}
+	if f.run != nil {
+		r.Info = *f.run
+	} else {
+		r.Missing = append(r.Missing, results.RunFile)
+	}
+	return r
+}
+
+// analyze analyzes f from memory, as the lab does.
+func (f folder) analyze() *Analysis { return Analyze(f.value("memory"), f.journal) }
+
+// write writes f into dir with the results and experiment packages' writers.
 func (f folder) write(t *testing.T, dir string) {
 	t.Helper()
-	if err := os.MkdirAll(filepath.Join(dir, results.ObservationsDir), 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	writeJSON(t, filepath.Join(dir, results.RunFile), f.run)
+	run := f.value(dir)
+	if err := run.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	if f.run == nil {
+		if err := os.Remove(filepath.Join(dir, results.RunFile)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if f.journal != nil {
-		writeJSON(t, filepath.Join(dir, results.JournalFile), &f.journal)
-	}
-	writeJSON(t, filepath.Join(dir, results.ObservationsDir, results.BeforeSnapshot), f.before)
-	writeJSON(t, filepath.Join(dir, results.ObservationsDir, results.AfterSnapshot), f.after)
-	rf, err := os.Create(filepath.Join(dir, results.RequestsFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rf.Close()
-	if err := results.WriteRequests(rf, f.recs); err != nil {
-		t.Fatal(err)
+		if err := f.journal.WriteFile(filepath.Join(dir, results.JournalFile)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if f.noEvents {
 		return
@@ -65,24 +81,21 @@ func (f folder) write(t *testing.T, dir string) {
 	}
 }
 
-func writeJSON[T any](t *testing.T, path string, v *T) {
-	t.Helper()
-	if v == nil {
-		return
-	}
-	if err := results.WriteJSONFile(path, v); err != nil {
-		t.Fatal(err)
-	}
+func defaultRetry() results.RetrySchedule {
+	return results.RetrySchedule{MaxRetries: 5, InitialBackoff: results.Duration(time.Second), Multiplier: 2,
+		MaxBackoff: results.Duration(16 * time.Second), Jitter: 0.5}
 }
 
-func defaultRetry() results.RetrySchedule {
-	return results.RetrySchedule{MaxRetries: 5, InitialBackoff: "1s", Multiplier: 2, MaxBackoff: "16s", Jitter: 0.5}
-}
+// unknown is an attempt count the client did not log.
+const unknown = results.UnknownAttempts
 
 func rec(start float64, lat time.Duration, source string, attempts int) results.Record {
 	r := results.Record{Start: at(start), Latency: lat, Status: 200, Source: source, Attempts: attempts}
-	if source == results.SourceError {
+	switch source {
+	case results.SourceError:
 		r.Status, r.Error = 0, "timeout"
+	case results.SourceDropped:
+		r.Status, r.Latency, r.Attempts, r.Error = 0, 0, 0, "in-flight cap reached"
 	}
 	return r
 }
@@ -101,7 +114,7 @@ func retryEv(s float64, n int, wait float64) results.Event {
 
 // known is the hand-made run whose numbers the tests check. Fault on at +2s, off at +15s;
 // the breaker opens at +4.2s, tries at +14.3s, reopens at +14.4s, tries at +24.5s and closes at
-// +24.8s.
+// +24.8s. The experiment completed and its steady state held.
 func known() folder {
 	const b, f, e = results.SourceBackend, results.SourceFallback, results.SourceError
 	var recs []results.Record
@@ -109,10 +122,10 @@ func known() folder {
 		recs = append(recs, rec(1+float64(i)/10, ms(float64(i+1)), b, 1))
 	}
 	recs = append(recs,
-		rec(2.0, 3*time.Second, f, 3),         // during, starts exactly at fault on; completes at +5.0s
-		rec(2.5, 1500*time.Millisecond, f, 2), // completes at +4.0s: the first fallback answer
-		rec(3.0, 2*time.Second, e, 0),
-		rec(4.5, ms(2), f, 0), rec(5.0, ms(4), f, 0), rec(5.5, ms(6), f, 0), // OPEN
+		rec(2.0, 3*time.Second, f, 3),                                       // during, starts exactly at fault on; completes at +5.0s
+		rec(2.5, 1500*time.Millisecond, f, 2),                               // completes at +4.0s: the first fallback answer
+		rec(3.0, 2*time.Second, e, unknown),                                 // timed out at the load before the client said
+		rec(4.5, ms(2), f, 0), rec(5.0, ms(4), f, 0), rec(5.5, ms(6), f, 0), // OPEN: rejected
 		rec(14.35, time.Second, f, 1), // HALF_OPEN trial
 		rec(14.5, ms(3), f, 0),        // OPEN again
 		rec(15.0, ms(2), f, 0),        // after (starts exactly at heal), OPEN
@@ -132,10 +145,17 @@ func known() folder {
 	}
 	run := &results.RunInfo{
 		Title: "Network partition", Experiment: "built-in", Stack: "local", Resilience: results.ResilienceOn,
-		RPS: 10, Seed: 7, Recovery: "10s", Start: t0, End: at(26), Status: "completed",
-		Retry: defaultRetry(), CBWait: "10s",
+		RPS: 10, Seed: 7, Recovery: results.Duration(10 * time.Second), LoadTimeout: results.Duration(15 * time.Second),
+		Start: t0, End: at(26), Status: "completed", Retry: defaultRetry(), CBWait: results.Duration(10 * time.Second), HalfOpen: 3,
 	}
-	return folder{run: run, recs: recs, events: events}
+	return folder{run: run, recs: recs, events: events, journal: journalOf(experiment.StatusCompleted, ptr(true), ptr(true))}
+}
+
+// edited returns known() changed by edit.
+func edited(edit func(*folder)) folder {
+	f := known()
+	edit(&f)
+	return f
 }
 
 // writeKnown writes known() into a fresh temporary folder and returns it.
@@ -146,12 +166,40 @@ func writeKnown(t *testing.T) string {
 	return dir
 }
 
-// writeEdited writes the known folder, changed by edit, into a new temporary folder.
-func writeEdited(t *testing.T, edit func(*folder)) string {
-	t.Helper()
-	f := known()
-	edit(&f)
-	dir := t.TempDir()
-	f.write(t, dir)
-	return dir
+func ptr[T any](v T) *T { return &v }
+
+// journalOf is a journal of the partition experiment: status, the steady state before and after
+// (nil: not checked), deviated when after is false, and the method that ran (none when before
+// is false).
+func journalOf(status string, before, after *bool) *experiment.Journal {
+	doc, _ := json.Marshal(map[string]any{"title": "Network partition",
+		"steady-state-hypothesis": map[string]any{"title": "The client answers 200 within 2 s"}})
+	j := &experiment.Journal{Experiment: doc, Status: status, Start: experiment.Timestamp(at(0.5)),
+		End: experiment.Timestamp(at(16)), Run: []*experiment.Entry{}, Rollbacks: []*experiment.Entry{},
+		SteadyStates: experiment.SteadyStates{During: []any{}}}
+	if before != nil {
+		j.SteadyStates.Before = &experiment.Hypothesis{SteadyStateMet: before, Probes: []*experiment.Entry{probeEntry("client-answers-200", *before)}}
+		if !*before {
+			return j
+		}
+	}
+	j.Run = append(j.Run, actionEntry("partition-client-from-backend", experiment.NewObject("status", int64(200))),
+		actionEntry("partition-is-in-effect", experiment.NewObject("status", int64(200),
+			"body", experiment.NewObject("reachable", false, "error", "timeout"))))
+	j.Rollbacks = append(j.Rollbacks, actionEntry("heal-partition", experiment.NewObject("status", int64(204))))
+	if after != nil {
+		j.SteadyStates.After = &experiment.Hypothesis{SteadyStateMet: after, Probes: []*experiment.Entry{probeEntry("client-answers-200", *after)}}
+		j.Deviated = !*after
+	}
+	return j
+}
+
+func probeEntry(name string, met bool) *experiment.Entry {
+	return &experiment.Entry{Activity: experiment.NewObject("type", "probe", "name", name), Status: "succeeded",
+		ToleranceMet: &met, Output: experiment.NewObject("status", int64(200)), Start: experiment.Timestamp(at(1)), Duration: 0.004}
+}
+
+func actionEntry(name string, out any) *experiment.Entry {
+	return &experiment.Entry{Activity: experiment.NewObject("type", "action", "name", name), Status: "succeeded",
+		Output: out, Start: experiment.Timestamp(at(2)), Duration: 0.012}
 }

@@ -1,19 +1,18 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
-	"errors"
-	"io/fs"
-	"path/filepath"
 
-	"chaoslab/internal/results"
+	"chaoslab/internal/experiment"
 )
 
 // maxOutput is how much of an activity's output the report quotes.
 const maxOutput = 240
 
-// Journal is the part of journal.json the report shows: the hypothesis, whether the steady
-// state held before and after, and what each activity did.
+// Journal is the part of the journal the report shows: the hypothesis, whether the steady state
+// held before and after, and what each activity did. It is made from the *experiment.Journal the
+// engine wrote.
 type Journal struct {
 	Title       string     `json:"title"`
 	Description string     `json:"description"`
@@ -33,85 +32,65 @@ type Activity struct {
 	Name         string  `json:"name"`
 	Type         string  `json:"type"`
 	Status       string  `json:"status"`
-	Start        string  `json:"start"`
+	Start        string  `json:"start"` // as the journal writes it
 	Duration     float64 `json:"duration"`
 	ToleranceMet *bool   `json:"tolerance_met,omitempty"`
 	Output       string  `json:"output"`    // compact JSON, cut to a few hundred characters
 	Exception    string  `json:"exception"` // the last line of the exception, if any
 }
 
-type rawJournal struct {
-	Experiment struct {
-		Title       string `json:"title"`
-		Description string `json:"description"`
-		Hypothesis  struct {
-			Title string `json:"title"`
-		} `json:"steady-state-hypothesis"`
-	} `json:"experiment"`
-	Status       string `json:"status"`
-	Deviated     bool   `json:"deviated"`
-	SteadyStates struct {
-		Before *rawSteady `json:"before"`
-		After  *rawSteady `json:"after"`
-	} `json:"steady_states"`
-	Run       []rawActivity `json:"run"`
-	Rollbacks []rawActivity `json:"rollbacks"`
-}
-
-type rawSteady struct {
-	Met    *bool         `json:"steady_state_met"`
-	Probes []rawActivity `json:"probes"`
-}
-
-type rawActivity struct {
-	Activity struct {
-		Name string `json:"name"`
-		Type string `json:"type"`
-	} `json:"activity"`
-	Status       string          `json:"status"`
-	Start        string          `json:"start"`
-	Duration     float64         `json:"duration"`
-	ToleranceMet *bool           `json:"tolerance_met"`
-	Output       json.RawMessage `json:"output"`
-	Exception    any             `json:"exception"`
-}
-
-// loadJournal reads journal.json; a missing or unreadable journal is a note, not an error.
-func (a *Analysis) loadJournal(dir string) *Journal {
-	var raw rawJournal
-	err := results.ReadJSONFile(filepath.Join(dir, results.JournalFile), &raw)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			a.note("journal.json is missing: the hypothesis and the activities are not shown.")
-		} else {
-			a.note("journal.json is unreadable: %v.", err)
-		}
+// newJournal makes the report's view of j; nil when j is nil.
+func newJournal(j *experiment.Journal) *Journal {
+	if j == nil {
 		return nil
 	}
-	j := &Journal{
-		Title: raw.Experiment.Title, Description: raw.Experiment.Description,
-		Hypothesis: raw.Experiment.Hypothesis.Title, Status: raw.Status, Deviated: raw.Deviated,
-		Run: activities("", raw.Run), Rollbacks: activities("", raw.Rollbacks),
+	doc := j.Document()
+	hyp, _ := get(doc, "steady-state-hypothesis").(*experiment.Object)
+	v := &Journal{
+		Title: str(doc, "title"), Description: str(doc, "description"), Hypothesis: str(hyp, "title"),
+		Status: j.Status, Deviated: j.Deviated,
+		Run: activities("", j.Run), Rollbacks: activities("", j.Rollbacks),
 	}
-	if s := raw.SteadyStates.Before; s != nil {
-		j.Before = s.Met
-		j.Probes = append(j.Probes, activities("before", s.Probes)...)
+	if s := j.SteadyStates.Before; s != nil {
+		v.Before = s.SteadyStateMet
+		v.Probes = append(v.Probes, activities("before", s.Probes)...)
 	}
-	if s := raw.SteadyStates.After; s != nil {
-		j.After = s.Met
-		j.Probes = append(j.Probes, activities("after", s.Probes)...)
+	if s := j.SteadyStates.After; s != nil {
+		v.After = s.SteadyStateMet
+		v.Probes = append(v.Probes, activities("after", s.Probes)...)
 	}
-	return j
+	return v
 }
 
-func activities(when string, raw []rawActivity) []Activity {
-	out := make([]Activity, 0, len(raw))
-	for _, r := range raw {
+func get(o *experiment.Object, k string) any {
+	v, _ := o.Get(k)
+	return v
+}
+
+func str(o *experiment.Object, k string) string {
+	s, _ := get(o, k).(string)
+	return s
+}
+
+func activities(when string, entries []*experiment.Entry) []Activity {
+	out := make([]Activity, 0, len(entries))
+	for _, e := range entries {
 		out = append(out, Activity{
-			When: when, Name: r.Activity.Name, Type: r.Activity.Type, Status: r.Status,
-			Start: r.Start, Duration: r.Duration, ToleranceMet: r.ToleranceMet,
-			Output: cut(compactJSON(r.Output), maxOutput), Exception: exception(r.Exception),
+			When: when, Name: e.Name(), Type: e.Type(), Status: e.Status,
+			Start: e.Start.String(), Duration: float64(e.Duration), ToleranceMet: e.ToleranceMet,
+			Output: cut(outputJSON(e.Output), maxOutput), Exception: exception(e.Exception),
 		})
 	}
 	return out
+}
+
+// outputJSON is an activity's output as compact JSON, keys in the journal's order.
+func outputJSON(v any) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return ""
+	}
+	return string(bytes.TrimRight(b.Bytes(), "\n"))
 }

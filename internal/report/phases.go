@@ -8,27 +8,36 @@ import (
 )
 
 // PhaseStats is what the requests of one phase (or another group of requests) looked like.
-// With Requests == 0 the percentages and latencies are zero and the report shows "n/a".
+//
+// Requests counts every request offered (scheduled), dropped ones included, and the percentages
+// are of them: a dropped request is not answered. Latencies are of the requests sent (Sent);
+// amplification is of the requests sent whose attempt count is known. A number that has no
+// request to be made of is zero, and the report shows "n/a".
 type PhaseStats struct {
 	Name            string        `json:"name"`
 	From            time.Time     `json:"from"`     // the phase's start (zero for groups that are not phases)
 	To              time.Time     `json:"to"`       // the phase's end
-	Requests        int           `json:"requests"` // requests whose Start falls in the phase
+	Requests        int           `json:"requests"` // requests whose scheduled Start falls in the phase
+	Sent            int           `json:"sent"`     // Requests minus Dropped
 	OK200           int           `json:"ok_200"`   // answered with status 200 (backend or fallback)
 	Backend         int           `json:"backend"`  // answered by the backend
 	Fallbacks       int           `json:"fallbacks"`
-	Errors          int           `json:"errors"`   // no usable answer: non-200, timeout, refused
+	Errors          int           `json:"errors"`   // sent, no usable answer: non-200, timeout, refused
 	Timeouts        int           `json:"timeouts"` // errors without any HTTP status (status 0)
+	Dropped         int           `json:"dropped"`  // never sent: the load's in-flight cap was reached
 	PctOK200        float64       `json:"pct_ok_200"`
 	PctFallback     float64       `json:"pct_fallback"`
 	PctErrors       float64       `json:"pct_errors"`
+	PctDropped      float64       `json:"pct_dropped"`
 	P50             time.Duration `json:"p50"`
 	P90             time.Duration `json:"p90"`
 	P99             time.Duration `json:"p99"`
 	Max             time.Duration `json:"max"`
-	Attempts        int           `json:"attempts"`         // sum of the client's reported backend attempts
-	Amplification   float64       `json:"amplification"`    // Attempts / Requests
-	UnknownAttempts int           `json:"unknown_attempts"` // requests without a reported attempt count
+	MaxSendLag      time.Duration `json:"max_send_lag"`     // the longest the load was late sending one
+	Attempts        int           `json:"attempts"`         // sum of the known attempt counts
+	KnownAttempts   int           `json:"known_attempts"`   // requests sent whose attempt count is known
+	UnknownAttempts int           `json:"unknown_attempts"` // requests sent whose attempt count is not known
+	Amplification   float64       `json:"amplification"`    // Attempts / KnownAttempts
 	Retries         int           `json:"retries"`          // retry events whose time falls in the phase
 }
 
@@ -63,21 +72,28 @@ func statsOf(name string, recs []results.Record) PhaseStats {
 	lat := make([]time.Duration, 0, len(recs))
 	for _, r := range recs {
 		s.count(r)
-		lat = append(lat, r.Latency)
+		if r.Answered() {
+			lat = append(lat, r.Latency)
+		}
 	}
 	if s.Requests == 0 {
 		return s
 	}
-	slices.Sort(lat)
-	s.P50, _ = Percentile(lat, 50)
-	s.P90, _ = Percentile(lat, 90)
-	s.P99, _ = Percentile(lat, 99)
-	s.Max = lat[len(lat)-1]
 	n := float64(s.Requests)
 	s.PctOK200 = 100 * float64(s.OK200) / n
 	s.PctFallback = 100 * float64(s.Fallbacks) / n
 	s.PctErrors = 100 * float64(s.Errors) / n
-	s.Amplification = float64(s.Attempts) / n
+	s.PctDropped = 100 * float64(s.Dropped) / n
+	if s.KnownAttempts > 0 {
+		s.Amplification = float64(s.Attempts) / float64(s.KnownAttempts)
+	}
+	if len(lat) > 0 {
+		slices.Sort(lat)
+		s.P50, _ = Percentile(lat, 50)
+		s.P90, _ = Percentile(lat, 90)
+		s.P99, _ = Percentile(lat, 99)
+		s.Max = lat[len(lat)-1]
+	}
 	return s
 }
 
@@ -86,6 +102,9 @@ func (s *PhaseStats) count(r results.Record) {
 		s.OK200++
 	}
 	switch r.Source {
+	case results.SourceDropped:
+		s.Dropped++
+		return // not sent: no latency, no attempts, no send lag
 	case results.SourceBackend:
 		s.Backend++
 	case results.SourceFallback:
@@ -96,10 +115,14 @@ func (s *PhaseStats) count(r results.Record) {
 			s.Timeouts++
 		}
 	}
-	s.Attempts += r.Attempts
-	if r.Attempts == 0 {
+	s.Sent++
+	s.MaxSendLag = max(s.MaxSendLag, r.SendLag)
+	if r.Attempts == results.UnknownAttempts {
 		s.UnknownAttempts++
+		return
 	}
+	s.Attempts += r.Attempts
+	s.KnownAttempts++
 }
 
 // phaseOf returns the index (0 before, 1 during, 2 after) of the phase that t falls in.
@@ -171,14 +194,15 @@ func filter(recs []results.Record, keep func(results.Record) bool) []results.Rec
 // maxReasons is how many distinct failure reasons the report lists.
 const maxReasons = 6
 
-// Reason is one error text that fallbacks or errors carried, and how often.
+// Reason is one error text that fallbacks, errors or dropped requests carried, and how often.
 type Reason struct {
-	Source string `json:"source"` // SourceFallback or SourceError
+	Source string `json:"source"` // SourceFallback, SourceError or SourceDropped
 	Error  string `json:"error"`
 	Count  int    `json:"count"`
 }
 
-// reasons counts the error texts of fallbacks and errors, most frequent first.
+// reasons counts the error texts of every request not answered by the backend, most frequent
+// first.
 func reasons(recs []results.Record) []Reason {
 	idx := map[[2]string]int{}
 	var out []Reason

@@ -26,29 +26,35 @@ func IsCompareDir(dir string) bool {
 	return true
 }
 
-// Render writes report.md and report.html into dir. dir is a run folder, or a compare folder
-// (IsCompareDir), whose report shows the baseline and the resilient run side by side; each run
-// folder of a compare gets its own report too.
+// Render writes report.md and report.html into dir, reading it with Load. dir is a run folder,
+// or a compare folder (IsCompareDir), whose report shows the baseline and the resilient run side
+// by side; each run folder of a compare gets its own report too.
 func Render(dir string) error {
 	if !IsCompareDir(dir) {
-		a, err := Analyze(dir)
+		a, err := Load(dir)
 		if err != nil {
 			return err
 		}
-		return writeReports(dir, singlePage(a))
+		return RenderAnalysis(dir, a)
 	}
 	var runs [2]*Analysis
 	for i, sub := range []string{results.BaselineDir, results.ResilientDir} {
-		a, err := Analyze(filepath.Join(dir, sub))
+		a, err := Load(filepath.Join(dir, sub))
 		if err != nil {
 			return fmt.Errorf("%s: %w", sub, err)
 		}
-		if err := writeReports(a.Dir, singlePage(a)); err != nil {
+		if err := RenderAnalysis(filepath.Join(dir, sub), a); err != nil {
 			return err
 		}
 		runs[i] = a
 	}
 	return writeReports(dir, comparePage(runs[0], runs[1]))
+}
+
+// RenderAnalysis writes report.md and report.html of one run into dir from an analysis already
+// made (the lab's, from memory): it reads no file.
+func RenderAnalysis(dir string, a *Analysis) error {
+	return writeReports(dir, singlePage(a))
 }
 
 // singlePage is the page of one run.
@@ -59,7 +65,7 @@ func singlePage(a *Analysis) *page {
 	if p.Title == "" {
 		p.Title = "chaoslab run"
 	}
-	p.Verdict = runVerdict(a)
+	p.Verdict = headlineVerdict(a)
 	return p
 }
 
@@ -72,22 +78,18 @@ func comparePage(base, res *Analysis) *page {
 	if p.Title == "" {
 		p.Title = "chaoslab run --compare"
 	}
-	p.Verdict = runVerdict(res)
+	p.Verdict = headlineVerdict(res)
 	p.Side = sideRows(base, res)
 	p.SidePhases = sidePhaseRows(base, res)
 	return p
 }
 
-// runVerdict is the headline: whether the run passed (the exit status it gets).
-func runVerdict(a *Analysis) verdict {
-	switch {
-	case a.Recovered && a.Status == "completed" && !a.Deviated:
-		return verdict{"PASSED: steady state held and the system recovered", "ok"}
-	case a.Recovered:
-		return verdict{fmt.Sprintf("FAILED: the experiment ended %s (deviated %t), though the system recovered", orNA(a.Status), a.Deviated), "bad"}
-	default:
-		return verdict{fmt.Sprintf("FAILED: the system did not recover (experiment %s, deviated %t)", orNA(a.Status), a.Deviated), "bad"}
+// headlineVerdict is the page's headline: the run's Verdict, coloured.
+func headlineVerdict(a *Analysis) verdict {
+	if a.Verdict.Passed {
+		return verdict{a.Verdict.Text(), "ok"}
 	}
+	return verdict{a.Verdict.Text(), "bad"}
 }
 
 // baselineSentence says, for a person, whether the baseline deviated as expected.
@@ -122,6 +124,7 @@ func sidePhaseRows(b, r *Analysis) []sidePhaseRow {
 		{"answered 200", func(p PhaseStats) string { return pctOrNA(p, p.PctOK200) }},
 		{"fallback", func(p PhaseStats) string { return pctOrNA(p, p.PctFallback) }},
 		{"errors / timeouts", func(p PhaseStats) string { return pctOrNA(p, p.PctErrors) }},
+		{"dropped", droppedCell},
 		{"p50", func(p PhaseStats) string { return latOrNA(p, p.P50) }},
 		{"p99", func(p PhaseStats) string { return latOrNA(p, p.P99) }},
 		{"max", func(p PhaseStats) string { return latOrNA(p, p.Max) }},

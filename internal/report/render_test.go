@@ -95,7 +95,9 @@ func TestRenderRun(t *testing.T) {
 		"### 4.1 Retry behaviour", "### 4.2 Circuit breaker transitions", "### 4.3 Fallbacks", "### 4.4 Pod status",
 		"## 5. Metrics per phase", "## 6. Findings", "## 7. Follow-up actions", "## Definitions",
 		"| fault → breaker OPEN | 2.20 s |", "| heal → breaker CLOSED | 9.80 s |",
-		"| during | +2.0s … +15.0s | 8 | 87.5% | 87.5% | 12.5% (1 timeout) | 6.00 ms | 3.00 s | 3.00 s | 3.00 s | 0.75 (5 unknown) | 7 |",
+		"| during | +2.0s … +15.0s | 8 | 87.5% | 87.5% | 12.5% (1 timeout) | 0 | 6.00 ms | 3.00 s | 3.00 s | 3.00 s | 0.00 ms | 0.86 (1 unknown) | 7 |",
+		"**" + PassedText + "**", "| Recovery window | 10s | after the rollbacks |", "| Breaker wait | 10s | OPEN before HALF_OPEN, then 3 trial calls |",
+		"| client-answers-200 | before | succeeded | yes |", "partition-is-in-effect", "scheduled arrival",
 		"| +4.2s | T+2.2s | CLOSED | OPEN |", "lazily", "nearest-rank",
 		"| 1 | 4 | 600.0 ms | 1.00 s | 1.50 s | 1.00 s | 500.0 ms – 1.50 s | **1 (0 below, 1 above)** |",
 	} {
@@ -103,7 +105,7 @@ func TestRenderRun(t *testing.T) {
 			t.Errorf("report.md lacks %q", want)
 		}
 	}
-	a := analyze(t, dir)
+	a := known().analyze()
 	doc := parseXHTML(t, readTest(t, filepath.Join(dir, "report.html")))
 	svgs := doc.all(named("svg"))
 	if len(svgs) != 1 {
@@ -207,12 +209,13 @@ func TestRenderDegenerateRuns(t *testing.T) {
 		want string
 	}{
 		{"no fault", func(f *folder) { f.events = nil }, "none recorded"},
-		{"no requests, no run.json", func(f *folder) { f.run, f.recs = nil, nil }, "| before | — | 0 | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | 0 |"},
+		{"no requests, no run.json", func(f *folder) { f.run, f.recs = nil, nil }, "| before | — | 0 | n/a | n/a | n/a | 0 | n/a | n/a | n/a | n/a | n/a | n/a | 0 |"},
 		{"baseline without breaker", func(f *folder) { f.run.Resilience = "off"; f.events = f.events[:1] }, "No breaker"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := writeEdited(t, tt.edit)
+			dir := t.TempDir()
+			edited(tt.edit).write(t, dir)
 			if err := Render(dir); err != nil {
 				t.Fatal(err)
 			}

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"fmt"
 	"maps"
 	"math"
 	"slices"
@@ -14,7 +13,7 @@ import (
 // inside (the waits are logged with millisecond resolution).
 const waitTolerance = time.Millisecond
 
-// Schedule is the configured retry schedule, parsed from RunInfo.Retry.
+// Schedule is the configured retry schedule, from RunInfo.Retry.
 type Schedule struct {
 	MaxRetries int           `json:"max_retries"`
 	Initial    time.Duration `json:"initial"`
@@ -38,25 +37,17 @@ func (s Schedule) Range(n int) (lo, hi time.Duration) {
 	return time.Duration(w * (1 - s.Jitter)), time.Duration(w * (1 + s.Jitter))
 }
 
-// parseSchedule reads the schedule from run.json; it returns nil when there is none.
-func parseSchedule(r results.RetrySchedule) (*Schedule, error) {
-	if r.InitialBackoff == "" {
-		return nil, nil
+// newSchedule is the configured schedule of run.json; nil when it has none.
+func newSchedule(r results.RetrySchedule) *Schedule {
+	if r.InitialBackoff <= 0 {
+		return nil
 	}
-	s := &Schedule{MaxRetries: r.MaxRetries, Multiplier: r.Multiplier, Jitter: r.Jitter}
-	var err error
-	if s.Initial, err = time.ParseDuration(r.InitialBackoff); err != nil {
-		return nil, fmt.Errorf("run.json retry.initial_backoff: %w", err)
-	}
-	if r.MaxBackoff != "" {
-		if s.Max, err = time.ParseDuration(r.MaxBackoff); err != nil {
-			return nil, fmt.Errorf("run.json retry.max_backoff: %w", err)
-		}
-	}
+	s := &Schedule{MaxRetries: r.MaxRetries, Initial: r.InitialBackoff.D(), Multiplier: r.Multiplier,
+		Max: r.MaxBackoff.D(), Jitter: r.Jitter}
 	if s.Multiplier == 0 {
 		s.Multiplier = 1
 	}
-	return s, nil
+	return s
 }
 
 // RetryWaits is what was seen of the waits before retry number N.
@@ -78,15 +69,12 @@ func (r RetryWaits) Outside() int { return r.Below + r.Above }
 
 // retries fills Schedule and Retries from the retry events.
 func (a *Analysis) retries() {
-	s, err := parseSchedule(a.Run.Retry)
-	if err != nil {
-		a.note("The retry schedule could not be read: %v.", err)
-	}
+	s := newSchedule(a.Run.Retry)
 	a.Schedule = s
 	waits := map[int][]time.Duration{}
 	for _, e := range a.Events {
 		if e.Kind == results.KindRetry {
-			waits[e.Attempt] = append(waits[e.Attempt], time.Duration(e.WaitMS*float64(time.Millisecond)))
+			waits[e.Attempt] = append(waits[e.Attempt], results.FromMS(e.WaitMS))
 		}
 	}
 	for _, n := range slices.Sorted(maps.Keys(waits)) {

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"chaoslab/internal/experiment"
 	"chaoslab/internal/results"
 )
 
@@ -31,10 +32,14 @@ func simulated(resilient bool, seed uint64) folder {
 		mode, label = results.ResilienceOn, results.LabelResilient
 	}
 	run := &results.RunInfo{Label: label, Title: "Client-service survives a network partition from backend-service",
-		Experiment: "built-in", Stack: "local", Resilience: mode, RPS: 20, Seed: int64(seed), Recovery: "20s",
-		Start: t0, End: at(70), Status: "completed", Retry: defaultRetry(), CBWait: "10s"}
+		Experiment: "built-in", Stack: "local", Resilience: mode, RPS: 20, Seed: int64(seed), Recovery: results.Duration(20 * time.Second),
+		LoadTimeout: results.Duration(15 * time.Second), Start: t0, End: at(70), Status: "completed", Retry: defaultRetry(),
+		CBWait: results.Duration(10 * time.Second), HalfOpen: 3}
 	if !resilient {
-		run.Status, run.Deviated, run.ExitCode = "completed", true, 1
+		run.Deviated = true
+	}
+	for i := range s.recs {
+		s.recs[i].ID = uint64(i + 1)
 	}
 	return folder{run: run, recs: s.recs, events: s.events, journal: sampleJournal(resilient),
 		before: sampleSnapshot("before", 0, 0), after: sampleSnapshot("after", float64(len(s.recs)), s.fallbacks)}
@@ -58,8 +63,8 @@ func (s *sim) request(start float64) {
 	switch {
 	case start < 15 || start >= 48.2 || (!s.resilient && start >= 45):
 		s.add(rec(start, s.healthy(), b, 1))
-	case !s.resilient:
-		r := rec(start, 15*time.Second, e, 0)
+	case !s.resilient: // one call, cut by the request's deadline
+		r := rec(start, 15*time.Second, e, 1)
 		r.Status, r.Error = 502, "backend: context deadline exceeded"
 		s.add(r)
 	default:
@@ -121,27 +126,33 @@ func sampleSnapshot(moment string, requests, fallbacks float64) *results.Snapsho
 	}}
 }
 
-func sampleJournal(resilient bool) map[string]any {
-	probe := func(name string, met bool) map[string]any {
-		return map[string]any{"activity": map[string]any{"type": "probe", "name": name}, "status": "succeeded",
-			"tolerance_met": met, "output": map[string]any{"status": 200}, "start": "2026-11-26T10:00:01.000000+00:00", "duration": 0.004}
+// sampleJournal is the journal of the partition experiment: the resilient run holds its steady
+// state, the baseline deviates.
+func sampleJournal(resilient bool) *experiment.Journal {
+	doc, _ := json.Marshal(map[string]any{"title": "Client-service survives a network partition from backend-service",
+		"steady-state-hypothesis": map[string]any{"title": "The client answers 200 within 2 s and the backend is healthy"}})
+	probe := func(met bool) *experiment.Entry {
+		return &experiment.Entry{Activity: experiment.NewObject("type", "probe", "name", "client-answers-200-within-2s"),
+			Status: "succeeded", ToleranceMet: &met, Output: experiment.NewObject("status", int64(200)),
+			Start: experiment.Timestamp(at(1)), Duration: 0.004}
 	}
-	act := func(name string, out any) map[string]any {
-		return map[string]any{"activity": map[string]any{"type": "action", "name": name}, "status": "succeeded",
-			"output": out, "start": "2026-11-26T10:00:15.000000+00:00", "duration": 0.012}
+	act := func(name string, out any) *experiment.Entry {
+		return &experiment.Entry{Activity: experiment.NewObject("type", "action", "name", name), Status: "succeeded",
+			Output: out, Start: experiment.Timestamp(at(15)), Duration: 0.012}
 	}
-	return map[string]any{
-		"experiment": map[string]any{"title": "Client-service survives a network partition from backend-service",
-			"steady-state-hypothesis": map[string]any{"title": "The client answers 200 within 2 s and the backend is healthy"}},
-		"status": "completed", "deviated": !resilient,
-		"steady_states": map[string]any{
-			"before": map[string]any{"steady_state_met": true, "probes": []any{probe("client-answers-200-within-2s", true)}},
-			"after":  map[string]any{"steady_state_met": resilient, "probes": []any{probe("client-answers-200-within-2s", resilient)}},
+	met, after := true, resilient
+	return &experiment.Journal{Experiment: doc, Status: experiment.StatusCompleted, Deviated: !resilient,
+		Start: experiment.Timestamp(at(0.5)), End: experiment.Timestamp(at(50)),
+		SteadyStates: experiment.SteadyStates{
+			Before: &experiment.Hypothesis{SteadyStateMet: &met, Probes: []*experiment.Entry{probe(true)}},
+			After:  &experiment.Hypothesis{SteadyStateMet: &after, Probes: []*experiment.Entry{probe(resilient)}},
+			During: []any{},
 		},
-		"run": []any{
-			act("partition-client-from-backend-downstream", map[string]any{"status": 200}),
-			act("partition-is-in-effect", map[string]any{"status": 200, "body": map[string]any{"reachable": false, "error": "timeout", "elapsedMs": 1000}}),
+		Run: []*experiment.Entry{
+			act("partition-client-from-backend-downstream", experiment.NewObject("status", int64(200))),
+			act("partition-is-in-effect", experiment.NewObject("status", int64(200), "body",
+				experiment.NewObject("reachable", false, "error", "timeout", "elapsedMs", int64(1000)))),
 		},
-		"rollbacks": []any{act("heal-partition-downstream", map[string]any{"status": 204})},
+		Rollbacks: []*experiment.Entry{act("heal-partition-downstream", experiment.NewObject("status", int64(204)))},
 	}
 }

@@ -2,11 +2,8 @@ package report
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"maps"
-	"path/filepath"
 	"slices"
 	"strconv"
 
@@ -38,27 +35,13 @@ type Change struct {
 	Changed bool     `json:"changed"`
 }
 
-// loadSnapshots reads observations/before.json and after.json.
-func (a *Analysis) loadSnapshots(dir string) *SnapshotDiff {
-	before := a.readSnapshot(filepath.Join(dir, results.ObservationsDir, results.BeforeSnapshot))
-	after := a.readSnapshot(filepath.Join(dir, results.ObservationsDir, results.AfterSnapshot))
+// snapshots compares the observations before and after; it notes when neither was made.
+func (a *Analysis) snapshots(before, after *results.Snapshot) *SnapshotDiff {
 	if before == nil && after == nil {
 		a.note("No observations were written (observations/before.json, after.json).")
 		return nil
 	}
 	return DiffSnapshots(before, after)
-}
-
-func (a *Analysis) readSnapshot(path string) *results.Snapshot {
-	var s results.Snapshot
-	err := results.ReadJSONFile(path, &s)
-	switch {
-	case err == nil:
-		return &s
-	case !errors.Is(err, fs.ErrNotExist):
-		a.note("Observation unreadable: %v.", err)
-	}
-	return nil
 }
 
 // DiffSnapshots compares two observations; either may be nil.

@@ -3,34 +3,38 @@ package report
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 )
 
 // WriteSummary writes the short plain-text summary printed at the end of a run: per phase the
-// requests, % answered 200, % fallback, % errors, p50 and p99; the breaker transitions relative
-// to the run start; detection and recovery times; whether the run recovered. Write errors are
-// ignored: it is meant for a terminal.
+// requests offered, % answered 200, % fallback, % errors, % dropped, p50, p99 and the
+// amplification; the breaker transitions relative to the run start; detection and recovery
+// times; whether the run recovered; the notes; and last, the verdict (Verdict.Text). Write
+// errors are ignored: it is meant for a terminal.
 func WriteSummary(w io.Writer, a *Analysis) {
 	fmt.Fprintln(w, headline(a))
 	fmt.Fprintln(w, faultLine(a))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "phase\trequests\tanswered 200\tfallback\terrors\tp50\tp99\tamplification\t")
-	for _, p := range append(a.Phases, a.WhileOpen) {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", p.Name, p.Requests,
-			pctOrNA(p, p.PctOK200), pctOrNA(p, p.PctFallback), pctOrNA(p, p.PctErrors),
+	fmt.Fprintln(tw, "phase\trequests\tanswered 200\tfallback\terrors\tdropped\tp50\tp99\tamplification\t")
+	for _, p := range append(slices.Clone(a.Phases), a.WhileOpen) {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", p.Name, p.Requests,
+			pctOrNA(p, p.PctOK200), pctOrNA(p, p.PctFallback), pctOrNA(p, p.PctErrors), droppedCell(p),
 			latOrNA(p, p.P50), latOrNA(p, p.P99), ampOrNA(p))
 	}
 	tw.Flush()
+	fmt.Fprintln(w, "latency: from the scheduled arrival, so it includes the load's send lag (max "+FormatDuration(a.MaxSendLag)+")")
 	fmt.Fprintln(w, "breaker: "+transitionsLine(a))
 	fmt.Fprintf(w, "fault -> first fallback %s, -> OPEN %s; heal -> first backend answer %s, -> CLOSED %s\n",
 		formatOptional(a.FirstFallbackAfterFault), formatOptional(a.OpenAfterFault),
 		formatOptional(a.FirstBackendAfterHeal), formatOptional(a.ClosedAfterHeal))
-	fmt.Fprintln(w, verdictLine(a))
+	fmt.Fprintln(w, recoveredLine(a))
 	for _, n := range a.Notes {
 		fmt.Fprintln(w, "note: "+n)
 	}
+	fmt.Fprintln(w, a.Verdict.Text())
 }
 
 // headline names the run and how it ended.
@@ -70,8 +74,8 @@ func transitionsLine(a *Analysis) string {
 	return strings.Join(parts, ", ")
 }
 
-// verdictLine says whether the run recovered and how the breaker ended.
-func verdictLine(a *Analysis) string {
+// recoveredLine says whether the run recovered and how the breaker ended.
+func recoveredLine(a *Analysis) string {
 	v := "recovered: no"
 	if a.Recovered {
 		v = "recovered: yes"
@@ -97,15 +101,29 @@ func pctOrNA(p PhaseStats, v float64) string {
 }
 
 func latOrNA(p PhaseStats, d time.Duration) string {
-	if p.Empty() {
+	if p.Sent == 0 {
 		return NA
 	}
 	return FormatDuration(d)
 }
 
+// ampOrNA formats a phase's amplification with the number of requests whose attempt count is
+// unknown: "1.00", "1.02 (3 unknown)", "n/a" when no count is known.
 func ampOrNA(p PhaseStats) string {
-	if p.Empty() {
-		return NA
+	v := NA
+	if p.KnownAttempts > 0 {
+		v = fmt.Sprintf("%.2f", p.Amplification)
 	}
-	return fmt.Sprintf("%.2f", p.Amplification)
+	if p.UnknownAttempts > 0 {
+		v += fmt.Sprintf(" (%d unknown)", p.UnknownAttempts)
+	}
+	return v
+}
+
+// droppedCell formats a phase's dropped requests: "0", or "3 (1.5%)".
+func droppedCell(p PhaseStats) string {
+	if p.Dropped == 0 {
+		return "0"
+	}
+	return fmt.Sprintf("%d (%s)", p.Dropped, formatPct(p.PctDropped))
 }

@@ -47,7 +47,7 @@ type runView struct {
 type kv struct{ Key, Value, Note string }
 
 type phaseRow struct {
-	Name, Window, Requests, OK, Fallback, Errors, P50, P90, P99, Max, Amplification, Retries string
+	Name, Window, Requests, OK, Fallback, Errors, Dropped, P50, P90, P99, Max, SendLag, Amplification, Retries string
 }
 
 type transitionRow struct{ At, SinceFault, From, To, Note string }
@@ -76,15 +76,17 @@ type sidePhaseRow struct {
 // definitions is the list of definitions every report repeats.
 func definitions() []string {
 	return []string{
-		"Phases: before = [first request, first fault on); during = [fault on, last fault off); after = [fault off, last request end]. A request belongs to the phase of its start. Without a fault event everything is \"before\".",
-		"Answered 200 counts backend and fallback answers; errors are non-200 answers and requests without an answer (timeouts, refused); timeouts are the errors without any HTTP status.",
-		"Percentiles are nearest-rank: p = sorted[ceil(p/100 * n) - 1] of the phase's latencies; an empty phase shows n/a.",
+		"Phases: before = [first request, first fault on); during = [fault on, last fault off); after = [fault off, last request end]. A request belongs to the phase of its scheduled arrival. Without a fault event everything is \"before\".",
+		"Requests are the requests the open-loop load offered (scheduled), and the percentages are of them. Answered 200 counts backend and fallback answers; errors are non-200 answers and requests without an answer (timeouts, refused); timeouts are the errors without any HTTP status; dropped requests were never sent (the load's in-flight cap was reached) and count as not answered.",
+		"Latency counts from the request's scheduled arrival, not from when it was sent, so it includes the load's send lag (how late the load sent it; its maximum per phase is shown). Dropped requests have no latency.",
+		"Percentiles are nearest-rank: p = sorted[ceil(p/100 * n) - 1] of the latencies of the phase's requests that were sent; no such request shows n/a.",
 		"Breaker timeline: CLOSED at the run start, then each transition the client logged. failsafe-go moves OPEN -> HALF_OPEN lazily, on the first call after the wait, so that transition can lag the configured wait by up to one request interval.",
 		"Detection: fault on -> the earliest completion (start + latency) of a fallback answer to a request started at or after fault on; fault on -> the first transition to OPEN. Recovery: fault off -> the earliest completion of a backend answer to a request started at or after fault off; fault off -> the first transition to CLOSED.",
 		fmt.Sprintf("While OPEN: the requests that started while the timeline was OPEN; acceptance: p99 under %s.", FormatDuration(OpenP99Target)),
-		"Amplification: backend attempts per client request, sum(attempts) / requests, from the attempts the client reported for each request (0 when it reported none, e.g. on a timeout).",
+		"Amplification: backend calls per request, sum(attempts) / requests, over the requests sent whose number of calls is known (the client logs each call with the request's id); a request the breaker rejected made 0 calls. Requests whose count is not known are left out and counted (\"3 unknown\"); dropped requests made no call and are left out.",
 		"Retry waits: from the client's retry events, against w_n = min(initial * multiplier^(n-1), max) with jitter [w_n(1-j), w_n(1+j)], 1 ms tolerance. A wait below the range may have been cut to fit the request deadline.",
-		fmt.Sprintf("Recovered: the breaker closed after the heal (or never opened) and the last %d requests were answered by the backend.", recoveredTail),
+		fmt.Sprintf("Recovered: after the heal the backend answered (a backend answer to a request started at or after the fault's removal; without a fault event, one among the last %d requests sent) and, with a breaker, the breaker is CLOSED at the end of the recovery window.", recoveredTail),
+		"Verdict: PASSED when the experiment completed, the steady state was met before the fault and held after it, the system recovered, and the lab saw nothing fail; otherwise FAILED, with every reason. The exit status of chaoslab run is the same verdict.",
 	}
 }
 
@@ -116,20 +118,36 @@ func settings(a *Analysis) []kv {
 		{"Stack", orNA(r.Stack), ""},
 		{"Resilience", orNA(r.Resilience), ""},
 		{"Load", fmt.Sprintf("%g requests/s", r.RPS), "open loop"},
+		{"Load timeout", durOrNA(r.LoadTimeout), "per request"},
 		{"Seed", fmt.Sprint(r.Seed), ""},
-		{"Recovery window", orNA(r.Recovery), "after the rollbacks"},
-		{"Journal", fmt.Sprintf("status %s, deviated %t", orNA(r.Status), r.Deviated), fmt.Sprintf("exit code %d", r.ExitCode)},
+		{"Recovery window", durOrNA(r.Recovery), "after the rollbacks"},
+		{"Journal", fmt.Sprintf("status %s, deviated %t", orNA(a.Status), a.Deviated), fmt.Sprintf("exit code %d", a.Verdict.ExitCode())},
 	}
 	if s := a.Schedule; s != nil {
 		rows = append(rows, kv{"Retry", fmt.Sprintf("%d retries, %s x%g up to %s, jitter %g", s.MaxRetries, s.Initial, s.Multiplier, s.Max, s.Jitter), ""})
 	}
-	if r.CBWait != "" {
-		rows = append(rows, kv{"Breaker wait", r.CBWait, "OPEN before HALF_OPEN"})
+	if r.CBWait > 0 {
+		note := "OPEN before HALF_OPEN"
+		if r.HalfOpen > 0 {
+			note += fmt.Sprintf(", then %s", plural(r.HalfOpen, "trial call"))
+		}
+		rows = append(rows, kv{"Breaker wait", r.CBWait.String(), note})
 	}
-	if r.Failure != "" {
-		rows = append(rows, kv{"Failure", r.Failure, ""})
+	if r.Interrupted {
+		rows = append(rows, kv{"Interrupted", "yes", "stopped by Ctrl-C or SIGTERM"})
+	}
+	for _, p := range r.Problems {
+		rows = append(rows, kv{"Problem", p, ""})
 	}
 	return rows
+}
+
+// durOrNA formats a configured duration as Go writes it ("10s"), or NA when unset.
+func durOrNA(d results.Duration) string {
+	if d <= 0 {
+		return NA
+	}
+	return d.String()
 }
 
 func timeOrNA(t time.Time) string {
@@ -205,13 +223,10 @@ func window(a *Analysis, p PhaseStats) string {
 func newPhaseRow(a *Analysis, p PhaseStats, win string) phaseRow {
 	r := phaseRow{Name: p.Name, Window: win, Requests: fmt.Sprint(p.Requests),
 		OK: pctOrNA(p, p.PctOK200), Fallback: pctOrNA(p, p.PctFallback), Errors: pctOrNA(p, p.PctErrors),
-		P50: latOrNA(p, p.P50), P90: latOrNA(p, p.P90), P99: latOrNA(p, p.P99), Max: latOrNA(p, p.Max),
-		Amplification: ampOrNA(p), Retries: fmt.Sprint(p.Retries)}
+		Dropped: droppedCell(p), P50: latOrNA(p, p.P50), P90: latOrNA(p, p.P90), P99: latOrNA(p, p.P99),
+		Max: latOrNA(p, p.Max), SendLag: latOrNA(p, p.MaxSendLag), Amplification: ampOrNA(p), Retries: fmt.Sprint(p.Retries)}
 	if p.Timeouts > 0 {
 		r.Errors += " (" + plural(p.Timeouts, "timeout") + ")"
-	}
-	if p.UnknownAttempts > 0 && !p.Empty() {
-		r.Amplification += fmt.Sprintf(" (%d unknown)", p.UnknownAttempts)
 	}
 	return r
 }

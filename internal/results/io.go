@@ -8,26 +8,34 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
 )
 
-var requestsHeader = []string{"start", "latency_ms", "status", "source", "attempts", "breaker", "error"}
+var requestsHeader = []string{"id", "start", "send_lag_ms", "latency_ms", "status", "source", "attempts", "breaker", "error"}
 
-// WriteRequests writes records as requests.csv (with its header) to w.
+// WriteRequests writes records as requests.csv (with its header) to w. Unknown attempts are an
+// empty cell.
 func WriteRequests(w io.Writer, recs []Record) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(requestsHeader); err != nil {
 		return fmt.Errorf("write requests header: %w", err)
 	}
 	for _, r := range recs {
+		attempts := ""
+		if r.Attempts != UnknownAttempts {
+			attempts = strconv.Itoa(r.Attempts)
+		}
 		row := []string{
+			strconv.FormatUint(r.ID, 10),
 			r.Start.UTC().Format(time.RFC3339Nano),
-			strconv.FormatFloat(float64(r.Latency)/float64(time.Millisecond), 'f', 3, 64),
+			formatMS(r.SendLag),
+			formatMS(r.Latency),
 			strconv.Itoa(r.Status),
 			r.Source,
-			strconv.Itoa(r.Attempts),
+			attempts,
 			r.Breaker,
 			r.Error,
 		}
@@ -38,6 +46,8 @@ func WriteRequests(w io.Writer, recs []Record) error {
 	cw.Flush()
 	return cw.Error()
 }
+
+func formatMS(d time.Duration) string { return strconv.FormatFloat(MS(d), 'f', 3, 64) }
 
 // ReadRequests reads requests.csv. A malformed row is an error naming its line.
 func ReadRequests(r io.Reader) ([]Record, error) {
@@ -67,49 +77,64 @@ func ReadRequests(r io.Reader) ([]Record, error) {
 }
 
 func parseRow(row []string) (Record, error) {
-	start, err := time.Parse(time.RFC3339Nano, row[0])
-	if err != nil {
-		return Record{}, fmt.Errorf("start %q: %w", row[0], err)
+	var rec Record
+	var err error
+	if rec.ID, err = strconv.ParseUint(row[0], 10, 64); err != nil {
+		return Record{}, fmt.Errorf("id %q: %w", row[0], err)
 	}
-	ms, err := strconv.ParseFloat(row[1], 64)
-	if err != nil {
-		return Record{}, fmt.Errorf("latency_ms %q: %w", row[1], err)
+	if rec.Start, err = time.Parse(time.RFC3339Nano, row[1]); err != nil {
+		return Record{}, fmt.Errorf("start %q: %w", row[1], err)
 	}
-	status, err := strconv.Atoi(row[2])
-	if err != nil {
-		return Record{}, fmt.Errorf("status %q: %w", row[2], err)
+	if rec.SendLag, err = parseMS("send_lag_ms", row[2]); err != nil {
+		return Record{}, err
 	}
-	attempts, err := strconv.Atoi(row[4])
-	if err != nil {
-		return Record{}, fmt.Errorf("attempts %q: %w", row[4], err)
+	if rec.Latency, err = parseMS("latency_ms", row[3]); err != nil {
+		return Record{}, err
 	}
-	return Record{
-		Start:    start,
-		Latency:  time.Duration(ms * float64(time.Millisecond)),
-		Status:   status,
-		Source:   row[3],
-		Attempts: attempts,
-		Breaker:  row[5],
-		Error:    row[6],
-	}, nil
+	if rec.Status, err = strconv.Atoi(row[4]); err != nil {
+		return Record{}, fmt.Errorf("status %q: %w", row[4], err)
+	}
+	rec.Source, rec.Breaker, rec.Error = row[5], row[7], row[8]
+	rec.Attempts = UnknownAttempts
+	if row[6] != "" {
+		if rec.Attempts, err = strconv.Atoi(row[6]); err != nil || rec.Attempts < 0 {
+			return Record{}, fmt.Errorf("attempts %q: a count >= 0, or empty when unknown", row[6])
+		}
+	}
+	return rec, nil
 }
 
-// EventLog appends events to events.jsonl. It is safe for concurrent use.
+func parseMS(col, s string) (time.Duration, error) {
+	ms, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s %q: %w", col, s, err)
+	}
+	return FromMS(ms), nil
+}
+
+// EventLog appends events to events.jsonl as they happen and keeps them in memory for the
+// analysis. It is safe for concurrent use.
 type EventLog struct {
-	mu  sync.Mutex
-	w   io.Writer
-	err error
+	mu     sync.Mutex
+	w      io.Writer
+	err    error
+	events []Event
 }
 
-// NewEventLog returns an EventLog writing JSON lines to w.
+// NewEventLog returns an EventLog writing JSON lines to w (nil: keep them in memory only).
 func NewEventLog(w io.Writer) *EventLog { return &EventLog{w: w} }
 
-// Add writes one event. The first write error is kept and returned by Err; later events are dropped.
+// Add keeps one event and writes it. The first write error is kept and returned by Err; later
+// events are still kept in memory but no longer written.
 func (l *EventLog) Add(e Event) {
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
 	b, err := json.Marshal(e)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.err != nil {
+	l.events = append(l.events, e)
+	if l.err != nil || l.w == nil {
 		return
 	}
 	if err != nil {
@@ -119,6 +144,13 @@ func (l *EventLog) Add(e Event) {
 	if _, err := l.w.Write(append(b, '\n')); err != nil {
 		l.err = fmt.Errorf("write event: %w", err)
 	}
+}
+
+// Events returns a copy of every event added so far, in the order they were added.
+func (l *EventLog) Events() []Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.events)
 }
 
 // Err returns the first error met while writing.

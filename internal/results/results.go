@@ -4,14 +4,22 @@
 //
 // A run folder holds:
 //
-//	run.json                 RunInfo: what was run, with which settings and seed, and how it ended
+//	run.json                 RunInfo: what was run, with which settings and seed, what went wrong
 //	journal.json             the Chaos Toolkit journal of the experiment
 //	requests.csv             one Record per load request
-//	events.jsonl             one Event per line: fault on/off, breaker transitions, retries, children
+//	events.jsonl             one Event per line: fault on/off, breaker transitions, retries,
+//	                         fallbacks, every backend attempt, activities, phases, children
 //	observations/before.json Snapshot of each service before the fault
 //	observations/after.json  Snapshot after the recovery window
 //	client-service.log, backend-service.log   the services' own logs (JSON lines)
 //	report.md, report.html   written by internal/report
+//
+// The same content in memory is a Run: the lab hands one to the analysis, ReadRun reads one
+// back from a folder.
+//
+// Encodings, one per kind of value: times are RFC 3339 with nanoseconds, in UTC; durations are
+// numbers of milliseconds in fields and columns whose names end in _ms (see Duration); unknown
+// attempt counts are an empty cell in requests.csv (UnknownAttempts in memory).
 //
 // A compare folder (chaoslab run --compare) holds two run folders, baseline/ and resilient/,
 // and the combined report.md and report.html at its top.
@@ -37,6 +45,7 @@ const (
 	SourceBackend    = "backend"  // Record.Source: the backend answered
 	SourceFallback   = "fallback" // Record.Source: the client's fallback answered
 	SourceError      = "error"    // Record.Source: no usable answer (non-200, timeout, refused)
+	SourceDropped    = "dropped"  // Record.Source: never sent, the load's in-flight cap was reached
 	BreakerClosed    = "CLOSED"
 	BreakerOpen      = "OPEN"
 	BreakerHalfOpen  = "HALF_OPEN"

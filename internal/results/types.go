@@ -5,56 +5,83 @@ import (
 	"time"
 )
 
+// UnknownAttempts is Record.Attempts when the number of backend calls the client made for a
+// request is not known (no attempt events and no answer that says).
+const UnknownAttempts = -1
+
 // Record is one load request as the load generator saw it. It is one row of requests.csv.
+//
+// Times follow the open loop: Start is the request's scheduled arrival, the moment a user
+// arriving at the configured rate would have sent it. Latency counts from Start, so a load
+// generator that falls behind adds its own lag to the latency instead of hiding it (no
+// coordinated omission); SendLag says how much of the latency was that lag.
 type Record struct {
-	Start    time.Time     // when the request was sent (scheduled arrival time of the open loop)
-	Latency  time.Duration // until the whole answer was read, or until it failed
-	Status   int           // HTTP status; 0 when there was no answer (timeout, refused, reset)
-	Source   string        // SourceBackend, SourceFallback or SourceError
-	Attempts int           // backend attempts the client reported (the "attempts" field); 0 if unknown
+	ID       uint64        // the load's sequence number, 1-based; sent as the X-Request-Id header
+	Start    time.Time     // the scheduled arrival
+	SendLag  time.Duration // from Start until the request was actually sent (0 for a dropped one)
+	Latency  time.Duration // from Start until the whole answer was read, or until it failed; 0 when dropped
+	Status   int           // HTTP status; 0 when there was no answer (timeout, refused, reset, dropped)
+	Source   string        // SourceBackend, SourceFallback, SourceError or SourceDropped
+	Attempts int           // backend calls the client made for this request; UnknownAttempts when not known
 	Breaker  string        // circuitBreakerState the client reported; "" if unknown
-	Error    string        // why it failed, for SourceError and SourceFallback; "" otherwise
+	Error    string        // why it failed, for SourceError, SourceFallback and SourceDropped; "" otherwise
 }
+
+// Answered reports whether the request was sent (it was not dropped by the load generator).
+func (r Record) Answered() bool { return r.Source != SourceDropped }
 
 // Event kinds written to events.jsonl.
 const (
 	KindFault      = "fault"      // a fault was injected (Action "on") or removed (Action "off")
 	KindBreaker    = "breaker"    // the circuit breaker changed state (From, To)
-	KindRetry      = "retry"      // the client scheduled a retry (Attempt, WaitMS, Error)
-	KindFallback   = "fallback"   // the client answered with its fallback (Error)
+	KindRetry      = "retry"      // the client scheduled a retry (Attempt, WaitMS, Error, RequestID)
+	KindFallback   = "fallback"   // the client answered with its fallback (Error, RequestID)
+	KindAttempt    = "attempt"    // the client made one backend call (Attempt, Outcome, DurationMS, Error, RequestID)
 	KindActivity   = "activity"   // an experiment activity started or ended (Name, Action "start"/"end", Status)
 	KindPhase      = "phase"      // the run entered a phase (Phase)
 	KindChildExit  = "child-exit" // a service process exited (Service, Error); fails the run unless stopping
 	KindExperiment = "experiment" // the experiment ended (Status, Message)
 )
 
+// Outcomes of a KindAttempt event: what the circuit breaker recorded for the call.
+const (
+	OutcomeSuccess = "success" // the backend answered (2xx, or a 4xx that says nothing about its health)
+	OutcomeFailure = "failure" // connection error, attempt timeout, 5xx or 429
+	OutcomeIgnored = "ignored" // cut short by its caller: neither success nor failure
+)
+
 // Event is one line of events.jsonl. Only the fields that matter for its Kind are set.
 type Event struct {
-	Time    time.Time `json:"time"`
-	Kind    string    `json:"kind"`
-	Action  string    `json:"action,omitempty"`  // fault: on|off; activity: start|end
-	Name    string    `json:"name,omitempty"`    // fault or activity name
-	From    string    `json:"from,omitempty"`    // breaker: previous state
-	To      string    `json:"to,omitempty"`      // breaker: new state
-	Attempt int       `json:"attempt,omitempty"` // retry: retry number (1 = first retry)
-	WaitMS  float64   `json:"wait_ms,omitempty"` // retry: the wait before this retry, in ms
-	Phase   string    `json:"phase,omitempty"`   // phase: before|during|after|recovery|done
-	Service string    `json:"service,omitempty"` // child-exit: which service
-	Status  string    `json:"status,omitempty"`  // activity/experiment status
-	Error   string    `json:"error,omitempty"`   // retry/fallback/child-exit: the error text
-	Message string    `json:"message,omitempty"` // free text for a person
+	Time       time.Time `json:"time"`
+	Kind       string    `json:"kind"`
+	Action     string    `json:"action,omitempty"`      // fault: on|off; activity: start|end
+	Name       string    `json:"name,omitempty"`        // fault or activity name
+	From       string    `json:"from,omitempty"`        // breaker: previous state
+	To         string    `json:"to,omitempty"`          // breaker: new state
+	Attempt    int       `json:"attempt,omitempty"`     // retry: retry number (1 = first retry); attempt: call number (1 = first call)
+	WaitMS     float64   `json:"wait_ms,omitempty"`     // retry: the wait before this retry, in ms
+	DurationMS float64   `json:"duration_ms,omitempty"` // attempt: how long the call took, in ms
+	Outcome    string    `json:"outcome,omitempty"`     // attempt: OutcomeSuccess, OutcomeFailure or OutcomeIgnored
+	RequestID  uint64    `json:"request_id,omitempty"`  // retry, fallback, attempt: the load request's ID (X-Request-Id), 0 if none
+	Phase      string    `json:"phase,omitempty"`       // phase: before|during|after|recovery|done
+	Service    string    `json:"service,omitempty"`     // child-exit: which service
+	Status     string    `json:"status,omitempty"`      // activity/experiment status
+	Error      string    `json:"error,omitempty"`       // retry/fallback/attempt/child-exit: the error text
+	Message    string    `json:"message,omitempty"`     // free text for a person
 }
 
 // RetrySchedule is the configured retry policy, so the report can compare observed waits with it.
 type RetrySchedule struct {
-	MaxRetries     int     `json:"max_retries"`
-	InitialBackoff string  `json:"initial_backoff"` // Go duration text, e.g. "1s"
-	Multiplier     float64 `json:"multiplier"`
-	MaxBackoff     string  `json:"max_backoff"`
-	Jitter         float64 `json:"jitter"`
+	MaxRetries     int      `json:"max_retries"`
+	InitialBackoff Duration `json:"initial_backoff_ms"`
+	Multiplier     float64  `json:"multiplier"`
+	MaxBackoff     Duration `json:"max_backoff_ms"`
+	Jitter         float64  `json:"jitter"`
 }
 
-// RunInfo is run.json: what was run and how it ended.
+// RunInfo is run.json: what was run, with which settings, and what the lab saw go wrong. The
+// verdict is not stored: it is computed from a Run by one function (report.Judge), for the exit
+// status and for every report alike.
 type RunInfo struct {
 	Label        string            `json:"label,omitempty"` // LabelBaseline or LabelResilient in a compare run
 	Title        string            `json:"title"`           // the experiment's title
@@ -63,16 +90,19 @@ type RunInfo struct {
 	Resilience   string            `json:"resilience"`      // ResilienceOn | ResilienceOff
 	RPS          float64           `json:"rps"`
 	Seed         int64             `json:"seed"`
-	Recovery     string            `json:"recovery"` // the recovery window after the rollbacks
+	Recovery     Duration          `json:"recovery_ms"`     // the recovery window after the rollbacks
+	LoadTimeout  Duration          `json:"load_timeout_ms"` // the load's per-request timeout
 	Start        time.Time         `json:"start"`
 	End          time.Time         `json:"end"`
-	Status       string            `json:"status"` // the journal's status
+	Status       string            `json:"status"` // the journal's status ("" when the experiment never ran)
 	Deviated     bool              `json:"deviated"`
-	ExitCode     int               `json:"exit_code"`
-	Failure      string            `json:"failure,omitempty"` // why the run failed, for a person
-	ClientEnv    map[string]string `json:"client_env"`        // the pipeline variables the client ran with
+	Interrupted  bool              `json:"interrupted,omitempty"` // stopped by Ctrl-C or SIGTERM
+	Problems     []string          `json:"problems,omitempty"`    // what the lab saw fail (a service died, a cleanup failed, ...)
+	Warnings     []string          `json:"warnings,omitempty"`    // settings that weaken the evidence, said at start
+	ClientEnv    map[string]string `json:"client_env"`            // the pipeline variables the client ran with
 	Retry        RetrySchedule     `json:"retry"`
-	CBWait       string            `json:"cb_wait_duration"`
+	CBWait       Duration          `json:"cb_wait_duration_ms"`
+	HalfOpen     int               `json:"cb_half_open_calls,omitempty"`
 	Vars         map[string]any    `json:"vars,omitempty"` // --var overrides
 	ChaoslabArgs []string          `json:"args,omitempty"`
 }

@@ -1,13 +1,15 @@
-package lab
+package stack
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -30,9 +32,9 @@ func SelfServe(service string) (string, []string, error) {
 	return exe, []string{"serve", strings.TrimSuffix(service, "-service")}, nil
 }
 
-// StackConfig configures a stack.
-type StackConfig struct {
-	Kind        string            // "local" or "netns"
+// Config configures a stack.
+type Config struct {
+	Kind        string            // a name from Kinds: "local" or "netns"
 	Dir         string            // where the services' logs go
 	ClientAddr  string            // local: client LISTEN_ADDR (default 127.0.0.1:0)
 	BackendAddr string            // local: backend LISTEN_ADDR (default 127.0.0.1:0)
@@ -46,7 +48,7 @@ type StackConfig struct {
 }
 
 // notify tells the user something about the stack, and logs it.
-func (cfg *StackConfig) notify(msg string) {
+func (cfg *Config) notify(msg string) {
 	cfg.Logger.Info(msg)
 	if cfg.Notify != nil {
 		cfg.Notify(msg)
@@ -61,7 +63,7 @@ type Stack struct {
 	Kind       string
 
 	services map[string]*child
-	died     chan *child // a service exited without being asked to
+	died     chan Exit // a service exited without being asked to
 	faultAPI interface {
 		Active() (bool, string)
 		Close(ctx context.Context) error
@@ -76,7 +78,7 @@ type Stack struct {
 	closeErr      error
 }
 
-func (cfg *StackConfig) defaults() {
+func (cfg *Config) defaults() {
 	if cfg.ClientAddr == "" {
 		cfg.ClientAddr = "127.0.0.1:0"
 	}
@@ -104,29 +106,45 @@ type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
-// StartStack starts the stack of the given kind. On error, everything it started is stopped.
-func StartStack(ctx context.Context, cfg StackConfig) (*Stack, error) {
-	cfg.defaults()
-	s := &Stack{Kind: cfg.Kind, services: map[string]*child{}, died: make(chan *child, 2), events: cfg.Events,
-		logger: cfg.Logger.With("component", "stack"), resilienceOff: clientGetenv(cfg.ClientEnv)("RESILIENCE") == "off"}
-	var err error
-	switch cfg.Kind {
-	case "", "local":
-		s.Kind = "local"
-		err = s.startLocal(ctx, cfg)
-	case "netns":
-		err = s.startNetns(ctx, cfg)
-	default:
-		err = fmt.Errorf("unknown stack %q: use local, netns or none", cfg.Kind)
+// Kind is one way of running the stack.
+type Kind struct {
+	Help  string                                                // one line for --help
+	Root  bool                                                  // needs root (network namespaces, iptables)
+	start func(s *Stack, ctx context.Context, cfg Config) error // starts the services and the fault API
+}
+
+// Kinds is the registry of stack kinds by name; flag validation and --help read their names
+// from it, so the two cannot drift.
+func Kinds() map[string]Kind {
+	return map[string]Kind{
+		"local": {Help: "the services as child processes on loopback, an embedded Toxiproxy between them", start: (*Stack).startLocal},
+		"netns": {Help: "each service in its own Linux network namespace, the partition made with iptables (root)", Root: true, start: (*Stack).startNetns},
 	}
-	if err != nil {
+}
+
+// KindNames returns the registered kinds' names, sorted.
+func KindNames() []string { return slices.Sorted(maps.Keys(Kinds())) }
+
+// Start starts the stack of the given kind ("" = local). On error, everything it started is stopped.
+func Start(ctx context.Context, cfg Config) (*Stack, error) {
+	cfg.defaults()
+	if cfg.Kind == "" {
+		cfg.Kind = "local"
+	}
+	kind, ok := Kinds()[cfg.Kind]
+	if !ok {
+		return nil, fmt.Errorf("unknown stack %q: use one of %s", cfg.Kind, strings.Join(KindNames(), ", "))
+	}
+	s := &Stack{Kind: cfg.Kind, services: map[string]*child{}, died: make(chan Exit, 2), events: cfg.Events,
+		logger: cfg.Logger.With("component", "stack"), resilienceOff: clientGetenv(cfg.ClientEnv)("RESILIENCE") == "off"}
+	if err := kind.start(s, ctx, cfg); err != nil {
 		s.Close(context.WithoutCancel(ctx))
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Stack) startLocal(ctx context.Context, cfg StackConfig) error {
+func (s *Stack) startLocal(ctx context.Context, cfg Config) error {
 	backendAddr, err := s.startService(ctx, cfg, results.BackendService, nil, map[string]string{"LISTEN_ADDR": cfg.BackendAddr})
 	if err != nil {
 		return err
@@ -162,7 +180,7 @@ func (s *Stack) waitReady(ctx context.Context, timeout time.Duration) error {
 type wrapCommand func(path string, args []string) (string, []string)
 
 // startService starts one service, waits for its address and its readiness, and returns the address.
-func (s *Stack) startService(ctx context.Context, cfg StackConfig, name string, wrap wrapCommand, env map[string]string) (string, error) {
+func (s *Stack) startService(ctx context.Context, cfg Config, name string, wrap wrapCommand, env map[string]string) (string, error) {
 	path, args, err := cfg.Serve(name)
 	if err != nil {
 		return "", err
@@ -176,6 +194,9 @@ func (s *Stack) startService(ctx context.Context, cfg StackConfig, name string, 
 	}
 	s.logFiles = append(s.logFiles, logFile)
 	env["LOG_FORMAT"] = "json"
+	if name == results.ClientService {
+		env["LOG_LEVEL"] = "debug" // the attempt records, one per backend call, are at debug level
+	}
 	c, err := startChild(childSpec{Name: name, Path: path, Args: args, Env: environ(os.Environ(), env), LogFile: logFile}, s.events, cfg.Logger, s.childExited)
 	if err != nil {
 		return "", err
@@ -228,13 +249,19 @@ func (s *Stack) childExited(c *child) {
 	s.events.Add(results.Event{Time: time.Now(), Kind: results.KindChildExit, Service: c.name, Error: msg})
 	s.logger.Error("service exited unexpectedly", "service", c.name, "how", msg)
 	select {
-	case s.died <- c:
+	case s.died <- Exit{Service: c.name, How: msg}:
 	default:
 	}
 }
 
-// Died delivers a service that exited without being asked to.
-func (s *Stack) Died() <-chan *child { return s.died }
+// Exit is a service that exited without being asked to.
+type Exit struct {
+	Service string // results.ClientService or results.BackendService
+	How     string // e.g. "killed by signal killed", "exit status 2"
+}
+
+// Died delivers each service that exited without being asked to.
+func (s *Stack) Died() <-chan Exit { return s.died }
 
 // FaultActive says whether a fault is in effect now.
 func (s *Stack) FaultActive() (bool, string) {

@@ -1,4 +1,4 @@
-package lab
+package stack
 
 import (
 	"context"
@@ -24,7 +24,7 @@ const (
 // startNetns builds the namespaces, starts each service inside its own, and serves the
 // Toxiproxy-shaped partition API backed by iptables. Leftovers of an earlier killed run are
 // removed first, and said so.
-func (s *Stack) startNetns(ctx context.Context, cfg StackConfig) error {
+func (s *Stack) startNetns(ctx context.Context, cfg Config) error {
 	logger := cfg.Logger.With("component", "netns")
 	removed, err := netns.CleanupLeftovers(ctx, logger)
 	if err != nil {

@@ -1,4 +1,4 @@
-package lab
+package stack
 
 import (
 	"bufio"
@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"os/exec"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -133,19 +132,10 @@ func (c *child) terminate(grace time.Duration) {
 	}
 }
 
-var (
-	reRetry   = regexp.MustCompile(`^Retry 'backendRetry' - Attempt #(\d+)$`)
-	reBreaker = regexp.MustCompile(`^CircuitBreaker 'backendCB' changed state: (CLOSED|OPEN|HALF_OPEN) -> (CLOSED|OPEN|HALF_OPEN)$`)
-	reFallbk  = regexp.MustCompile(`^Fallback response due to error: (.*)$`)
-)
-
-// logLine is the part of a service's JSON log line the lab reads.
-type logLine struct {
-	Time  time.Time       `json:"time"`
-	Msg   string          `json:"msg"`
-	Addr  string          `json:"addr"`
-	Wait  json.RawMessage `json:"wait"`
-	Error string          `json:"error"`
+// listening is the part of a service's JSON log line that announces its address.
+type listening struct {
+	Msg  string `json:"msg"`
+	Addr string `json:"addr"`
 }
 
 func (c *child) readLogs(r io.Reader, logFile io.Writer) {
@@ -156,56 +146,33 @@ func (c *child) readLogs(r io.Reader, logFile io.Writer) {
 		if logFile != nil {
 			logFile.Write(append(line, '\n'))
 		}
-		var l logLine
-		if json.Unmarshal(line, &l) != nil {
-			continue
-		}
-		c.interpret(l)
+		c.interpret(line)
 	}
 	io.Copy(io.Discard, r)
 }
 
-// interpret turns the lines operators grep for into events.
-func (c *child) interpret(l logLine) {
-	if l.Time.IsZero() {
-		l.Time = time.Now()
+// interpret reads the address line and turns the client's structured records into events
+// (results.DecodeLogLine: the attributes, never the sentence).
+func (c *child) interpret(line []byte) {
+	if e, ok := results.DecodeLogLine(line); ok {
+		if e.Time.IsZero() {
+			e.Time = time.Now()
+		}
+		if e.Kind == results.KindBreaker {
+			c.mu.Lock()
+			c.state = e.To
+			c.mu.Unlock()
+		}
+		c.events.Add(e)
+		return
 	}
-	switch {
-	case l.Msg == "listening" && l.Addr != "":
+	var l listening
+	if json.Unmarshal(line, &l) == nil && l.Msg == "listening" && l.Addr != "" {
 		select {
 		case c.addr <- l.Addr:
 		default:
 		}
-	case reBreaker.MatchString(l.Msg):
-		m := reBreaker.FindStringSubmatch(l.Msg)
-		c.mu.Lock()
-		c.state = m[2]
-		c.mu.Unlock()
-		c.events.Add(results.Event{Time: l.Time, Kind: results.KindBreaker, From: m[1], To: m[2]})
-	case reRetry.MatchString(l.Msg):
-		n, _ := strconv.Atoi(reRetry.FindStringSubmatch(l.Msg)[1])
-		c.events.Add(results.Event{Time: l.Time, Kind: results.KindRetry, Attempt: n, WaitMS: waitMS(l.Wait), Error: l.Error})
-	case reFallbk.MatchString(l.Msg):
-		c.events.Add(results.Event{Time: l.Time, Kind: results.KindFallback, Error: reFallbk.FindStringSubmatch(l.Msg)[1]})
 	}
-}
-
-// waitMS reads slog's JSON duration (nanoseconds as a number) or a duration string.
-func waitMS(raw json.RawMessage) float64 {
-	if len(raw) == 0 {
-		return 0
-	}
-	var ns float64
-	if json.Unmarshal(raw, &ns) == nil {
-		return ns / 1e6
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		if d, err := time.ParseDuration(s); err == nil {
-			return float64(d) / 1e6
-		}
-	}
-	return 0
 }
 
 // describeExit says how a process ended, for a person.
