@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"sync/atomic"
 	"time"
@@ -29,7 +30,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	logger := httpserve.NewLogger(cfg.LogFormat, stdout, "backend-service")
+	logger := httpserve.NewLogger(cfg.LogFormat, slog.LevelInfo, stdout, "backend-service")
 	reg := prometheus.NewRegistry()
 	hm, err := httpserve.NewHTTPMetrics(reg)
 	if err != nil {

@@ -3,6 +3,7 @@ package client
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strconv"
 	"strings"
@@ -37,6 +38,7 @@ type Config struct {
 	BackendConnMaxAge time.Duration
 	ShutdownTimeout   time.Duration
 	LogFormat         string
+	LogLevel          string // debug, info, warn or error; debug adds one record per backend call
 }
 
 type setting = httpserve.Setting[Config]
@@ -88,6 +90,10 @@ func settings() []setting {
 			func(c *Config, v string) error { return httpserve.Duration(v, &c.ShutdownTimeout, 0) }),
 		variable("LOG_FORMAT", "text", "text or json",
 			func(c *Config, v string) error { return httpserve.Choice(v, &c.LogFormat, "text", "json") }),
+		variable("LOG_LEVEL", "info", "debug, info, warn or error; debug adds a record of every backend call",
+			func(c *Config, v string) error {
+				return httpserve.Choice(v, &c.LogLevel, "debug", "info", "warn", "error")
+			}),
 	}
 }
 
@@ -137,7 +143,7 @@ func (c Config) Effective() map[string]string {
 		"CB_SLIDING_WINDOW": strconv.Itoa(c.CBSlidingWindow), "CB_MINIMUM_CALLS": strconv.Itoa(c.CBMinimumCalls),
 		"CB_FAILURE_RATE_THRESHOLD": f(c.CBFailureRateThreshold), "CB_WAIT_DURATION": c.CBWaitDuration.String(),
 		"CB_HALF_OPEN_CALLS": strconv.Itoa(c.CBHalfOpenCalls), "BACKEND_CONN_MAX_AGE": c.BackendConnMaxAge.String(),
-		"SHUTDOWN_TIMEOUT": c.ShutdownTimeout.String(), "LOG_FORMAT": c.LogFormat,
+		"SHUTDOWN_TIMEOUT": c.ShutdownTimeout.String(), "LOG_FORMAT": c.LogFormat, "LOG_LEVEL": c.LogLevel,
 	}
 }
 
@@ -151,6 +157,15 @@ func (c Config) pipelineConfig() resilience.Config {
 		FailureRateThreshold: c.CBFailureRateThreshold, WaitDuration: c.CBWaitDuration,
 		HalfOpenCalls: c.CBHalfOpenCalls,
 	}
+}
+
+// level is LOG_LEVEL as a slog level.
+func (c Config) level() slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return slog.LevelInfo // not reached: the LOG_LEVEL setting allows only slog's level names
+	}
+	return l
 }
 
 func onOff(v string, dst *bool) error {

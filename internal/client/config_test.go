@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"maps"
 	"strings"
 	"testing"
@@ -23,7 +24,7 @@ func TestDefaultsMatchDesign(t *testing.T) {
 		"RETRY_INITIAL_BACKOFF": "1s", "RETRY_MULTIPLIER": "2", "RETRY_MAX_BACKOFF": "16s",
 		"RETRY_JITTER": "0.5", "RETRY_JITTER_SEED": "0", "CB_SLIDING_WINDOW": "10", "CB_MINIMUM_CALLS": "5",
 		"CB_FAILURE_RATE_THRESHOLD": "50", "CB_WAIT_DURATION": "10s", "CB_HALF_OPEN_CALLS": "3",
-		"BACKEND_CONN_MAX_AGE": "30s", "SHUTDOWN_TIMEOUT": "10s", "LOG_FORMAT": "text",
+		"BACKEND_CONN_MAX_AGE": "30s", "SHUTDOWN_TIMEOUT": "10s", "LOG_FORMAT": "text", "LOG_LEVEL": "info",
 	}
 	if got := Defaults(); !maps.Equal(got, want) {
 		t.Errorf("Defaults() = %v\nwant %v", got, want)
@@ -61,6 +62,8 @@ func TestLoadConfigOverrides(t *testing.T) {
 		{"no connection age limit", "BACKEND_CONN_MAX_AGE", "0", func(c Config) bool { return c.BackendConnMaxAge == 0 }},
 		{"shutdown timeout", "SHUTDOWN_TIMEOUT", "1s", func(c Config) bool { return c.ShutdownTimeout == time.Second }},
 		{"JSON logs", "LOG_FORMAT", "json", func(c Config) bool { return c.LogFormat == "json" }},
+		{"debug logs", "LOG_LEVEL", "debug", func(c Config) bool { return c.level() == slog.LevelDebug }},
+		{"error logs only", "LOG_LEVEL", "error", func(c Config) bool { return c.level() == slog.LevelError }},
 		{"spaces around a value", "RETRY_MAX_RETRIES", " 2 ", func(c Config) bool { return c.MaxRetries == 2 }},
 	}
 	for _, tt := range tests {
@@ -100,6 +103,8 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"negative connection age", map[string]string{"BACKEND_CONN_MAX_AGE": "-5s"}, "BACKEND_CONN_MAX_AGE"},
 		{"resilience neither on nor off", map[string]string{"RESILIENCE": "yes"}, "RESILIENCE"},
 		{"unknown log format", map[string]string{"LOG_FORMAT": "xml"}, "LOG_FORMAT"},
+		{"unknown log level", map[string]string{"LOG_LEVEL": "verbose"}, "LOG_LEVEL"},
+		{"log level in capitals", map[string]string{"LOG_LEVEL": "DEBUG"}, "LOG_LEVEL"},
 		{"backend URL without scheme", map[string]string{"BACKEND_URL": "localhost:8081"}, "BACKEND_URL"},
 		{"backend URL with a query", map[string]string{"BACKEND_URL": "http://b:1/?x=1"}, "BACKEND_URL"},
 		{"listen address without port", map[string]string{"LISTEN_ADDR": "localhost"}, "LISTEN_ADDR"},

@@ -3,9 +3,11 @@ package client
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 
 	"chaoslab/internal/httpserve"
 	"chaoslab/internal/resilience"
+	"chaoslab/internal/results"
 )
 
 // DataAnswer is the answer of GET /api/data.
@@ -17,11 +19,11 @@ type DataAnswer struct {
 	CircuitBreakerState resilience.State  `json:"circuitBreakerState"`
 }
 
-// handleData calls the backend through the pipeline. A fallback is 200 with X-Fallback: true;
-// without patterns (RESILIENCE=off) an error is 502.
+// handleData calls the backend through the pipeline, passing it the request's X-Request-Id. A
+// fallback is 200 with X-Fallback: true; without patterns (RESILIENCE=off) an error is 502.
 func handleData(p *resilience.Pipeline, b *backendClient) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		out := p.Execute(r.Context(), b.fetch)
+		out := p.Execute(resilience.WithRequestID(r.Context(), requestID(r)), b.fetch)
 		a := DataAnswer{Source: out.Source, Data: out.Data, Attempts: out.Attempts, CircuitBreakerState: out.State}
 		if out.Err != nil {
 			a.Error = out.Err.Error()
@@ -36,6 +38,15 @@ func handleData(p *resilience.Pipeline, b *backendClient) http.Handler {
 			httpserve.WriteJSON(w, http.StatusBadGateway, a)
 		}
 	})
+}
+
+// requestID is the request's X-Request-Id when it is a positive integer, else 0 (none).
+func requestID(r *http.Request) uint64 {
+	id, err := strconv.ParseUint(r.Header.Get(results.RequestIDHeader), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return id
 }
 
 // ResilienceAnswer is the answer of GET /api/resilience: the pipeline's snapshot and the

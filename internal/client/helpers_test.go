@@ -102,14 +102,25 @@ func (s *service) shutdown(t *testing.T) {
 // getJSON fetches url and decodes its JSON answer into v; it returns the response.
 func getJSON(t *testing.T, url string, v any) *http.Response {
 	t.Helper()
-	resp, err := http.Get(url)
+	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
+		t.Fatal(err)
+	}
+	return decodeAnswer(t, req, v)
+}
+
+// decodeAnswer sends req and decodes its JSON answer into v (nil: discard); it returns the
+// response.
+func decodeAnswer(t *testing.T, req *http.Request, v any) *http.Response {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
 	defer resp.Body.Close()
 	if v != nil {
 		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-			t.Fatalf("GET %s: decoding: %v", url, err)
+			t.Fatalf("%s %s: decoding: %v", req.Method, req.URL, err)
 		}
 	}
 	return resp

@@ -32,7 +32,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	logger := httpserve.NewLogger(cfg.LogFormat, stdout, "client-service")
+	logger := httpserve.NewLogger(cfg.LogFormat, cfg.level(), stdout, "client-service")
 	reg := prometheus.NewRegistry()
 	seed := uint64(cfg.JitterSeed)
 	if seed == 0 {

@@ -70,6 +70,25 @@ func TestResilienceSnapshot(t *testing.T) {
 	}
 }
 
+// TestCallerGoneIsIgnored: a caller that hangs up before ATTEMPT_TIMEOUT cuts the backend call;
+// the breaker counts it ignored, not failed.
+func TestCallerGoneIsIgnored(t *testing.T) {
+	cl := start(t, Run, fastEnv(blackhole(t), "ATTEMPT_TIMEOUT", "300ms", "REQUEST_TIMEOUT", "1s"))
+	impatient := &http.Client{Timeout: 100 * time.Millisecond}
+	if resp, err := impatient.Get(cl.URL + "/api/data"); err == nil {
+		resp.Body.Close()
+		t.Fatalf("the blackholed request answered %d within 100ms", resp.StatusCode)
+	}
+	var s ResilienceAnswer
+	testutil.WaitFor(t, 2*time.Second, "the call counted ignored", func() bool {
+		getJSON(t, cl.URL+"/api/resilience", &s)
+		return s.CircuitBreaker.IgnoredCalls == 1
+	})
+	if b := s.CircuitBreaker; b.FailedCalls != 0 || b.BufferedCalls != 0 {
+		t.Errorf("breaker counted %d buffered, %d failed calls for a caller that hung up", b.BufferedCalls, b.FailedCalls)
+	}
+}
+
 func TestMetricsEndpoint(t *testing.T) {
 	f := newFakeBackend(t)
 	cl := start(t, Run, fastEnv(f.srv.URL))
@@ -83,6 +102,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	for _, want := range []string{
 		`resilience4j_circuitbreaker_state{name="backendCB",state="closed"} 1`,
 		`resilience4j_circuitbreaker_calls_seconds_count{kind="successful",name="backendCB"} 1`,
+		`resilience4j_circuitbreaker_calls_seconds_count{kind="ignored",name="backendCB"} 0`,
 		`resilience4j_circuitbreaker_not_permitted_calls_total{name="backendCB"} 0`,
 		`resilience4j_retry_calls_total{kind="successful_without_retry",name="backendRetry"} 1`,
 		`client_fallback_responses_total 0`,

@@ -23,9 +23,8 @@
 //     exceeds 10 ms.
 //   - Percentiles: nearest rank on the sorted latencies of the requests sent,
 //     p = sorted[ceil(p/100*n)-1]. No request sent: no percentiles ("n/a").
-//   - Breaker timeline: CLOSED at the run start, then each "breaker" event. failsafe-go moves
-//     OPEN -> HALF_OPEN lazily, on the first call after the wait, so that transition can lag the
-//     configured wait by up to one request interval.
+//   - Breaker timeline: CLOSED at the run start, then each "breaker" event. The client makes
+//     OPEN -> HALF_OPEN with a timer when CB_WAIT_DURATION ends, with or without traffic.
 //   - Detection: fault on -> the first fallback answer (the earliest completion, Start+Latency,
 //     of the records with Source fallback whose Start >= fault on) and -> the first transition to
 //     OPEN at or after fault on. Recovery times: fault off -> the first backend answer (the

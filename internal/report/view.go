@@ -80,7 +80,7 @@ func definitions() []string {
 		"Requests are the requests the open-loop load offered (scheduled), and the percentages are of them. Answered 200 counts backend and fallback answers; errors are non-200 answers and requests without an answer (timeouts, refused); timeouts are the errors without any HTTP status; dropped requests were never sent (the load's in-flight cap was reached) and count as not answered.",
 		"Latency counts from the request's scheduled arrival, not from when it was sent, so it includes the load's send lag (how late the load sent it; its maximum per phase is shown). Dropped requests have no latency.",
 		"Percentiles are nearest-rank: p = sorted[ceil(p/100 * n) - 1] of the latencies of the phase's requests that were sent; no such request shows n/a.",
-		"Breaker timeline: CLOSED at the run start, then each transition the client logged. failsafe-go moves OPEN -> HALF_OPEN lazily, on the first call after the wait, so that transition can lag the configured wait by up to one request interval.",
+		"Breaker timeline: CLOSED at the run start, then each transition the client logged. OPEN -> HALF_OPEN is made by a timer when CB_WAIT_DURATION ends, with or without traffic.",
 		"Detection: fault on -> the earliest completion (start + latency) of a fallback answer to a request started at or after fault on; fault on -> the first transition to OPEN. Recovery: fault off -> the earliest completion of a backend answer to a request started at or after fault off; fault off -> the first transition to CLOSED.",
 		fmt.Sprintf("While OPEN: the requests that started while the timeline was OPEN; acceptance: p99 under %s.", FormatDuration(OpenP99Target)),
 		"Amplification: backend calls per request, sum(attempts) / requests, over the requests sent whose number of calls is known (the client logs each call with the request's id); a request the breaker rejected made 0 calls. Requests whose count is not known are left out and counted (\"3 unknown\"); dropped requests made no call and are left out.",
@@ -247,7 +247,7 @@ func transitionRows(a *Analysis) []transitionRow {
 	for _, t := range a.Transitions {
 		r := transitionRow{At: FormatOffset(t.At), SinceFault: sinceFault(a, t.Time), From: t.From, To: t.To}
 		if t.From == results.BreakerOpen && t.To == results.BreakerHalfOpen {
-			r.Note = "lazy: on the first call after the wait"
+			r.Note = "the wait (CB_WAIT_DURATION) ended"
 		}
 		rows = append(rows, r)
 	}

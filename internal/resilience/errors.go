@@ -13,6 +13,10 @@ var ErrBreakerOpen = errors.New("CircuitBreaker '" + BreakerName + "' is OPEN an
 // ErrAttemptTimeout is the error of an attempt cut by ATTEMPT_TIMEOUT.
 var ErrAttemptTimeout = errors.New("backend call timed out")
 
+// ErrRequestTimeout is the error of an attempt cut by the request's deadline (REQUEST_TIMEOUT),
+// when less than ATTEMPT_TIMEOUT was left (or in the baseline, which has no attempt timeout).
+var ErrRequestTimeout = errors.New("backend call cut by the request deadline")
+
 // StatusError is the error a Call returns for a backend answer whose status is not 2xx.
 type StatusError struct {
 	Code int
@@ -25,7 +29,7 @@ func (e *StatusError) Error() string {
 
 // Retryable reports whether err is worth another attempt and counts as a failure for the breaker:
 // connection errors, timeouts, 5xx and 429 are; other statuses, a cancelled caller and a rejection
-// by the breaker are not.
+// by the breaker are not. (A call cut because its caller went away is neither: see classify.)
 func Retryable(err error) bool {
 	var se *StatusError
 	switch {

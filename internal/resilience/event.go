@@ -16,26 +16,27 @@ const (
 // EventKind says what an Event reports.
 type EventKind int
 
-// Kinds of events, one per policy listener plus the end of a request.
+// Kinds of events, one per policy listener plus the backend calls and the end of a request.
 const (
-	EventRetryScheduled EventKind = iota // a retry was scheduled: Attempt, Wait, Err
+	EventRetryScheduled EventKind = iota // a retry was scheduled: Attempt, Wait, Err, RequestID
 	EventStateChanged                    // the breaker changed state: From, To
-	EventCallSucceeded                   // the breaker recorded a successful call: Duration
-	EventCallFailed                      // the breaker recorded a failed call: Duration, Err
-	EventNotPermitted                    // the breaker rejected a call without making it
-	EventFallback                        // a fallback answer was made: Err
+	EventAttempt                         // one backend call ended: Attempt, Outcome, Duration, Err, RequestID
+	EventNotPermitted                    // the breaker rejected a call, or woke a request asleep for a retry
+	EventFallback                        // a fallback answer was made: Err, RequestID
 	EventRequestDone                     // a request left the pipeline: Attempts, Err (nil = success)
 )
 
 // Event is the one structured record every listener emits. Log lines, metrics and the snapshot
 // counters are all derived from it (see observe.go).
 type Event struct {
-	Kind     EventKind
-	Time     time.Time
-	Attempt  int           // EventRetryScheduled: the retry's number, 1 for the first retry
-	Wait     time.Duration // EventRetryScheduled: the wait before that retry
-	From, To State         // EventStateChanged
-	Duration time.Duration // EventCallSucceeded, EventCallFailed: time of the attempt
-	Attempts int           // EventRequestDone: backend calls actually made
-	Err      error
+	Kind      EventKind
+	Time      time.Time
+	Attempt   int           // EventRetryScheduled: the retry's number (1 = first retry); EventAttempt: the call's number (1 = first call)
+	Wait      time.Duration // EventRetryScheduled: the wait before that retry
+	From, To  State         // EventStateChanged
+	Outcome   string        // EventAttempt: results.OutcomeSuccess, OutcomeFailure or OutcomeIgnored
+	Duration  time.Duration // EventAttempt: how long the call took
+	Attempts  int           // EventRequestDone: backend calls actually made
+	RequestID uint64        // the request's id (WithRequestID), 0 if none
+	Err       error
 }

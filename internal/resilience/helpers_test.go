@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"chaoslab/internal/results"
 	"chaoslab/internal/testutil"
 )
 
@@ -124,16 +125,46 @@ func (b *logBuffer) messages(t *testing.T) []string {
 	return out
 }
 
-// newTestPipeline builds a pipeline logging JSON into the returned buffer.
+// newTestPipeline builds a pipeline logging JSON, debug level included (the attempt records),
+// into the returned buffer.
 func newTestPipeline(t *testing.T, cfg Config) (*Pipeline, *logBuffer, *prometheus.Registry) {
 	t.Helper()
 	logs := &logBuffer{}
 	reg := prometheus.NewRegistry()
-	p, err := New(cfg, Options{Logger: slog.New(slog.NewJSONHandler(logs, nil)), Registry: reg})
+	p, err := New(cfg, Options{Logger: debugLogger(logs), Registry: reg})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	return p, logs, reg
+}
+
+// debugLogger logs JSON into w, debug level included.
+func debugLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// events decodes the log with the lab's decoder, results.DecodeLogLine; a line it cannot read
+// fails the test.
+func (b *logBuffer) events(t *testing.T) []results.Event {
+	t.Helper()
+	var out []results.Event
+	for line := range strings.Lines(b.String()) {
+		e, ok := results.DecodeLogLine([]byte(line))
+		if !ok {
+			t.Fatalf("results.DecodeLogLine cannot read %q", line)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// executeCancelled runs one request whose caller gives up after d.
+func executeCancelled(p *Pipeline, ctx context.Context, call Call, d time.Duration) Outcome {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := time.AfterFunc(d, cancel)
+	defer stop.Stop()
+	return p.Execute(ctx, call)
 }
 
 func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed)) }

@@ -4,6 +4,8 @@ import (
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"chaoslab/internal/results"
 )
 
 // metrics are the pipeline's Prometheus metrics, named as Resilience4j's Micrometer binder names
@@ -19,7 +21,7 @@ func newMetrics(reg prometheus.Registerer, p *Pipeline) (*metrics, error) {
 	cb := prometheus.Labels{"name": BreakerName}
 	m := &metrics{
 		calls: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "resilience4j_circuitbreaker_calls_seconds", Help: "Calls the circuit breaker permitted, by outcome.",
+			Name: "resilience4j_circuitbreaker_calls_seconds", Help: "Calls the circuit breaker permitted, by outcome (ignored: cut by their caller).",
 			ConstLabels: cb, Buckets: prometheus.DefBuckets,
 		}, []string{"kind"}),
 		notPermitted: prometheus.NewCounter(prometheus.CounterOpts{
@@ -34,8 +36,8 @@ func newMetrics(reg prometheus.Registerer, p *Pipeline) (*metrics, error) {
 			Name: "client_fallback_responses_total", Help: "Answers made by the fallback.",
 		}),
 	}
-	for _, k := range []string{"successful", "failed"} {
-		m.calls.WithLabelValues(k)
+	for _, o := range []string{results.OutcomeSuccess, results.OutcomeFailure, results.OutcomeIgnored} {
+		m.calls.WithLabelValues(callKind(o))
 	}
 	for _, k := range []string{"successful_without_retry", "successful_with_retry", "failed_without_retry", "failed_with_retry"} {
 		m.retryCalls.WithLabelValues(k)
@@ -50,8 +52,19 @@ func newMetrics(reg prometheus.Registerer, p *Pipeline) (*metrics, error) {
 	return m, nil
 }
 
+// callKind is Resilience4j's kind label of a call whose outcome is one of results.Outcome*.
+func callKind(outcome string) string {
+	switch outcome {
+	case results.OutcomeFailure:
+		return "failed"
+	case results.OutcomeIgnored:
+		return "ignored"
+	}
+	return "successful"
+}
+
 // stateGauges are resilience4j_circuitbreaker_state: 1 for the current state, 0 for the others,
-// read at scrape time from Pipeline.State so a lapsed OPEN wait shows as half_open.
+// read at scrape time from Pipeline.State.
 func stateGauges(p *Pipeline) []prometheus.Collector {
 	var gs []prometheus.Collector
 	for _, s := range []State{StateClosed, StateOpen, StateHalfOpen, StateDisabled} {
@@ -76,10 +89,8 @@ func stateGauges(p *Pipeline) []prometheus.Collector {
 
 func (m *metrics) observe(e Event) {
 	switch e.Kind {
-	case EventCallSucceeded:
-		m.calls.WithLabelValues("successful").Observe(e.Duration.Seconds())
-	case EventCallFailed:
-		m.calls.WithLabelValues("failed").Observe(e.Duration.Seconds())
+	case EventAttempt:
+		m.calls.WithLabelValues(callKind(e.Outcome)).Observe(e.Duration.Seconds())
 	case EventNotPermitted:
 		m.notPermitted.Inc()
 	case EventFallback:

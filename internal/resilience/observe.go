@@ -6,26 +6,30 @@ import (
 	"log/slog"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"chaoslab/internal/results"
 )
 
-// observer turns events into the log lines, the metrics and the snapshot counters.
+// observer turns events into the log records, the metrics and the snapshot counters.
 type observer struct {
 	log      *slog.Logger
 	counts   counters
 	metrics  *metrics // nil when no registry was given
 	pipeline *Pipeline
+	breaker  bool // the pipeline has a breaker (not the baseline): its calls are counted
 }
 
 // counters are the running totals the snapshot reports.
 type counters struct {
-	notPermitted, retries, fallbacks             atomic.Int64
+	notPermitted, ignored, retries, fallbacks    atomic.Int64
 	okWithout, okWith, failedWithout, failedWith atomic.Int64
 }
 
 func newObserver(log *slog.Logger, reg prometheus.Registerer, p *Pipeline) (*observer, error) {
-	o := &observer{log: log.With("component", "resilience"), pipeline: p}
+	o := &observer{log: log.With("component", "resilience"), pipeline: p, breaker: p.cfg.Enabled}
 	if reg != nil {
 		m, err := newMetrics(reg, p)
 		if err != nil {
@@ -38,36 +42,74 @@ func newObserver(log *slog.Logger, reg prometheus.Registerer, p *Pipeline) (*obs
 
 func (o *observer) observe(e Event) {
 	o.logEvent(e)
+	if e.Kind == EventAttempt && !o.breaker {
+		return // the baseline's calls are logged, not counted: there is no breaker
+	}
 	o.count(e)
 	if o.metrics != nil {
 		o.metrics.observe(e)
 	}
 }
 
-// logEvent writes the three log lines of DESIGN.md §2; operators and the lab grep for them.
+// logEvent writes the log records of DESIGN.md §2: the three human lines operators grep for,
+// and the attempt records; each carries the structured attributes of results/logline.go, which
+// programs read (results.DecodeLogLine).
 func (o *observer) logEvent(e Event) {
 	ctx := context.Background()
 	switch e.Kind {
 	case EventRetryScheduled:
-		o.log.Warn(fmt.Sprintf("Retry '%s' - Attempt #%d", RetryName, e.Attempt),
-			slog.Duration("wait", e.Wait), slog.String("error", errText(e.Err)))
+		o.log.LogAttrs(ctx, slog.LevelWarn, fmt.Sprintf("Retry '%s' - Attempt #%d", RetryName, e.Attempt),
+			withID(e, slog.String(results.AttrEvent, results.LogRetry), slog.Int(results.AttrAttempt, e.Attempt),
+				slog.Duration("wait", e.Wait), slog.Float64(results.AttrWaitMS, ms(e.Wait)),
+				slog.String(results.AttrError, errText(e.Err)))...)
 	case EventStateChanged:
 		level := slog.LevelInfo
 		if e.To == StateOpen {
 			level = slog.LevelWarn
 		}
-		o.log.Log(ctx, level, fmt.Sprintf("CircuitBreaker '%s' changed state: %s -> %s", BreakerName, e.From, e.To),
-			slog.String("from", string(e.From)), slog.String("to", string(e.To)))
+		o.log.LogAttrs(ctx, level, fmt.Sprintf("CircuitBreaker '%s' changed state: %s -> %s", BreakerName, e.From, e.To),
+			slog.String(results.AttrEvent, results.LogBreaker),
+			slog.String(results.AttrFrom, string(e.From)), slog.String(results.AttrTo, string(e.To)))
 	case EventFallback:
-		o.log.Warn("Fallback response due to error: "+errText(e.Err), slog.String("error", errText(e.Err)))
+		o.log.LogAttrs(ctx, slog.LevelWarn, "Fallback response due to error: "+errText(e.Err),
+			withID(e, slog.String(results.AttrEvent, results.LogFallback), slog.String(results.AttrError, errText(e.Err)))...)
+	case EventAttempt:
+		o.logAttempt(ctx, e)
 	}
 }
+
+// logAttempt writes one backend call's record, at debug level: one per call would flood the
+// info logs at high rates.
+func (o *observer) logAttempt(ctx context.Context, e Event) {
+	if !o.log.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	o.log.LogAttrs(ctx, slog.LevelDebug, fmt.Sprintf("Backend call #%d: %s", e.Attempt, e.Outcome),
+		withID(e, slog.String(results.AttrEvent, results.LogAttempt), slog.Int(results.AttrAttempt, e.Attempt),
+			slog.String(results.AttrOutcome, e.Outcome), slog.Float64(results.AttrDuration, ms(e.Duration)),
+			slog.String(results.AttrError, errText(e.Err)))...)
+}
+
+// withID appends the request id to attrs, when the request has one.
+func withID(e Event, attrs ...slog.Attr) []slog.Attr {
+	if e.RequestID != 0 {
+		attrs = append(attrs, slog.Uint64(results.AttrRequestID, e.RequestID))
+	}
+	return attrs
+}
+
+// ms is d in milliseconds, the unit of the *_ms attributes.
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func (o *observer) count(e Event) {
 	c := &o.counts
 	switch e.Kind {
 	case EventRetryScheduled:
 		c.retries.Add(1)
+	case EventAttempt:
+		if e.Outcome == results.OutcomeIgnored {
+			c.ignored.Add(1)
+		}
 	case EventNotPermitted:
 		c.notPermitted.Add(1)
 	case EventFallback:

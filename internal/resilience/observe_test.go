@@ -11,8 +11,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 )
 
-// failingScenario runs one request against a failing backend with a breaker that opens on the
-// third failure: two retries are scheduled, the breaker opens, the fallback answers.
+// failingScenario runs one request (id 42) against a failing backend with a breaker that opens
+// on the third failure: two retries are scheduled, the breaker opens, the fallback answers.
 func failingScenario(t *testing.T, logger *slog.Logger, reg *prometheus.Registry) *Pipeline {
 	t.Helper()
 	f := newFakeBackend(t)
@@ -23,7 +23,7 @@ func failingScenario(t *testing.T, logger *slog.Logger, reg *prometheus.Registry
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out := p.Execute(context.Background(), f.call); out.Source != SourceFallback || out.Attempts != 3 {
+	if out := p.Execute(WithRequestID(context.Background(), 42), f.call); out.Source != SourceFallback || out.Attempts != 3 {
 		t.Fatalf("outcome = %+v, want fallback after 3 attempts", out)
 	}
 	return p
@@ -34,10 +34,10 @@ func TestLogLinesText(t *testing.T) {
 	failingScenario(t, slog.New(slog.NewTextHandler(&buf, nil)), prometheus.NewRegistry())
 	const cause = `backend answered 500 Internal Server Error`
 	want := []*regexp.Regexp{
-		regexp.MustCompile(`^time=\S+ level=WARN msg="Retry 'backendRetry' - Attempt #1" component=resilience wait=10ms error="` + cause + `"$`),
-		regexp.MustCompile(`^time=\S+ level=WARN msg="Retry 'backendRetry' - Attempt #2" component=resilience wait=20ms error="` + cause + `"$`),
-		regexp.MustCompile(`^time=\S+ level=WARN msg="CircuitBreaker 'backendCB' changed state: CLOSED -> OPEN" component=resilience from=CLOSED to=OPEN$`),
-		regexp.MustCompile(`^time=\S+ level=WARN msg="Fallback response due to error: ` + cause + `" component=resilience error="` + cause + `"$`),
+		regexp.MustCompile(`^time=\S+ level=WARN msg="Retry 'backendRetry' - Attempt #1" component=resilience event=retry attempt=1 wait=10ms wait_ms=10 error="` + cause + `" request_id=42$`),
+		regexp.MustCompile(`^time=\S+ level=WARN msg="Retry 'backendRetry' - Attempt #2" component=resilience event=retry attempt=2 wait=20ms wait_ms=20 error="` + cause + `" request_id=42$`),
+		regexp.MustCompile(`^time=\S+ level=WARN msg="CircuitBreaker 'backendCB' changed state: CLOSED -> OPEN" component=resilience event=breaker from=CLOSED to=OPEN$`),
+		regexp.MustCompile(`^time=\S+ level=WARN msg="Fallback response due to error: ` + cause + `" component=resilience event=fallback error="` + cause + `" request_id=42$`),
 	}
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	if len(lines) != len(want) {
@@ -60,13 +60,15 @@ func TestLogLinesJSON(t *testing.T) {
 		attrs map[string]any
 	}{
 		{"retry 1", regexp.MustCompile(`^Retry 'backendRetry' - Attempt #1$`),
-			map[string]any{"wait": float64(10e6), "error": "backend answered 500 Internal Server Error"}},
+			map[string]any{"event": "retry", "attempt": float64(1), "wait": float64(10e6), "wait_ms": float64(10),
+				"error": "backend answered 500 Internal Server Error", "request_id": float64(42)}},
 		{"retry 2", regexp.MustCompile(`^Retry 'backendRetry' - Attempt #2$`),
-			map[string]any{"wait": float64(20e6), "error": "backend answered 500 Internal Server Error"}},
+			map[string]any{"event": "retry", "attempt": float64(2), "wait": float64(20e6), "wait_ms": float64(20),
+				"error": "backend answered 500 Internal Server Error", "request_id": float64(42)}},
 		{"state change", regexp.MustCompile(`^CircuitBreaker 'backendCB' changed state: CLOSED -> OPEN$`),
-			map[string]any{"from": "CLOSED", "to": "OPEN"}},
+			map[string]any{"event": "breaker", "from": "CLOSED", "to": "OPEN", "request_id": nil}},
 		{"fallback", regexp.MustCompile(`^Fallback response due to error: backend answered 500 Internal Server Error$`),
-			map[string]any{"error": "backend answered 500 Internal Server Error"}},
+			map[string]any{"event": "fallback", "error": "backend answered 500 Internal Server Error", "request_id": float64(42)}},
 	}
 	if len(recs) != len(tests) {
 		t.Fatalf("got %d records, want %d:\n%s", len(recs), len(tests), buf.String())

@@ -5,16 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"math/rand/v2"
-	"sync/atomic"
 	"time"
 
 	"github.com/failsafe-go/failsafe-go"
-	"github.com/failsafe-go/failsafe-go/circuitbreaker"
 	"github.com/failsafe-go/failsafe-go/fallback"
 	"github.com/failsafe-go/failsafe-go/retrypolicy"
-	"github.com/failsafe-go/failsafe-go/timeout"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -44,7 +40,7 @@ type Outcome struct {
 
 // Options are a Pipeline's dependencies.
 type Options struct {
-	Logger   *slog.Logger          // where the three log lines go; nil discards them
+	Logger   *slog.Logger          // where the log records go; nil discards them
 	Registry prometheus.Registerer // where the metrics are registered; nil registers nothing
 	Rand     *rand.Rand            // source of the jitter; nil seeds one from the clock
 }
@@ -53,9 +49,10 @@ type Options struct {
 type Pipeline struct {
 	cfg      Config
 	obs      *observer
-	window   *window
-	breaker  circuitbreaker.CircuitBreaker[*result]
+	breaker  *breaker // nil without patterns
 	policies []failsafe.Policy[*result]
+	// Causes of the two deadlines an attempt runs under, and the errors it reports for them.
+	errAttempt, errRequest error
 }
 
 // result is what flows through failsafe-go: the backend's body, or the fallback's answer.
@@ -73,14 +70,17 @@ func New(cfg Config, opts Options) (*Pipeline, error) {
 	if opts.Rand == nil {
 		opts.Rand = rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0))
 	}
-	p := &Pipeline{cfg: cfg}
+	p := &Pipeline{cfg: cfg,
+		errAttempt: fmt.Errorf("%w after %s (ATTEMPT_TIMEOUT)", ErrAttemptTimeout, cfg.AttemptTimeout),
+		errRequest: fmt.Errorf("%w of %s (REQUEST_TIMEOUT)", ErrRequestTimeout, cfg.RequestTimeout),
+	}
 	obs, err := newObserver(opts.Logger, opts.Registry, p)
 	if err != nil {
 		return nil, fmt.Errorf("registering resilience metrics: %w", err)
 	}
 	p.obs = obs
 	if cfg.Enabled {
-		p.window = newWindow(cfg.SlidingWindow, cfg.MinimumCalls, cfg.FailureRateThreshold)
+		p.breaker = newBreaker(cfg, p.onStateChanged)
 		p.build(&backoff{cfg: cfg, rnd: opts.Rand})
 	}
 	return p, nil
@@ -90,21 +90,14 @@ func New(cfg Config, opts Options) (*Pipeline, error) {
 //
 //	fallback( retry( circuit breaker( per-attempt timeout( call ))))
 //
+// failsafe-go runs the outer two. The inner two run in attempt, the function the retry runs
+// each time: the breaker's permit (breaker.go), then the call under its own deadline (callOnce).
+// A request asleep for a retry is woken when the breaker opens (breaker.sleep, Execute).
 // The request deadline bounds the whole: it is retry's maximum duration, it cuts the waits
-// (backoff.wait) and it is the deadline of every attempt's context (Execute).
+// (backoff.wait) and every attempt's deadline.
 func (p *Pipeline) build(bo *backoff) {
-	p.breaker = circuitbreaker.NewBuilder[*result]().
-		HandleIf(func(_ *result, err error) bool { return Retryable(p.translate(err)) }).
-		// The window judges the CLOSED state (see window); failsafe-go's own threshold never trips.
-		WithFailureThresholdRatio(math.MaxUint32, uint(p.cfg.SlidingWindow)).
-		WithSuccessThresholdRatio(uint(p.cfg.HalfOpenCalls), uint(p.cfg.HalfOpenCalls)).
-		WithDelay(p.cfg.WaitDuration).
-		OnStateChanged(p.onStateChanged).
-		OnSuccess(func(e failsafe.ExecutionEvent[*result]) { p.onCall(e, false) }).
-		OnFailure(func(e failsafe.ExecutionEvent[*result]) { p.onCall(e, true) }).
-		Build()
 	retry := retrypolicy.NewBuilder[*result]().
-		HandleIf(func(_ *result, err error) bool { return Retryable(p.translate(err)) }).
+		HandleIf(func(_ *result, err error) bool { return Retryable(err) }).
 		AbortIf(func(*result, error) bool { return p.State() == StateOpen }).
 		WithMaxRetries(p.cfg.MaxRetries).
 		WithMaxDuration(p.cfg.RequestTimeout).
@@ -114,33 +107,38 @@ func (p *Pipeline) build(bo *backoff) {
 		ReturnLastFailure().
 		OnRetryScheduled(p.onRetryScheduled).
 		Build()
-	fb := fallback.NewBuilderWithFunc(p.fallback).
+	fb := fallback.NewBuilderWithFunc(func(exec failsafe.Execution[*result]) (*result, error) {
+		return p.fallback(requestOf(exec.Context()), exec.LastError()), nil
+	}).
 		HandleIf(func(_ *result, err error) bool { return err != nil }).
 		Build()
-	p.policies = []failsafe.Policy[*result]{fb, retry, p.breaker, timeout.New[*result](p.cfg.AttemptTimeout)}
+	p.policies = []failsafe.Policy[*result]{fb, retry}
 }
 
-// Execute runs one request's backend call through the pipeline.
+// Execute runs one request's backend call through the pipeline. The request's id, if any, is
+// read from ctx (WithRequestID).
 func (p *Pipeline) Execute(ctx context.Context, call Call) Outcome {
+	r := &request{id: requestID(ctx), caller: ctx, start: time.Now()}
 	if !p.cfg.Enabled {
-		return p.baseline(ctx, call)
+		return p.baseline(r, call)
 	}
-	var attempts atomic.Int64
-	res, err := failsafe.With(p.policies...).WithContext(ctx).GetWithExecution(
-		func(exec failsafe.Execution[*result]) (*result, error) {
-			attempts.Add(1)
-			actx, cancel := context.WithDeadline(exec.Context(), exec.StartTime().Add(p.cfg.RequestTimeout))
-			defer cancel()
-			body, err := call(actx)
-			if err != nil {
-				return nil, err
-			}
-			return &result{body: body}, nil
-		})
-	out := Outcome{Attempts: int(attempts.Load()), State: p.State()}
+	// failsafe-go's retry sleeps until wctx is done: the breaker cancels it, with ErrBreakerOpen
+	// as the cause, to wake the request when it opens. Attempts run under r.caller instead, so
+	// a wake never cuts a call in flight.
+	wctx, wake := context.WithCancelCause(ctx)
+	defer wake(nil)
+	r.wake = wake
+	defer p.breaker.rise(&r.sleeper)
+	res, err := failsafe.With(p.policies...).WithContext(context.WithValue(wctx, requestKey{}, r)).
+		Get(func() (*result, error) { return p.attempt(r, call) })
+	if err != nil && errors.Is(context.Cause(wctx), ErrBreakerOpen) {
+		// Woken: failsafe-go answers a done context with its error and skips the fallback.
+		res, err = p.fallback(r, ErrBreakerOpen), nil
+	}
+	out := Outcome{Attempts: r.calls, State: p.State()}
 	switch {
 	case err != nil: // the caller went away: failsafe-go answers with its context's error
-		out.Source, out.Err = SourceError, p.translate(err)
+		out.Source, out.Err = SourceError, err
 	case res.fallback:
 		out.Source, out.Err = SourceFallback, res.err
 	default:
@@ -151,92 +149,45 @@ func (p *Pipeline) Execute(ctx context.Context, call Call) Outcome {
 }
 
 // baseline is the pipeline without patterns: one attempt under the request deadline.
-func (p *Pipeline) baseline(ctx context.Context, call Call) Outcome {
-	ctx, cancel := context.WithTimeout(ctx, p.cfg.RequestTimeout)
-	defer cancel()
-	body, err := call(ctx)
+func (p *Pipeline) baseline(r *request, call Call) Outcome {
+	body, _, err := p.callOnce(r, call, 0)
 	if err != nil {
 		return Outcome{Source: SourceError, Err: err, Attempts: 1, State: StateDisabled}
 	}
 	return Outcome{Source: SourceBackend, Data: body, Attempts: 1, State: StateDisabled}
 }
 
-// State is the breaker's state as it truly is: failsafe-go moves OPEN -> HALF_OPEN only on the
-// next call after the wait, so an OPEN breaker whose wait is over is reported HALF_OPEN.
+// State is the breaker's state. The breaker moves from OPEN to HALF_OPEN when the wait ends.
 func (p *Pipeline) State() State {
 	if !p.cfg.Enabled {
 		return StateDisabled
 	}
-	switch p.breaker.State() {
-	case circuitbreaker.OpenState:
-		if p.breaker.RemainingDelay() > 0 {
-			return StateOpen
-		}
-		return StateHalfOpen
-	case circuitbreaker.HalfOpenState:
-		return StateHalfOpen
-	default:
-		return StateClosed
-	}
+	return p.breaker.State()
 }
 
-// fallback makes the degraded answer for the error the inner policies ended with.
-func (p *Pipeline) fallback(exec failsafe.Execution[*result]) (*result, error) {
-	err := p.translate(exec.LastError())
+// fallback makes the degraded answer of request r for err, the error the inner policies ended
+// with. It is the fallback policy's function, and Execute's for a request the breaker woke.
+func (p *Pipeline) fallback(r *request, err error) *result {
 	if errors.Is(err, ErrBreakerOpen) {
-		p.emit(Event{Kind: EventNotPermitted, Err: err})
+		p.emit(Event{Kind: EventNotPermitted, Err: err, RequestID: r.id})
 	}
-	p.emit(Event{Kind: EventFallback, Err: err})
-	return &result{fallback: true, err: err}, nil
+	p.emit(Event{Kind: EventFallback, Err: err, RequestID: r.id})
+	return &result{fallback: true, err: err}
 }
 
-// translate turns failsafe-go's errors into this package's.
-func (p *Pipeline) translate(err error) error {
-	switch {
-	case errors.Is(err, circuitbreaker.ErrOpen):
-		return ErrBreakerOpen
-	case errors.Is(err, timeout.ErrExceeded):
-		return fmt.Errorf("%w after %s (ATTEMPT_TIMEOUT)", ErrAttemptTimeout, p.cfg.AttemptTimeout)
-	}
-	return err
+func (p *Pipeline) onStateChanged(from, to State) {
+	p.emit(Event{Kind: EventStateChanged, From: from, To: to})
 }
 
-func (p *Pipeline) onStateChanged(e circuitbreaker.StateChangedEvent) {
-	to := fromFailsafe(e.NewState)
-	if to == StateClosed {
-		p.window.reset()
-	}
-	p.emit(Event{Kind: EventStateChanged, From: fromFailsafe(e.OldState), To: to})
-}
-
-// onCall records one call the breaker permitted, and opens the breaker when the window says so.
-func (p *Pipeline) onCall(e failsafe.ExecutionEvent[*result], failed bool) {
-	if failed {
-		p.emit(Event{Kind: EventCallFailed, Duration: e.ElapsedAttemptTime(), Err: p.translate(e.LastError())})
-	} else {
-		p.emit(Event{Kind: EventCallSucceeded, Duration: e.ElapsedAttemptTime()})
-	}
-	if p.breaker.IsClosed() && p.window.record(failed) {
-		p.breaker.Open()
-	}
-}
-
+// onRetryScheduled reports the retry and puts the request to sleep until it: from now until its
+// next attempt begins, the breaker wakes it if it opens.
 func (p *Pipeline) onRetryScheduled(e failsafe.ExecutionScheduledEvent[*result]) {
-	p.emit(Event{Kind: EventRetryScheduled, Attempt: e.Attempts(), Wait: e.Delay, Err: p.translate(e.LastError())})
+	r := requestOf(e.Context())
+	p.emit(Event{Kind: EventRetryScheduled, Attempt: e.Attempts(), Wait: e.Delay, Err: e.LastError(), RequestID: r.id})
+	p.breaker.sleep(&r.sleeper)
 }
 
 func (p *Pipeline) emit(e Event) {
 	e.Time = time.Now()
 	p.obs.observe(e)
-}
-
-func fromFailsafe(s circuitbreaker.State) State {
-	switch s {
-	case circuitbreaker.OpenState:
-		return StateOpen
-	case circuitbreaker.HalfOpenState:
-		return StateHalfOpen
-	default:
-		return StateClosed
-	}
 }

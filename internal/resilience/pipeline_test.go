@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"chaoslab/internal/results"
 	"chaoslab/internal/testutil"
 )
 
@@ -211,8 +212,8 @@ func TestHalfOpenTrials(t *testing.T) {
 				t.Fatalf("state = %s, want OPEN", p.State())
 			}
 			testutil.WaitFor(t, time.Second, "HALF_OPEN once the wait is over", func() bool { return p.State() == StateHalfOpen })
-			if n := countPrefix(logs.messages(t), "CircuitBreaker 'backendCB' changed state: OPEN -> HALF_OPEN"); n != 0 {
-				t.Errorf("OPEN -> HALF_OPEN logged before any call moved the breaker")
+			if n := countPrefix(logs.messages(t), "CircuitBreaker 'backendCB' changed state: OPEN -> HALF_OPEN"); n != 1 {
+				t.Errorf("OPEN -> HALF_OPEN logged %d times before any call, want once, when the wait ended", n)
 			}
 			if tt.healed {
 				f.mode.Store(modeOK)
@@ -289,15 +290,27 @@ func TestBaselineMakesOneAttempt(t *testing.T) {
 	f.mode.Store(modeFail)
 	cfg := testConfig()
 	cfg.Enabled = false
-	p, logs, _ := newTestPipeline(t, cfg)
+	p, logs, reg := newTestPipeline(t, cfg)
 	for range 10 {
 		out := p.Execute(context.Background(), f.call)
 		if out.Source != SourceError || out.Attempts != 1 || out.State != StateDisabled {
 			t.Fatalf("outcome = %+v, want error after 1 attempt, DISABLED", out)
 		}
 	}
-	if f.calls.Load() != 10 || logs.String() != "" {
-		t.Errorf("backend calls = %d (want 10), logs = %q (want none)", f.calls.Load(), logs.String())
+	if f.calls.Load() != 10 {
+		t.Errorf("backend calls = %d, want 10", f.calls.Load())
+	}
+	for _, e := range logs.events(t) { // no retry, breaker or fallback: one record per call
+		if e.Kind != results.KindAttempt || e.Attempt != 1 || e.Outcome != results.OutcomeFailure {
+			t.Errorf("baseline logged %+v, want only failed attempt #1 records", e)
+		}
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := find(families, "resilience4j_circuitbreaker_calls_seconds", map[string]string{"kind": "failed"}); n != 0 {
+		t.Errorf("baseline counted %v breaker calls; it has no breaker", n)
 	}
 }
 

@@ -16,6 +16,7 @@ type BreakerSnapshot struct {
 	BufferedCalls     int     `json:"bufferedCalls"`
 	FailedCalls       int     `json:"failedCalls"`
 	NotPermittedCalls int64   `json:"notPermittedCalls"`
+	IgnoredCalls      int64   `json:"ignoredCalls"`    // calls cut by their caller: neither success nor failure
 	RemainingWaitMs   int64   `json:"remainingWaitMs"` // time left OPEN before HALF_OPEN
 }
 
@@ -48,22 +49,11 @@ func (p *Pipeline) Snapshot() Snapshot {
 }
 
 func (p *Pipeline) breakerSnapshot() BreakerSnapshot {
-	b := BreakerSnapshot{Name: BreakerName, State: p.State(), FailureRate: -1,
-		NotPermittedCalls: p.obs.counts.notPermitted.Load()}
-	switch b.State {
-	case StateDisabled:
-	case StateHalfOpen:
-		if !p.breaker.IsHalfOpen() {
-			break // the wait is over but no call has moved failsafe-go yet: no trial made
-		}
-		m := p.breaker.Metrics() // failsafe-go's trial-call statistics
-		b.BufferedCalls, b.FailedCalls = int(m.Executions()), int(m.Failures())
-		if b.BufferedCalls >= p.cfg.HalfOpenCalls {
-			b.FailureRate = 100 * m.FailureRate()
-		}
-	default:
-		b.BufferedCalls, b.FailedCalls, b.FailureRate = p.window.counts()
-		b.RemainingWaitMs = p.breaker.RemainingDelay().Milliseconds()
+	c := &p.obs.counts
+	b := BreakerSnapshot{Name: BreakerName, State: StateDisabled, FailureRate: -1,
+		NotPermittedCalls: c.notPermitted.Load(), IgnoredCalls: c.ignored.Load()}
+	if p.breaker != nil {
+		p.breaker.fill(&b)
 	}
 	return b
 }

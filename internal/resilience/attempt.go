@@ -1,0 +1,98 @@
+package resilience
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"chaoslab/internal/results"
+)
+
+// request is one Execute's state. failsafe-go's listeners reach it through the execution's
+// context (requestOf); attempts of one request run one after another, so calls needs no lock.
+type request struct {
+	sleeper
+	id     uint64          // WithRequestID's id, 0 if none
+	caller context.Context // the caller's context: attempts run under it
+	start  time.Time
+	calls  int // backend calls made
+}
+
+type requestKey struct{}
+
+// requestOf is the request whose failsafe-go execution runs under ctx.
+func requestOf(ctx context.Context) *request {
+	if r, ok := ctx.Value(requestKey{}).(*request); ok {
+		return r
+	}
+	return &request{}
+}
+
+type requestIDKey struct{}
+
+// WithRequestID returns ctx carrying id, the incoming request's id (its X-Request-Id): Execute
+// writes it on every log record of that request. 0 means none.
+func WithRequestID(ctx context.Context, id uint64) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+func requestID(ctx context.Context) uint64 {
+	id, _ := ctx.Value(requestIDKey{}).(uint64)
+	return id
+}
+
+// attempt is what the retry runs each time: the breaker's permit, then one backend call under
+// its own deadline (the two inner policies of the pipeline).
+func (p *Pipeline) attempt(r *request, call Call) (*result, error) {
+	if p.breaker.rise(&r.sleeper) {
+		return nil, ErrBreakerOpen // woken by the opening: Execute answers with the fallback
+	}
+	pm, ok := p.breaker.acquire()
+	if !ok {
+		return nil, ErrBreakerOpen
+	}
+	body, outcome, err := p.callOnce(r, call, p.cfg.AttemptTimeout)
+	p.breaker.record(pm, outcome)
+	if err != nil {
+		return nil, err
+	}
+	return &result{body: body}, nil
+}
+
+// callOnce makes one backend call for r, under limit (the attempt timeout; 0 = none) cut to the
+// request deadline, classifies it and reports it.
+func (p *Pipeline) callOnce(r *request, call Call, limit time.Duration) (body []byte, outcome string, err error) {
+	r.calls++
+	start := time.Now()
+	deadline, cause := r.start.Add(p.cfg.RequestTimeout), p.errRequest
+	if limit > 0 && start.Add(limit).Before(deadline) {
+		deadline, cause = start.Add(limit), p.errAttempt
+	}
+	ctx, cancel := context.WithDeadlineCause(r.caller, deadline, cause)
+	defer cancel()
+	body, err = call(ctx)
+	outcome, err = p.classify(ctx, err)
+	p.emit(Event{Kind: EventAttempt, Attempt: r.calls, Outcome: outcome, Duration: time.Since(start),
+		Err: err, RequestID: r.id})
+	return body, outcome, err
+}
+
+// classify says what a call made under ctx tells about the backend, and the error to report.
+// An answer, or an error of the call's own, is judged by Retryable; a call cut by one of the
+// pipeline's deadlines failed; a call cut because its caller went away first is ignored.
+func (p *Pipeline) classify(ctx context.Context, err error) (outcome string, _ error) {
+	var se *StatusError
+	switch cause := context.Cause(ctx); {
+	case err == nil:
+		return results.OutcomeSuccess, nil
+	case errors.As(err, &se), ctx.Err() == nil:
+		if Retryable(err) {
+			return results.OutcomeFailure, err
+		}
+		return results.OutcomeSuccess, err
+	case cause == p.errAttempt, cause == p.errRequest:
+		return results.OutcomeFailure, cause
+	default:
+		return results.OutcomeIgnored, err
+	}
+}
