@@ -29,8 +29,8 @@ func TestHelpOnEveryCommand(t *testing.T) {
 			if cmdutil.ExitCode(err) != 0 {
 				t.Fatalf("exit %d: %v", cmdutil.ExitCode(err), err)
 			}
-			if !strings.Contains(out, "Usage: chaoslab") {
-				t.Errorf("help does not start with a usage line:\n%s", out)
+			if strings.Count(out, "Usage: chaoslab") != 1 {
+				t.Errorf("help must have one usage line, once:\n%s", out)
 			}
 		})
 	}
@@ -61,6 +61,8 @@ func TestBadInput(t *testing.T) {
 		{"bad --var type", []string{"run", "--var", "x:bool=5"}, "var"},
 		{"bad --env", []string{"run", "--env", "NOEQUALS"}, "KEY=VALUE"},
 		{"bad pipeline variable", []string{"run", "--env", "CB_FAILURE_RATE_THRESHOLD=150"}, "CB_FAILURE_RATE_THRESHOLD"},
+		{"unknown pipeline variable", []string{"run", "--env", "FOO=1"}, "--env FOO: client-service has no such variable; known: ATTEMPT_TIMEOUT"},
+		{"unknown pipeline variable, up", []string{"up", "--env", "CB_WAIT=5s"}, "--env CB_WAIT: client-service has no such variable"},
 		{"unknown stack", []string{"run", "--stack", "mars"}, "--stack"},
 		{"unknown command", []string{"frobnicate"}, "unknown command"},
 		{"validate malformed", []string{"validate", malformed}, "malformed.json"},

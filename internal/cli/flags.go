@@ -31,8 +31,7 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fs.Usage()
+			if errors.Is(err, flag.ErrHelp) { // the flag package has printed fs.Usage
 				return nil, cmdutil.ErrHelp
 			}
 			return nil, cmdutil.Usagef("%s: %v (chaoslab %s --help)", fs.Name(), err, fs.Name())

@@ -5,11 +5,17 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
 
 	"chaoslab/chaos"
 	"chaoslab/internal/cmdutil"
 	"chaoslab/internal/lab"
+	"chaoslab/internal/load"
 	"chaoslab/internal/netns"
+	"chaoslab/internal/stack"
 )
 
 const upHelp = `
@@ -19,75 +25,200 @@ Starts the local stack and keeps it up until Ctrl-C: backend-service and client-
 processes and, between them, an embedded Toxiproxy whose REST API is Toxiproxy's own (proxy
 "backend"), so any Toxiproxy client and the real Chaos Toolkit can drive it. Prints the URLs and
 the exact ` + "`chaos run`" + ` command line for chaos/local/network-partition-experiment.json.
-Ctrl-C removes every fault, stops every child and exits 0. A service that dies is reported and
-chaoslab exits 1.
+
+Like the Kubernetes load Deployment, it also sends a steady open-loop load to client-service's
+/api/data: 2 requests/s by default, each with a 20s timeout, and prints a line every 10 seconds
+(requests, backend answers, fallbacks, errors, dropped, the breaker state). An experiment needs
+that traffic: its own probes are too few calls for the circuit breaker to open during a
+partition, and the steady-state probe after it then waits on retries. --rps 0 turns it off.
+
+Ctrl-C stops the load, removes every fault, stops every child and exits 0. A service that dies is
+reported and chaoslab exits 1.
 
 Pipeline variables for client-service come from the environment or --env KEY=VALUE.
 `
 
-func upCmd(ctx context.Context, e *env, args []string) error {
-	envs := envFlag{}
+// upRPS is the default rate of chaoslab up's load: the Kubernetes load Deployment's
+// (deploy/k8s/load-deployment.yaml).
+const upRPS = 2
+
+// upLoadGrace is how long chaoslab up lets its load requests in flight finish on Ctrl-C before
+// the stack stops under them.
+const upLoadGrace = 2 * time.Second
+
+type upFlags struct {
+	kind, clientAddr, backendAddr, apiAddr, logs string
+	rps                                          float64
+	every                                        time.Duration
+	env                                          envFlag
+}
+
+func parseUpFlags(e *env, args []string) (upFlags, error) {
+	f := upFlags{env: envFlag{}}
 	fs := newFlags("up", upHelp, e.stdout)
-	stack := fs.String("stack", "local", "local | netns (root: each service in its own network namespace)")
-	clientAddr := fs.String("client-addr", "127.0.0.1:8080", "client-service listen address (local stack)")
-	backendAddr := fs.String("backend-addr", "127.0.0.1:8081", "backend-service listen address (local stack)")
-	apiAddr := fs.String("toxiproxy-addr", "127.0.0.1:8474", "Toxiproxy REST API address")
-	logs := fs.String("logs", "", "folder for the services' logs (default: a new temporary folder)")
-	fs.Var(envs, "env", "set a pipeline variable for client-service: KEY=VALUE (repeatable)")
+	fs.StringVar(&f.kind, "stack", "local", "where to run: "+strings.Join(stack.KindNames(), " | ")+" (netns: root, each service in its own network namespace)")
+	fs.StringVar(&f.clientAddr, "client-addr", "127.0.0.1:8080", "client-service listen address (local stack; port 0 picks a free one)")
+	fs.StringVar(&f.backendAddr, "backend-addr", "127.0.0.1:8081", "backend-service listen address (local stack; port 0 picks a free one)")
+	fs.StringVar(&f.apiAddr, "toxiproxy-addr", "127.0.0.1:8474", "Toxiproxy REST API address (port 0 picks a free one)")
+	fs.StringVar(&f.logs, "logs", "", "folder for the services' logs (default: a new temporary folder)")
+	fs.Var(f.env, "env", "set a pipeline variable for client-service: KEY=VALUE (repeatable)")
+	fs.Float64Var(&f.rps, "rps", upRPS, "load on client-service's /api/data, requests per second (0 = no load)")
+	fs.DurationVar(&f.every, "every", 10*time.Second, "how often to print the load's status line")
 	pos, err := parse(fs, args)
+	if err != nil {
+		return f, err
+	}
+	switch {
+	case len(pos) > 0:
+		return f, cmdutil.Usagef("up takes no arguments, got %v", pos)
+	case !slices.Contains(stack.KindNames(), f.kind):
+		return f, cmdutil.Usagef("--stack %q: use one of %s", f.kind, strings.Join(stack.KindNames(), ", "))
+	case !(f.rps >= 0 && f.rps <= 10000): // also rejects NaN
+		return f, cmdutil.Usagef("--rps %g: must be >= 0 and <= 10000 requests per second (0 = no load)", f.rps)
+	case f.every <= 0:
+		return f, cmdutil.Usagef("--every %v: must be > 0", f.every)
+	}
+	return f, stack.CheckClientEnv(f.env)
+}
+
+func upCmd(ctx context.Context, e *env, args []string) error {
+	f, err := parseUpFlags(e, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) > 0 {
-		return cmdutil.Usagef("up takes no arguments, got %v", pos)
-	}
-	if *stack != "local" && *stack != "netns" {
-		return cmdutil.Usagef("--stack %q: use local or netns", *stack)
-	}
-	if err := lab.CheckClientEnv(envs); err != nil {
-		return err
-	}
-	if *stack == "netns" {
+	if f.kind == "netns" {
 		if err := netns.Preflight(ctx); err != nil {
 			return err
 		}
 	}
-	dir := *logs
-	if dir == "" {
-		if dir, err = os.MkdirTemp("", "chaoslab-up-"); err != nil {
-			return fmt.Errorf("create a folder for the logs: %w", err)
-		}
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("create --logs folder: %w", err)
+	dir, err := logsDir(f.logs)
+	if err != nil {
+		return err
 	}
-	s, err := lab.StartStack(ctx, lab.StackConfig{Kind: *stack, Dir: dir, ClientAddr: *clientAddr, BackendAddr: *backendAddr, FaultAPI: *apiAddr, ClientEnv: envs,
-		Notify: func(m string) { fmt.Fprintln(e.stdout, m) }})
+	s, err := stack.Start(ctx, stack.Config{Kind: f.kind, Dir: dir, ClientAddr: f.clientAddr, BackendAddr: f.backendAddr,
+		FaultAPI: f.apiAddr, ClientEnv: f.env, Notify: func(m string) { fmt.Fprintln(e.stdout, m) }})
 	if err != nil {
 		return fmt.Errorf("start the stack: %w", err)
 	}
-	defer s.Close(context.WithoutCancel(ctx))
-	printUp(e, s, dir)
+	l := startUpLoad(ctx, s.ClientURL+"/api/data", f.rps)
+	stopStatus := func() {}
+	if l != nil {
+		stopStatus = repeat(f.every, func() { fmt.Fprintln(e.stdout, l.status(s.Breaker())) })
+	}
+	// The load stops first, so it never reports the stack's own shutdown as errors.
+	shutdown := sync.OnceValue(func() error {
+		stopStatus()
+		l.stop(upLoadGrace)
+		err := s.Close(context.WithoutCancel(ctx))
+		l.wait()
+		if l != nil {
+			fmt.Fprintln(e.stdout, l.status(s.Breaker())+" (stopped)")
+		}
+		return err
+	})
+	defer shutdown()
+	printUp(e, s, dir, l, f.every)
+	return waitUp(ctx, e, s, dir, shutdown)
+}
+
+// waitUp waits for Ctrl-C (a clean stop, exit 0) or a service's death (exit 1).
+func waitUp(ctx context.Context, e *env, s *stack.Stack, dir string, shutdown func() error) error {
 	select {
 	case <-ctx.Done():
-		fmt.Fprintln(e.stdout, "\nstopping: removing faults, stopping services")
-		if err := s.Close(context.WithoutCancel(ctx)); err != nil {
+		fmt.Fprintln(e.stdout, "\nstopping: the load, then faults and services")
+		if err := shutdown(); err != nil {
 			return fmt.Errorf("cleanup: %w", err)
 		}
 		return nil
-	case c := <-s.Died():
-		return fmt.Errorf("%s exited (see %s): %w", c, filepath.Join(dir, "*.log"), cmdutil.ErrFailed)
+	case x := <-s.Died():
+		return fmt.Errorf("%s exited (%s; see %s): %w", x.Service, x.How, filepath.Join(dir, "*.log"), cmdutil.ErrFailed)
 	}
 }
 
-func printUp(e *env, s *lab.Stack, dir string) {
+// logsDir makes the --logs folder, or a new temporary one when none is named.
+func logsDir(dir string) (string, error) {
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "chaoslab-up-")
+		if err != nil {
+			return "", fmt.Errorf("create a folder for the logs: %w", err)
+		}
+		return tmp, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("create --logs folder: %w", err)
+	}
+	return dir, nil
+}
+
+func printUp(e *env, s *stack.Stack, dir string, l *upLoad, every time.Duration) {
 	w := e.stdout
 	fmt.Fprintf(w, "chaoslab stack is up (%s)\n", s.Kind)
 	fmt.Fprintf(w, "  client-service   %s   (GET /api/data, /api/resilience, /api/diagnostics/backend, /metrics)\n", s.ClientURL)
 	fmt.Fprintf(w, "  backend-service  %s\n", s.BackendURL)
 	fmt.Fprintf(w, "  Toxiproxy API    %s   (proxy %q)\n", s.FaultURL, "backend")
 	fmt.Fprintf(w, "  logs             %s\n\n", dir)
+	if l != nil {
+		fmt.Fprintf(w, "load: %g requests/s to %s (--rps 0 turns it off), timeout %v, a status line every %v\n\n",
+			l.cfg.RPS, l.cfg.Target, l.cfg.Timeout, every)
+	} else {
+		fmt.Fprint(w, "load: off (--rps 0): the only requests are yours and the experiment's probes, too few for\n"+
+			"the circuit breaker to open during a partition\n\n")
+	}
 	fmt.Fprintln(w, "Run the experiment with the real Chaos Toolkit (pip install chaostoolkit):")
 	fmt.Fprintf(w, "  %s=%s %s=%s %s=%s chaos run %s\n\n", lab.EnvClientURL, s.ClientURL, lab.EnvBackendURL, s.BackendURL,
 		lab.EnvToxiproxyURL, s.FaultURL, chaos.LocalPartitionExperimentPath)
 	fmt.Fprintln(w, "Press Ctrl-C to stop.")
+}
+
+// upLoad is the steady load chaoslab up sends, like the Kubernetes load Deployment. A nil
+// *upLoad is no load: its methods do nothing.
+type upLoad struct {
+	cfg     load.Config
+	counter load.Counter
+	cancel  context.CancelFunc
+	done    chan struct{} // closed when load.Run returned
+}
+
+// startUpLoad starts the load on target at rps, until ctx is cancelled or stop is called; rps
+// 0 starts nothing and returns nil.
+func startUpLoad(ctx context.Context, target string, rps float64) *upLoad {
+	if rps == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	l := &upLoad{cfg: load.Config{Target: target, RPS: rps, Timeout: load.DefaultTimeout}, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		_ = load.Run(ctx, l.cfg, nil, l.counter.Add) // the flags and the stack's URL are valid
+	}()
+	return l
+}
+
+// stop ends the sending at once and gives the requests in flight up to grace to finish.
+func (l *upLoad) stop(grace time.Duration) {
+	if l == nil {
+		return
+	}
+	l.cancel()
+	select {
+	case <-l.done:
+	case <-time.After(grace):
+	}
+}
+
+// wait waits until every request of the load has ended.
+func (l *upLoad) wait() {
+	if l != nil {
+		<-l.done
+	}
+}
+
+// status is the line printed every --every.
+func (l *upLoad) status(breaker string) string {
+	t := l.counter.Totals()
+	if breaker == "" {
+		breaker = "-"
+	}
+	return fmt.Sprintf("%s load: %d requests, %d backend, %d fallback, %d errors, %d dropped | breaker %s",
+		time.Now().Format("15:04:05"), t.Requests, t.Backend, t.Fallbacks, t.Errors, t.Dropped, breaker)
 }

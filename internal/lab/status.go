@@ -88,8 +88,12 @@ func (s *status) line() string {
 	if br == "" {
 		br = "-"
 	}
-	return fmt.Sprintf("[%-10s] %s elapsed, ~%s left | %d requests, %d backend, %d fallback, %d errors | breaker %s",
-		s.phase, elapsed, remaining, t.Requests, t.Backend, t.Fallbacks, t.Errors, br)
+	dropped := ""
+	if t.Dropped > 0 {
+		dropped = fmt.Sprintf(", %d dropped", t.Dropped)
+	}
+	return fmt.Sprintf("[%-10s] %s elapsed, ~%s left | %d requests, %d backend, %d fallback, %d errors%s | breaker %s",
+		s.phase, elapsed, remaining, t.Requests, t.Backend, t.Fallbacks, t.Errors, dropped, br)
 }
 
 func (s *status) draw() {

@@ -4,28 +4,31 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"chaoslab/internal/results"
 )
 
-func TestDoClassifies(t *testing.T) {
+// One request per kind of answer: the record's source, status, attempts (from the client's JSON,
+// unknown without it), breaker and error.
+func TestSendClassifies(t *testing.T) {
 	release := make(chan struct{})
 	mux := http.NewServeMux()
-	mux.HandleFunc("/backend", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"source":"backend","attempts":2,"circuitBreakerState":"CLOSED"}`))
-	})
-	mux.HandleFunc("/fallback", func(w http.ResponseWriter, r *http.Request) {
-		w.Write([]byte(`{"source":"fallback","error":"circuit breaker open","attempts":0,"circuitBreakerState":"OPEN"}`))
-	})
-	mux.HandleFunc("/bad", func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusBadGateway)
-		w.Write([]byte(`{"source":"error","error":"connection refused"}`))
-	})
-	mux.HandleFunc("/plain", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
+	reply := func(status int, body string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(status)
+			w.Write([]byte(body))
+		}
+	}
+	mux.Handle("/backend", reply(200, `{"source":"backend","attempts":2,"circuitBreakerState":"CLOSED"}`))
+	mux.Handle("/fallback", reply(200, `{"source":"fallback","error":"circuit breaker open","attempts":0,"circuitBreakerState":"OPEN"}`))
+	mux.Handle("/bad", reply(502, `{"source":"error","error":"connection refused","attempts":6,"circuitBreakerState":"CLOSED"}`))
+	mux.Handle("/proxy-error", reply(502, `{"error":"no upstream"}`))
+	mux.Handle("/plain", reply(200, "ok"))
 	mux.HandleFunc("/hang", func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-release:
@@ -36,6 +39,7 @@ func TestDoClassifies(t *testing.T) {
 	defer srv.Close()
 	defer close(release)
 
+	const unknown = results.UnknownAttempts
 	tests := []struct {
 		path              string
 		status            int
@@ -45,22 +49,25 @@ func TestDoClassifies(t *testing.T) {
 	}{
 		{"/backend", 200, results.SourceBackend, 2, "CLOSED", ""},
 		{"/fallback", 200, results.SourceFallback, 0, "OPEN", "circuit breaker open"},
-		{"/bad", 502, results.SourceError, 0, "", "HTTP 502: connection refused"},
-		{"/plain", 200, results.SourceBackend, 0, "", ""},
-		{"/hang", 0, results.SourceError, 0, "", "timeout"},
+		{"/bad", 502, results.SourceError, 6, "CLOSED", "HTTP 502: connection refused"},
+		{"/proxy-error", 502, results.SourceError, unknown, "", "HTTP 502: no upstream"},
+		{"/plain", 200, results.SourceBackend, unknown, "", ""},
+		{"/hang", 0, results.SourceError, unknown, "", "timeout: no answer within 200ms"},
 	}
-	client := NewHTTPClient()
-	for _, tt := range tests {
+	for i, tt := range tests {
 		t.Run(strings.TrimPrefix(tt.path, "/"), func(t *testing.T) {
-			rec := Do(context.Background(), client, srv.URL+tt.path, 200*time.Millisecond)
-			if rec.Status != tt.status || rec.Source != tt.source || rec.Attempts != tt.attempts || rec.Breaker != tt.breaker {
-				t.Errorf("record = %+v, want status %d source %s attempts %d breaker %q", rec, tt.status, tt.source, tt.attempts, tt.breaker)
+			cfg := Config{Target: srv.URL + tt.path, RPS: 1, Timeout: 200 * time.Millisecond}
+			s := newSender(context.Background(), cfg, nil, nil)
+			id := uint64(i + 1)
+			rec := s.send(id, time.Now())
+			if rec.ID != id || rec.Status != tt.status || rec.Source != tt.source || rec.Attempts != tt.attempts || rec.Breaker != tt.breaker {
+				t.Errorf("record = %+v, want ID %d status %d source %s attempts %d breaker %q", rec, id, tt.status, tt.source, tt.attempts, tt.breaker)
 			}
 			if !strings.Contains(rec.Error, tt.errorHas) || (tt.errorHas == "" && rec.Error != "") {
 				t.Errorf("error = %q, want it to contain %q", rec.Error, tt.errorHas)
 			}
-			if rec.Latency <= 0 {
-				t.Errorf("latency = %v, want > 0", rec.Latency)
+			if rec.Latency <= 0 || rec.Latency < rec.SendLag {
+				t.Errorf("latency = %v, send lag %v: want a latency > 0 that includes the lag", rec.Latency, rec.SendLag)
 			}
 		})
 	}
@@ -100,38 +107,161 @@ func TestRunIsOpenLoop(t *testing.T) {
 	}
 }
 
-func TestRunSaturationIsRecorded(t *testing.T) {
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	defer srv.Close()
-	var rec Recorder
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Config{Target: srv.URL, RPS: 200, Timeout: 5 * time.Second, MaxInFlight: 2}, nil, rec.Add)
-	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for rec.Totals().Errors < 3 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond) // polling a condition, not synchronising on time
+// stallingTarget answers nothing until released, then the client's JSON. It remembers the
+// X-Request-Id of every request it received.
+type stallingTarget struct {
+	release chan struct{}
+	mu      sync.Mutex
+	seen    map[string]bool
+	arrived func(id string) // called as each request arrives (nil = nothing)
+}
+
+func newStallingTarget(t *testing.T) (*stallingTarget, string) {
+	st := &stallingTarget{release: make(chan struct{}), seen: map[string]bool{}}
+	srv := httptest.NewServer(st)
+	t.Cleanup(srv.Close)
+	return st, srv.URL
+}
+
+func (st *stallingTarget) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id := r.Header.Get(results.RequestIDHeader)
+	st.mu.Lock()
+	st.seen[id] = true
+	st.mu.Unlock()
+	if st.arrived != nil {
+		st.arrived(id)
 	}
-	cancel()
-	close(release)
-	if err := <-done; err != nil {
+	select {
+	case <-st.release:
+	case <-r.Context().Done():
+		return
+	}
+	w.Write([]byte(`{"source":"backend","attempts":3,"circuitBreakerState":"CLOSED"}`))
+}
+
+func (st *stallingTarget) saw() map[string]bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	out := make(map[string]bool, len(st.seen))
+	for k, v := range st.seen {
+		out[k] = v
+	}
+	return out
+}
+
+// Against a target that answers nothing until released, with room for 3 requests in flight:
+// arrivals 1-3 are sent and held, 4-10 find the cap reached and are dropped. The test stops the
+// load from the callback of record 10 and only then releases the target, so what was sent and
+// what was dropped does not depend on timing.
+func TestRunAgainstAStallingTarget(t *testing.T) {
+	const rps, capacity, last = 100, 3, 10
+	st, url := newStallingTarget(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var rec Recorder
+	onRecord := func(r results.Record) {
+		rec.Add(r)
+		if r.ID == last {
+			cancel()
+			close(st.release)
+		}
+	}
+	cfg := Config{Target: url, RPS: rps, Timeout: 10 * time.Second, MaxInFlight: capacity}
+	if err := Run(ctx, cfg, nil, onRecord); err != nil {
 		t.Fatal(err)
 	}
-	var saturated int
-	for _, r := range rec.Records() {
-		if strings.Contains(r.Error, "saturated") {
-			saturated++
+	recs := rec.Records()
+	if len(recs) != last {
+		t.Fatalf("%d records, want %d (IDs 1..%d)", len(recs), last, last)
+	}
+	t.Run("arrivals are scheduled, not measured", func(t *testing.T) { checkSchedule(t, recs, rps) })
+	t.Run("beyond the cap requests are dropped", func(t *testing.T) { checkDropped(t, recs, capacity) })
+	t.Run("sent requests carry their ID and answer", func(t *testing.T) { checkSent(t, recs, capacity, st.saw()) })
+	want := Totals{Requests: last, Backend: capacity, Dropped: last - capacity, Breaker: "CLOSED"}
+	if got := rec.Totals(); got.Requests != want.Requests || got.Backend != want.Backend || got.Dropped != want.Dropped ||
+		got.Errors != 0 || got.Fallbacks != 0 || got.Breaker != want.Breaker {
+		t.Errorf("totals = %+v, want %+v (dropped counted apart, not as errors)", got, want)
+	}
+}
+
+// checkSchedule: record i starts exactly (i-1)/rps after record 1, to the nanosecond.
+func checkSchedule(t *testing.T, recs []results.Record, rps int) {
+	for i, r := range recs {
+		if r.ID != uint64(i+1) {
+			t.Fatalf("record %d has ID %d, want %d", i, r.ID, i+1)
+		}
+		want := time.Duration(i) * time.Second / time.Duration(rps)
+		if got := r.Start.Sub(recs[0].Start); got != want {
+			t.Errorf("ID %d starts %v after ID 1, want exactly %v", r.ID, got, want)
 		}
 	}
-	if saturated < 3 {
-		t.Errorf("saturated records = %d, want >= 3 (2 slots, 200 rps, hanging target)", saturated)
+}
+
+func checkDropped(t *testing.T, recs []results.Record, capacity int) {
+	for _, r := range recs[capacity:] {
+		if r.Source != results.SourceDropped || r.Answered() || r.Latency != 0 || r.SendLag != 0 || r.Status != 0 ||
+			r.Attempts != results.UnknownAttempts || !strings.Contains(r.Error, "in flight") {
+			t.Errorf("ID %d = %+v, want dropped: no latency, no lag, no status, attempts unknown, the reason", r.ID, r)
+		}
+	}
+}
+
+func checkSent(t *testing.T, recs []results.Record, capacity int, seen map[string]bool) {
+	if len(seen) != capacity {
+		t.Errorf("the target received IDs %v, want exactly the %d sent", seen, capacity)
+	}
+	for _, r := range recs[:capacity] {
+		if !seen[strconv.FormatUint(r.ID, 10)] {
+			t.Errorf("the target never received %s: %d", results.RequestIDHeader, r.ID)
+		}
+		if r.Source != results.SourceBackend || r.Attempts != 3 || r.Latency < r.SendLag {
+			t.Errorf("ID %d = %+v, want a backend answer with attempts 3 and latency >= send lag", r.ID, r)
+		}
+	}
+}
+
+// The latency counts from the scheduled arrival, so a sender that falls behind adds its lag to
+// the latency. The lag is made deterministic with the beforeSend hook: the sender of request 1
+// is held until the target has received request 3, which was due 2 intervals later; so request
+// 1 leaves at least 2 intervals late, whatever the machine's speed.
+func TestLatencyIncludesSendLag(t *testing.T) {
+	const rps = 100
+	const interval = time.Second / rps
+	st, url := newStallingTarget(t)
+	close(st.release) // answers at once
+	third := make(chan struct{})
+	var once sync.Once
+	st.arrived = func(id string) {
+		if id == "3" {
+			once.Do(func() { close(third) })
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var rec Recorder
+	cfg := Config{Target: url, RPS: rps, Timeout: 10 * time.Second, beforeSend: func(id uint64) {
+		if id == 1 {
+			<-third
+		}
+	}}
+	err := Run(ctx, cfg, nil, func(r results.Record) {
+		rec.Add(r)
+		if r.ID == 1 {
+			cancel()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := rec.Records()
+	first := recs[0]
+	if first.ID != 1 || first.SendLag < 2*interval || first.Latency < first.SendLag {
+		t.Errorf("request 1 = %+v: want a send lag >= %v (held until request 3 arrived) included in its latency", first, 2*interval)
+	}
+	for _, r := range recs {
+		if r.SendLag < 0 || r.Latency < r.SendLag || r.Start.Sub(first.Start) != time.Duration(r.ID-1)*interval {
+			t.Errorf("ID %d = %+v: want 0 <= send lag <= latency, start at its scheduled arrival", r.ID, r)
+		}
 	}
 }
 
@@ -144,9 +274,12 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{"ok", func(*Config) {}, ""},
 		{"no target", func(c *Config) { c.Target = "" }, "target URL is required"},
+		{"target without scheme", func(c *Config) { c.Target = "127.0.0.1:8080/api/data" }, "want an http:// or https:// URL"},
 		{"zero rate", func(c *Config) { c.RPS = 0 }, "must be > 0"},
+		{"rate too high", func(c *Config) { c.RPS = 10001 }, "<= 10000"},
 		{"zero timeout", func(c *Config) { c.Timeout = 0 }, "timeout"},
 		{"negative duration", func(c *Config) { c.Duration = -time.Second }, "duration"},
+		{"negative cap", func(c *Config) { c.MaxInFlight = -1 }, "in-flight cap"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -157,5 +290,17 @@ func TestConfigValidate(t *testing.T) {
 				t.Errorf("Validate() = %v, want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// The Counter counts a dropped record apart: not a request error, not a latency.
+func TestCounterCountsDroppedApart(t *testing.T) {
+	var c Counter
+	c.Add(results.Record{Source: results.SourceBackend, Latency: time.Second, Breaker: "CLOSED"})
+	c.Add(results.Record{Source: results.SourceError, Latency: 2 * time.Second})
+	c.Add(dropped(3, time.Now(), 2))
+	want := Totals{Requests: 3, Backend: 1, Errors: 1, Dropped: 1, Breaker: "CLOSED", MaxLatency: 2 * time.Second}
+	if got := c.Totals(); got != want {
+		t.Errorf("totals = %+v, want %+v", got, want)
 	}
 }

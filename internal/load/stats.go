@@ -14,11 +14,13 @@ type Counter struct {
 	backend   int
 	fallbacks int
 	errors    int
+	dropped   int
 	lastState string
 	maxLat    time.Duration
 }
 
-// Add counts one record.
+// Add counts one record. A dropped one counts only as dropped: it is neither an error nor a
+// latency.
 func (c *Counter) Add(r results.Record) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -28,6 +30,9 @@ func (c *Counter) Add(r results.Record) {
 		c.backend++
 	case results.SourceFallback:
 		c.fallbacks++
+	case results.SourceDropped:
+		c.dropped++
+		return
 	default:
 		c.errors++
 	}
@@ -39,18 +44,24 @@ func (c *Counter) Add(r results.Record) {
 	}
 }
 
-// Totals is a copy of a Counter's numbers.
+// Totals is a copy of a Counter's numbers. Requests counts every arrival, sent or not:
+// Requests = Backend + Fallbacks + Errors + Dropped.
 type Totals struct {
-	Requests, Backend, Fallbacks, Errors int
-	Breaker                              string // last breaker state the client reported
-	MaxLatency                           time.Duration
+	Requests   int
+	Backend    int
+	Fallbacks  int
+	Errors     int           // sent, with no usable answer (non-200, timeout, refused)
+	Dropped    int           // not sent: the in-flight cap was reached (results.SourceDropped)
+	Breaker    string        // last breaker state the client reported
+	MaxLatency time.Duration // of the requests sent
 }
 
 // Totals returns the numbers so far.
 func (c *Counter) Totals() Totals {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return Totals{Requests: c.total, Backend: c.backend, Fallbacks: c.fallbacks, Errors: c.errors, Breaker: c.lastState, MaxLatency: c.maxLat}
+	return Totals{Requests: c.total, Backend: c.backend, Fallbacks: c.fallbacks, Errors: c.errors, Dropped: c.dropped,
+		Breaker: c.lastState, MaxLatency: c.maxLat}
 }
 
 // Recorder collects every record in memory. It is safe for concurrent use.
@@ -68,7 +79,7 @@ func (rc *Recorder) Add(r results.Record) {
 	rc.Counter.Add(r)
 }
 
-// Records returns the records so far, sorted by start time.
+// Records returns the records so far, sorted by scheduled start (then ID).
 func (rc *Recorder) Records() []results.Record {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
