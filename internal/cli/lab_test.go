@@ -94,6 +94,7 @@ func TestRunLocalPartitionEndToEnd(t *testing.T) {
 	if last, seen := lastFault(evs); !seen || last != "off" {
 		t.Errorf("last fault event = %q (seen %t), want off: a toxic was left", last, seen)
 	}
+	checkAttemptsAgainstBackend(t, out, evs)
 	fallbacks, total := countFallbacks(t, out)
 	if fallbacks == 0 {
 		t.Errorf("no fallback among %d requests: the partition was not served by the fallback", total)
@@ -254,4 +255,52 @@ func countFallbacks(t *testing.T, dir string) (fallbacks, total int) {
 		}
 	}
 	return fallbacks, len(recs)
+}
+
+// checkAttemptsAgainstBackend checks the attempt counts against independent counts: every
+// successful attempt the client logged is a request the backend counted itself
+// (http_server_requests_total, observed after the load stopped), and the attempts joined to
+// the load's requests plus the probes' own (no request id) are every attempt logged.
+func checkAttemptsAgainstBackend(t *testing.T, dir string, evs []results.Event) {
+	t.Helper()
+	var success, logged, probes int
+	for _, e := range evs {
+		if e.Kind != results.KindAttempt {
+			continue
+		}
+		logged++
+		if e.Outcome == results.OutcomeSuccess {
+			success++
+		}
+		if e.RequestID == 0 {
+			probes++
+		}
+	}
+	var after results.Snapshot
+	if err := results.ReadJSONFile(filepath.Join(dir, results.ObservationsDir, results.AfterSnapshot), &after); err != nil {
+		t.Fatal(err)
+	}
+	served := after.Services[results.BackendService].Metrics[`http_server_requests_total{method="GET",status="200",uri="GET /api/data"}`]
+	if success == 0 || float64(success) != served {
+		t.Errorf("the client logged %d successful attempts, the backend served %v requests of /api/data", success, served)
+	}
+	f, err := os.Open(filepath.Join(dir, results.RequestsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := results.ReadRequests(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined := 0
+	for _, r := range recs {
+		if r.Attempts == results.UnknownAttempts {
+			t.Fatalf("request %d has an unknown attempt count though the client logged its attempts", r.ID)
+		}
+		joined += r.Attempts
+	}
+	if joined+probes != logged {
+		t.Errorf("attempts joined to requests (%d) + the probes' (%d) = %d, want every attempt logged (%d)", joined, probes, joined+probes, logged)
+	}
 }
