@@ -94,7 +94,7 @@ func TestRunLocalPartitionEndToEnd(t *testing.T) {
 	if last, seen := lastFault(evs); !seen || last != "off" {
 		t.Errorf("last fault event = %q (seen %t), want off: a toxic was left", last, seen)
 	}
-	checkAttemptsAgainstBackend(t, out, evs)
+	checkAttemptsAgainstBackend(t, out)
 	fallbacks, total := countFallbacks(t, out)
 	if fallbacks == 0 {
 		t.Errorf("no fallback among %d requests: the partition was not served by the fallback", total)
@@ -261,10 +261,14 @@ func countFallbacks(t *testing.T, dir string) (fallbacks, total int) {
 // successful attempt the client logged is a request the backend counted itself
 // (http_server_requests_total, observed after the load stopped), and the attempts joined to
 // the load's requests plus the probes' own (no request id) are every attempt logged.
-func checkAttemptsAgainstBackend(t *testing.T, dir string, evs []results.Event) {
+func checkAttemptsAgainstBackend(t *testing.T, dir string) {
 	t.Helper()
+	run, err := results.ReadRun(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var success, logged, probes int
-	for _, e := range evs {
+	for _, e := range run.Events {
 		if e.Kind != results.KindAttempt {
 			continue
 		}
@@ -276,25 +280,15 @@ func checkAttemptsAgainstBackend(t *testing.T, dir string, evs []results.Event) 
 			probes++
 		}
 	}
-	var after results.Snapshot
-	if err := results.ReadJSONFile(filepath.Join(dir, results.ObservationsDir, results.AfterSnapshot), &after); err != nil {
-		t.Fatal(err)
+	if run.After == nil {
+		t.Fatal("no observation after the run")
 	}
-	served := after.Services[results.BackendService].Metrics[`http_server_requests_total{method="GET",status="200",uri="GET /api/data"}`]
+	served := run.After.Services[results.BackendService].Metrics[`http_server_requests_total{method="GET",status="200",uri="GET /api/data"}`]
 	if success == 0 || float64(success) != served {
 		t.Errorf("the client logged %d successful attempts, the backend served %v requests of /api/data", success, served)
 	}
-	f, err := os.Open(filepath.Join(dir, results.RequestsFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	recs, err := results.ReadRequests(f)
-	if err != nil {
-		t.Fatal(err)
-	}
 	joined := 0
-	for _, r := range recs {
+	for _, r := range run.Records {
 		if r.Attempts == results.UnknownAttempts {
 			t.Fatalf("request %d has an unknown attempt count though the client logged its attempts", r.ID)
 		}
