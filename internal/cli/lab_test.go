@@ -257,10 +257,13 @@ func countFallbacks(t *testing.T, dir string) (fallbacks, total int) {
 	return fallbacks, len(recs)
 }
 
-// checkAttemptsAgainstBackend checks the attempt counts against independent counts: every
-// successful attempt the client logged is a request the backend counted itself
-// (http_server_requests_total, observed after the load stopped), and the attempts joined to
-// the load's requests plus the probes' own (no request id) are every attempt logged.
+// checkAttemptsAgainstBackend checks the attempt counts against independent counts. The
+// backend's own counter of /api/data (http_server_requests_total, observed after the load
+// stopped) lies between the successful attempts the client logged and all its attempts: every
+// success was served, and a served request whose answer came too late (held by the partition,
+// or after ATTEMPT_TIMEOUT) is an attempt the client logged as failed or ignored. And the
+// attempts joined to the load's requests plus the probes' own (no request id) are every
+// attempt logged.
 func checkAttemptsAgainstBackend(t *testing.T, dir string) {
 	t.Helper()
 	run, err := results.ReadRun(dir)
@@ -284,8 +287,8 @@ func checkAttemptsAgainstBackend(t *testing.T, dir string) {
 		t.Fatal("no observation after the run")
 	}
 	served := run.After.Services[results.BackendService].Metrics[`http_server_requests_total{method="GET",status="200",uri="GET /api/data"}`]
-	if success == 0 || float64(success) != served {
-		t.Errorf("the client logged %d successful attempts, the backend served %v requests of /api/data", success, served)
+	if success == 0 || float64(success) > served || served > float64(logged) {
+		t.Errorf("the client logged %d attempts, %d successful; the backend served %v requests of /api/data: want successes <= served <= attempts", logged, success, served)
 	}
 	joined := 0
 	for _, r := range run.Records {
