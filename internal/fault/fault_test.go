@@ -58,40 +58,45 @@ func toxic(stream string) string {
 	return strings.ReplaceAll(strings.Replace(blackhole, "%s", stream, 1), "%s", stream)
 }
 
-// startProxyTo starts a backend answering "ok" and an embedded Toxiproxy in front of it, both
-// stopped when the test ends; the returned changes collects the fault transitions.
-func startProxyTo(t *testing.T) (*Proxy, *changes) {
+// startProxyTo starts a backend answering "ok", an embedded Toxiproxy in front of it and the
+// fault API, all stopped when the test ends; the returned changes collects the fault transitions.
+func startProxyTo(t *testing.T) (*Proxy, *API, *changes) {
 	t.Helper()
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
 	t.Cleanup(backend.Close)
 	ch := &changes{}
-	p, err := StartProxy(ProxyConfig{APIAddr: "127.0.0.1:0", Listen: "127.0.0.1:0", Upstream: strings.TrimPrefix(backend.URL, "http://"), OnChange: ch.add})
+	p, err := StartProxy(ProxyConfig{Listen: "127.0.0.1:0", Upstream: strings.TrimPrefix(backend.URL, "http://")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { p.Close(context.Background()) })
-	return p, ch
+	a, err := StartAPI(APIConfig{Addr: "127.0.0.1:0", TCP: p, OnChange: ch.add})
+	if err != nil {
+		p.Close(context.Background())
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close(context.Background()) })
+	return p, a, ch
 }
 
 func TestProxyPartitionAndHeal(t *testing.T) {
-	p, ch := startProxyTo(t)
+	p, a, ch := startProxyTo(t)
 	through := "http://" + p.ListenAddr() + "/"
 	if err := get(through); err != nil {
 		t.Fatalf("before the fault: %v", err)
 	}
 	for _, s := range []string{"downstream", "upstream"} {
-		if code, body := call(t, "POST", p.APIURL()+"/proxies/backend/toxics", toxic(s)); code != 200 {
+		if code, body := call(t, "POST", a.URL()+"/proxies/backend/toxics", toxic(s)); code != 200 {
 			t.Fatalf("create toxic %s: %d %s", s, code, body)
 		}
 	}
 	if err := get(through); err == nil {
 		t.Fatal("during the partition a request went through, want a timeout")
 	}
-	if on, detail := p.Active(); !on || !strings.Contains(detail, "partition-upstream") {
+	if on, detail := a.Active(); !on || !strings.Contains(detail, "partition-upstream") {
 		t.Errorf("Active() = %v %q, want the two toxics", on, detail)
 	}
 	for _, s := range []string{"downstream", "upstream"} {
-		if code, body := call(t, "DELETE", p.APIURL()+"/proxies/backend/toxics/partition-"+s, ""); code != 204 {
+		if code, body := call(t, "DELETE", a.URL()+"/proxies/backend/toxics/partition-"+s, ""); code != 204 {
 			t.Fatalf("delete toxic %s: %d %s", s, code, body)
 		}
 	}
@@ -99,42 +104,38 @@ func TestProxyPartitionAndHeal(t *testing.T) {
 		t.Fatalf("after the heal: %v", err)
 	}
 	got := ch.list()
-	if len(got) != 2 || !got[0].Active || got[1].Active || !strings.Contains(got[1].Detail, "removed") {
+	if len(got) != 2 || !got[0].Active || got[1].Active || !strings.Contains(got[1].Detail, "removed") || got[0].Kind != KindPartition {
 		t.Errorf("changes = %+v, want exactly on then off", got)
 	}
 }
 
 func TestProxyDisableAndReset(t *testing.T) {
-	p, ch := startProxyTo(t)
+	p, a, ch := startProxyTo(t)
 	listen := p.ListenAddr()
-	if code, body := call(t, "POST", p.APIURL()+"/proxies/backend", `{"enabled":false}`); code != 200 {
+	if code, body := call(t, "POST", a.URL()+"/proxies/backend", `{"enabled":false}`); code != 200 {
 		t.Fatalf("disable: %d %s", code, body)
 	}
 	if err := get("http://" + listen + "/"); err == nil || !strings.Contains(err.Error(), "refused") {
 		t.Errorf("disabled proxy: err = %v, want connection refused", err)
 	}
-	call(t, "POST", p.APIURL()+"/proxies/backend/toxics", toxic("downstream"))
+	call(t, "POST", a.URL()+"/proxies/backend/toxics", toxic("downstream"))
 	if err := p.Reset(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if on, detail := p.Active(); on {
+	if on, detail := a.Active(); on {
 		t.Errorf("after Reset Active() = true (%s)", detail)
 	}
 	if err := get("http://" + listen + "/"); err != nil {
 		t.Errorf("after Reset: %v", err)
 	}
-	if got := ch.list(); len(got) != 1 || !got[0].Active || got[0].Detail != "proxy disabled" {
+	if got := ch.list(); len(got) != 1 || !got[0].Active || got[0].Kind != KindRefuse {
 		t.Errorf("changes = %+v, want one: proxy disabled", got)
 	}
 }
 
 func TestStartProxyAddressInUse(t *testing.T) {
-	p, err := StartProxy(ProxyConfig{APIAddr: "127.0.0.1:0", Listen: "127.0.0.1:0", Upstream: "127.0.0.1:1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close(context.Background())
-	_, err = StartProxy(ProxyConfig{APIAddr: strings.TrimPrefix(p.APIURL(), "http://"), Listen: "127.0.0.1:0", Upstream: "127.0.0.1:1"})
+	_, a, _ := startProxyTo(t)
+	_, err := StartAPI(APIConfig{Addr: strings.TrimPrefix(a.URL(), "http://"), TCP: NewPartitionAPI(PartitionAPIConfig{Partitioner: &fakePartitioner{}})})
 	if err == nil || !strings.Contains(err.Error(), "choose another address") {
 		t.Errorf("second API on the same address: err = %v", err)
 	}
@@ -166,12 +167,12 @@ func (f *fakePartitioner) Heal(context.Context) error {
 func TestPartitionAPI(t *testing.T) {
 	var fp fakePartitioner
 	var ch changes
-	a, err := StartPartitionAPI(PartitionAPIConfig{Addr: "127.0.0.1:0", Partitioner: &fp, Listen: "198.18.0.2:8081", Upstream: "198.18.0.2:8081", OnChange: ch.add})
+	a, err := StartAPI(APIConfig{Addr: "127.0.0.1:0", TCP: NewPartitionAPI(PartitionAPIConfig{Partitioner: &fp, Listen: "198.18.0.2:8081", Upstream: "198.18.0.2:8081"}), OnChange: ch.add})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close(context.Background())
-	base := a.APIURL() + "/proxies/backend/toxics"
+	base := a.URL() + "/proxies/backend/toxics"
 
 	tests := []struct {
 		name, method, url, body string
@@ -184,7 +185,7 @@ func TestPartitionAPI(t *testing.T) {
 		{"duplicate", "POST", base, toxic("downstream"), 409, 1, 0, "already exists"},
 		{"second toxic keeps it", "POST", base, toxic("upstream"), 200, 1, 0, ""},
 		{"list", "GET", base, "", 200, 1, 0, "partition-upstream"},
-		{"unknown proxy", "GET", a.APIURL() + "/proxies/nope", "", 404, 1, 0, "proxy not found"},
+		{"unknown proxy", "GET", a.URL() + "/proxies/nope", "", 404, 1, 0, "proxy not found"},
 		{"delete one keeps it", "DELETE", base + "/partition-downstream", "", 204, 1, 0, ""},
 		{"delete missing", "DELETE", base + "/partition-downstream", "", 404, 1, 0, "toxic not found"},
 		{"delete last heals", "DELETE", base + "/partition-upstream", "", 204, 1, 1, ""},
@@ -210,12 +211,12 @@ func TestPartitionAPI(t *testing.T) {
 func TestPartitionAPIFailedPartition(t *testing.T) {
 	fp := fakePartitioner{partitionFail: errors.New("the partition did not take effect: a fresh connection to 198.18.0.2:8081 succeeded")}
 	var ch changes
-	a, err := StartPartitionAPI(PartitionAPIConfig{Addr: "127.0.0.1:0", Partitioner: &fp, OnChange: ch.add})
+	a, err := StartAPI(APIConfig{Addr: "127.0.0.1:0", TCP: NewPartitionAPI(PartitionAPIConfig{Partitioner: &fp}), OnChange: ch.add})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close(context.Background())
-	code, body := call(t, "POST", a.APIURL()+"/proxies/backend/toxics", toxic("downstream"))
+	code, body := call(t, "POST", a.URL()+"/proxies/backend/toxics", toxic("downstream"))
 	if code != 500 || !strings.Contains(body, "did not take effect") {
 		t.Errorf("create = %d %s, want 500 saying the partition did not take effect", code, body)
 	}

@@ -4,26 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"slices"
 	"sync"
-	"time"
 )
-
-// Partitioner makes and removes a network partition between the client and the backend.
-type Partitioner interface {
-	Partition(ctx context.Context) error // must verify that the partition took effect
-	Heal(ctx context.Context) error      // must be idempotent
-}
 
 // PartitionAPIConfig configures a PartitionAPI.
 type PartitionAPIConfig struct {
-	Addr        string // where the API listens, e.g. 127.0.0.1:8474 (port 0 picks one)
 	Partitioner Partitioner
-	Listen      string       // shown as the proxy's listen address (the backend as the client sees it)
-	Upstream    string       // shown as the proxy's upstream
-	OnChange    func(Change) // called on every fault on/off transition; may be nil
+	Listen      string // shown as the proxy's listen address (the backend as the client sees it)
+	Upstream    string // shown as the proxy's upstream
 }
 
 // PartitionAPI answers the subset of Toxiproxy's REST API that an experiment uses to partition
@@ -34,8 +24,7 @@ type PartitionAPI struct {
 	cfg    PartitionAPIConfig
 	mu     sync.Mutex
 	toxics []toxicJSON
-	srv    *http.Server
-	ln     net.Listener
+	flap   bool // a flapping partition holds the partition too
 }
 
 type toxicJSON struct {
@@ -54,21 +43,13 @@ type proxyJSON struct {
 	Toxics   []toxicJSON `json:"toxics"`
 }
 
-// StartPartitionAPI starts serving the API.
-func StartPartitionAPI(cfg PartitionAPIConfig) (*PartitionAPI, error) {
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("fault API on %s: %w (choose another address)", cfg.Addr, err)
-	}
-	a := &PartitionAPI{cfg: cfg, ln: ln, toxics: []toxicJSON{}}
-	a.srv = &http.Server{
-		Handler:           watch(a.routes(), a.Active, cfg.OnChange),
-		ReadHeaderTimeout: 5 * time.Second,
-		IdleTimeout:       60 * time.Second,
-	}
-	go a.srv.Serve(ln)
-	return a, nil
+// NewPartitionAPI makes the API; Handler serves it.
+func NewPartitionAPI(cfg PartitionAPIConfig) *PartitionAPI {
+	return &PartitionAPI{cfg: cfg, toxics: []toxicJSON{}}
 }
+
+// Handler serves the Toxiproxy-shaped routes.
+func (a *PartitionAPI) Handler() http.Handler { return a.routes() }
 
 func (a *PartitionAPI) routes() http.Handler {
 	mux := http.NewServeMux()
@@ -86,18 +67,41 @@ func (a *PartitionAPI) routes() http.Handler {
 	return mux
 }
 
-// APIURL is the base URL of the API.
-func (a *PartitionAPI) APIURL() string { return "http://" + a.ln.Addr().String() }
-
-// Active says whether the partition is in effect and which toxics made it.
-func (a *PartitionAPI) Active() (bool, string) {
+// Injected lists the partition's toxics in effect (a flapping partition reports itself).
+func (a *PartitionAPI) Injected() []Injected {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	names := make([]string, len(a.toxics))
+	in := make([]Injected, len(a.toxics))
 	for i, t := range a.toxics {
-		names[i] = fmt.Sprintf("%s (iptables DROP, %s)", t.Name, t.Stream)
+		in[i] = Injected{KindPartition, fmt.Sprintf("blackhole (iptables DROP), %s (toxic %s)", t.Stream, t.Name)}
 	}
-	return len(names) > 0, joinNames(names)
+	return in
+}
+
+// Partition makes the partition for a flapping schedule, beside any toxic.
+func (a *PartitionAPI) Partition(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.toxics) == 0 && !a.flap {
+		if err := a.cfg.Partitioner.Partition(ctx); err != nil {
+			return err
+		}
+	}
+	a.flap = true
+	return nil
+}
+
+// Heal ends the flapping schedule's partition; a toxic still in place keeps it.
+func (a *PartitionAPI) Heal(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.flap && len(a.toxics) == 0 {
+		if err := a.cfg.Partitioner.Heal(ctx); err != nil {
+			return err
+		}
+	}
+	a.flap = false
+	return nil
 }
 
 func (a *PartitionAPI) proxy() proxyJSON {
@@ -142,7 +146,7 @@ func (a *PartitionAPI) handleToxicCreate(w http.ResponseWriter, r *http.Request)
 		writeError(w, http.StatusConflict, "toxic already exists")
 		return
 	}
-	if len(a.toxics) == 0 {
+	if len(a.toxics) == 0 && !a.flap {
 		if err := a.cfg.Partitioner.Partition(r.Context()); err != nil {
 			writeError(w, http.StatusInternalServerError, "partition failed: "+err.Error())
 			return
@@ -176,7 +180,7 @@ func (a *PartitionAPI) handleToxicDelete(w http.ResponseWriter, r *http.Request)
 		writeError(w, http.StatusNotFound, "toxic not found")
 		return
 	}
-	if len(a.toxics) == 1 {
+	if len(a.toxics) == 1 && !a.flap {
 		if err := a.cfg.Partitioner.Heal(context.WithoutCancel(r.Context())); err != nil {
 			writeError(w, http.StatusInternalServerError, "heal failed: "+err.Error())
 			return
@@ -202,17 +206,12 @@ func (a *PartitionAPI) Reset(ctx context.Context) error {
 		return fmt.Errorf("heal: %w", err)
 	}
 	a.toxics = a.toxics[:0]
+	a.flap = false
 	return nil
 }
 
-// Close heals the partition and stops the API.
-func (a *PartitionAPI) Close(ctx context.Context) error {
-	err := a.Reset(ctx)
-	if serr := a.srv.Shutdown(ctx); serr != nil {
-		a.srv.Close()
-	}
-	return err
-}
+// Close heals the partition.
+func (a *PartitionAPI) Close(ctx context.Context) error { return a.Reset(ctx) }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")

@@ -4,9 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"time"
+	"strings"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
 	"github.com/Shopify/toxiproxy/v2/toxics"
@@ -17,71 +16,103 @@ import (
 // ProxyName is the name of the Toxiproxy proxy that sits between the client and the backend.
 const ProxyName = "backend"
 
+// flappingToxic prefixes the toxics a flapping partition makes on the local stack; the flapping
+// schedule reports them itself (with its cycle), so Proxy.Injected leaves them out.
+const flappingToxic = "chaoslab-flapping-"
+
 // ProxyConfig configures the embedded Toxiproxy.
 type ProxyConfig struct {
-	APIAddr  string       // where the REST API listens, e.g. 127.0.0.1:8474 (port 0 picks one)
-	Listen   string       // where proxy "backend" listens, e.g. 127.0.0.1:0
-	Upstream string       // the backend's host:port
-	OnChange func(Change) // called on every fault on/off transition; may be nil
+	Listen   string // where proxy "backend" listens, e.g. 127.0.0.1:0
+	Upstream string // the backend's host:port (or the L7 injector's, which forwards to the backend)
 }
 
-// Proxy is a running embedded Toxiproxy server with the proxy "backend". Its REST API is
-// Toxiproxy's own, so any Toxiproxy client (and the Chaos Toolkit's http provider) works with it.
+// Proxy is the embedded Toxiproxy with the proxy "backend". Its REST API (Handler) is Toxiproxy's
+// own, so any Toxiproxy client (and the Chaos Toolkit's http provider) works with it. It is safe
+// for concurrent use.
 type Proxy struct {
 	api   *toxiproxy.ApiServer
 	proxy *toxiproxy.Proxy
-	srv   *http.Server
-	ln    net.Listener
-	done  chan error
 }
 
-// StartProxy starts the API and the proxy. It returns once both accept connections.
+// StartProxy starts proxy "backend". It returns once the proxy accepts connections.
 func StartProxy(cfg ProxyConfig) (*Proxy, error) {
 	api := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
-	p := &Proxy{api: api, done: make(chan error, 1)}
+	p := &Proxy{api: api}
 	p.proxy = toxiproxy.NewProxy(api, ProxyName, cfg.Listen, cfg.Upstream)
 	if err := api.Collection.Add(p.proxy, true); err != nil {
 		return nil, fmt.Errorf("start proxy %q on %s: %w", ProxyName, cfg.Listen, err)
 	}
-	ln, err := net.Listen("tcp", cfg.APIAddr)
-	if err != nil {
-		p.proxy.Stop()
-		return nil, fmt.Errorf("Toxiproxy API on %s: %w (is another Toxiproxy or `chaoslab up` running? choose another address)", cfg.APIAddr, err)
-	}
-	p.ln = ln
-	p.srv = &http.Server{
-		Handler:           watch(api.Routes(), p.Active, cfg.OnChange),
-		ReadHeaderTimeout: 5 * time.Second,
-		IdleTimeout:       60 * time.Second,
-	}
-	go func() { p.done <- p.srv.Serve(ln) }()
 	return p, nil
 }
 
-// APIURL is the base URL of the Toxiproxy REST API.
-func (p *Proxy) APIURL() string { return "http://" + p.ln.Addr().String() }
+// Handler is Toxiproxy's REST API.
+func (p *Proxy) Handler() http.Handler { return p.api.Routes() }
 
 // ListenAddr is the address of proxy "backend": point the client's BACKEND_URL at it.
 func (p *Proxy) ListenAddr() string { return p.proxy.Listen }
 
-// Active says whether a fault is in effect and which.
-func (p *Proxy) Active() (bool, string) {
-	var names []string
+// Injected lists the toxics in effect (and the proxy disabled), each with its kind and parameters.
+func (p *Proxy) Injected() []Injected {
+	var in []Injected
 	for _, t := range p.proxy.Toxics.GetToxicArray() {
-		if w, ok := t.(*toxics.ToxicWrapper); ok {
-			names = append(names, fmt.Sprintf("%s (%s, %s)", w.Name, w.Type, w.Stream))
+		if w, ok := t.(*toxics.ToxicWrapper); ok && !strings.HasPrefix(w.Name, flappingToxic) {
+			in = append(in, describeToxic(w))
 		}
 	}
 	if !p.enabled() {
-		names = append(names, "proxy disabled")
+		in = append(in, Injected{Kind: KindRefuse, Detail: "proxy disabled: connections refused"})
 	}
-	return len(names) > 0, joinNames(names)
+	return in
+}
+
+// describeToxic names a toxic's kind and parameters.
+func describeToxic(w *toxics.ToxicWrapper) Injected {
+	where := fmt.Sprintf("%s (toxic %s", w.Stream, w.Name)
+	if w.Toxicity < 1 {
+		where += fmt.Sprintf(", toxicity %g", w.Toxicity)
+	}
+	where += ")"
+	switch t := w.Toxic.(type) {
+	case *toxics.TimeoutToxic:
+		if t.Timeout == 0 {
+			return Injected{KindPartition, "blackhole, " + where}
+		}
+		return Injected{KindTimeout, fmt.Sprintf("data stops, connection closed after %d ms, %s", t.Timeout, where)}
+	case *toxics.LatencyToxic:
+		return Injected{KindLatency, fmt.Sprintf("latency %d ms ± %d ms, %s", t.Latency, t.Jitter, where)}
+	case *toxics.BandwidthToxic:
+		return Injected{KindBandwidth, fmt.Sprintf("bandwidth %d KB/s, %s", t.Rate, where)}
+	case *toxics.ResetToxic:
+		return Injected{KindReset, fmt.Sprintf("connections reset by peer after %d ms, %s", t.Timeout, where)}
+	}
+	return Injected{KindToxic, w.Type + ", " + where}
 }
 
 func (p *Proxy) enabled() bool {
 	p.proxy.Lock()
 	defer p.proxy.Unlock()
 	return p.proxy.Enabled
+}
+
+// Partition blackholes both streams (the flapping partition on the local stack).
+func (p *Proxy) Partition(context.Context) error {
+	for _, s := range []string{"downstream", "upstream"} {
+		body := fmt.Sprintf(`{"name":%q,"type":"timeout","stream":%q,"toxicity":1,"attributes":{"timeout":0}}`, flappingToxic+s, s)
+		if _, err := p.proxy.Toxics.AddToxicJson(strings.NewReader(body)); err != nil && !errors.Is(err, toxiproxy.ErrToxicAlreadyExists) {
+			return fmt.Errorf("partition: %w", err)
+		}
+	}
+	return nil
+}
+
+// Heal removes the flapping partition's toxics; it is idempotent.
+func (p *Proxy) Heal(ctx context.Context) error {
+	for _, s := range []string{"downstream", "upstream"} {
+		if err := p.proxy.Toxics.RemoveToxic(ctx, flappingToxic+s); err != nil && !errors.Is(err, toxiproxy.ErrToxicNotFound) {
+			return fmt.Errorf("heal: %w", err)
+		}
+	}
+	return nil
 }
 
 // Reset removes every toxic and enables the proxy again: no fault remains.
@@ -95,12 +126,9 @@ func (p *Proxy) Reset(ctx context.Context) error {
 	return nil
 }
 
-// Close removes every fault, stops the API and the proxy, and closes their connections.
+// Close removes every fault and stops the proxy, closing its connections.
 func (p *Proxy) Close(ctx context.Context) error {
 	err := p.Reset(ctx)
-	if serr := p.srv.Shutdown(ctx); serr != nil {
-		p.srv.Close()
-	}
 	p.proxy.Stop()
 	return err
 }

@@ -94,3 +94,54 @@ func dialOnThisThread(ctx context.Context, ns string, ap netip.AddrPort, timeout
 	}
 	return conn, true, nil
 }
+
+// ListenBackend opens a TCP listener inside the backend namespace on addr ("ip:port"). The lab
+// serves its L7 fault injector there, in front of the backend, so the injector is in the data
+// path the partition cuts. The listener stays in the namespace for its whole life.
+func (t *Topology) ListenBackend(addr string) (net.Listener, error) {
+	type result struct {
+		ln  net.Listener
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		var ln net.Listener
+		unlock, err := inNamespace(t.BackendNS, func() (err error) {
+			ln, err = net.Listen("tcp", addr)
+			return err
+		})
+		if unlock {
+			runtime.UnlockOSThread()
+		}
+		done <- result{ln, err}
+	}()
+	r := <-done
+	if r.err != nil {
+		return nil, fmt.Errorf("netns: listen on %s in %s: %w", addr, t.BackendNS, r.err)
+	}
+	return r.ln, nil
+}
+
+// inNamespace runs f on this (locked) thread inside the named namespace, then moves the thread
+// back. unlock reports whether the thread is back in its original namespace.
+func inNamespace(ns string, f func() error) (unlock bool, _ error) {
+	orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return true, fmt.Errorf("open own network namespace: %w", err)
+	}
+	defer unix.Close(orig)
+	target, err := unix.Open(filepath.Join(netnsDir, ns), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return true, fmt.Errorf("open namespace %s: %w", ns, err)
+	}
+	defer unix.Close(target)
+	if err := unix.Setns(target, unix.CLONE_NEWNET); err != nil {
+		return true, fmt.Errorf("enter namespace %s: %w", ns, err)
+	}
+	ferr := f()
+	if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
+		return false, fmt.Errorf("return from namespace %s: %w", ns, err)
+	}
+	return true, ferr
+}

@@ -40,6 +40,7 @@ const (
 	KindActivity   = "activity"   // an experiment activity started or ended (Name, Action "start"/"end", Status)
 	KindPhase      = "phase"      // the run entered a phase (Phase)
 	KindChildExit  = "child-exit" // a service process exited (Service, Error); fails the run unless stopping
+	KindProcess    = "process"    // a process fault: Action "kill" or "start" (Service, Message; start: DurationMS since the kill)
 	KindExperiment = "experiment" // the experiment ended (Status, Message)
 )
 
@@ -54,17 +55,17 @@ const (
 type Event struct {
 	Time       time.Time `json:"time"`
 	Kind       string    `json:"kind"`
-	Action     string    `json:"action,omitempty"`      // fault: on|off; activity: start|end
-	Name       string    `json:"name,omitempty"`        // fault or activity name
+	Action     string    `json:"action,omitempty"`      // fault: on|off; activity: start|end; process: kill|start
+	Name       string    `json:"name,omitempty"`        // fault: its kind (partition, latency, http-errors, crash, ...); activity: its name
 	From       string    `json:"from,omitempty"`        // breaker: previous state
 	To         string    `json:"to,omitempty"`          // breaker: new state
 	Attempt    int       `json:"attempt,omitempty"`     // retry: retry number (1 = first retry); attempt: call number (1 = first call)
 	WaitMS     float64   `json:"wait_ms,omitempty"`     // retry: the wait before this retry, in ms
-	DurationMS float64   `json:"duration_ms,omitempty"` // attempt: how long the call took, in ms
+	DurationMS float64   `json:"duration_ms,omitempty"` // attempt: how long the call took; process start: since the kill; in ms
 	Outcome    string    `json:"outcome,omitempty"`     // attempt: OutcomeSuccess, OutcomeFailure or OutcomeIgnored
 	RequestID  uint64    `json:"request_id,omitempty"`  // retry, fallback, attempt: the load request's ID (X-Request-Id), 0 if none
 	Phase      string    `json:"phase,omitempty"`       // phase: before|during|after|recovery|done
-	Service    string    `json:"service,omitempty"`     // child-exit: which service
+	Service    string    `json:"service,omitempty"`     // child-exit, process: which service
 	Status     string    `json:"status,omitempty"`      // activity/experiment status
 	Error      string    `json:"error,omitempty"`       // retry/fallback/attempt/child-exit: the error text
 	Message    string    `json:"message,omitempty"`     // free text for a person
@@ -113,6 +114,18 @@ type Snapshot struct {
 	Time     time.Time                  `json:"time"`
 	Moment   string                     `json:"moment"` // "before" or "after"
 	Services map[string]ServiceSnapshot `json:"services"`
+	Injector *InjectorStats             `json:"injector,omitempty"` // the L7 fault injector's counters since the stack started
+}
+
+// InjectorStats are the L7 fault injector's counters: an independent count of the requests that
+// crossed the data path between the client and the backend.
+type InjectorStats struct {
+	Requests        int64 `json:"requests"`         // requests that entered the injector
+	Aborted         int64 `json:"aborted"`          // answered by an HTTP fault's abort
+	Delayed         int64 `json:"delayed"`          // delayed by an HTTP fault
+	Forwarded       int64 `json:"forwarded"`        // forwarded, and the backend answered with headers
+	UpstreamRefused int64 `json:"upstream_refused"` // the backend refused the connection (not listening)
+	UpstreamErrors  int64 `json:"upstream_errors"`  // every other failure to reach the backend
 }
 
 // ServiceSnapshot is what was seen of one service.

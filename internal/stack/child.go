@@ -21,16 +21,19 @@ import (
 // child is one service process, watched like a pod: its log lines are copied to its log file and
 // turned into events, its exit is noticed at once.
 type child struct {
-	name    string
-	cmd     *exec.Cmd
-	logger  *slog.Logger
-	events  *results.EventLog
-	addr    chan string   // the bound address, from the "listening" log line
-	exited  chan struct{} // closed when the process has exited
-	exitErr error         // set before exited is closed
-	mu      sync.Mutex
-	stop    bool // true once we asked it to stop: its exit is expected
-	state   string
+	name     string
+	cmd      *exec.Cmd
+	logger   *slog.Logger
+	events   *results.EventLog
+	addr     chan string   // the bound address, from the "listening" log line
+	exited   chan struct{} // closed when the process has exited
+	exitErr  error         // set before exited is closed
+	mu       sync.Mutex
+	stop     bool // true once we asked it to stop: its exit is expected
+	state    string
+	spec     childSpec // how it was started, for a restart
+	listen   string    // the address it bound, where a restart listens again
+	restarts int       // how many processes of this service came before it
 }
 
 // childSpec says how to start one service.
@@ -53,7 +56,7 @@ func startChild(spec childSpec, events *results.EventLog, logger *slog.Logger, o
 	}
 	cmd.Stderr = cmd.Stdout // one stream, in order
 	c := &child{name: spec.Name, cmd: cmd, logger: logger.With("service", spec.Name), events: events,
-		addr: make(chan string, 1), exited: make(chan struct{}), state: results.BreakerClosed}
+		addr: make(chan string, 1), exited: make(chan struct{}), state: results.BreakerClosed, spec: spec}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s (%s): %w", spec.Name, spec.Path, err)
 	}

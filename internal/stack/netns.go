@@ -15,9 +15,12 @@ import (
 	"chaoslab/internal/results"
 )
 
-// Ports the services listen on inside their namespaces (each namespace has its own ports).
+// Ports inside the namespaces (each namespace has its own ports). The client calls the backend
+// on netnsBackendPort, where the L7 fault injector listens in the backend's namespace and
+// forwards to the backend itself on netnsServicePort.
 const (
 	netnsBackendPort = 8081
+	netnsServicePort = 8082
 	netnsClientPort  = 8080
 )
 
@@ -40,13 +43,18 @@ func (s *Stack) startNetns(ctx context.Context, cfg Config) error {
 	s.closers = append(s.closers, topo.Close)
 	cfg.notify(fmt.Sprintf("network namespaces %s (client %s) and %s (backend %s)", topo.ClientNS, topo.ClientAddr, topo.BackendNS, topo.BackendAddr))
 
-	backendAddr := topo.BackendAddrPort(netnsBackendPort)
+	backendAddr := topo.BackendAddrPort(netnsBackendPort) // the injector, as the client sees the backend
+	serviceAddr := topo.BackendAddrPort(netnsServicePort) // the backend itself
 	inNS := func(ns string) wrapCommand {
 		return func(path string, args []string) (string, []string) {
 			return "ip", append([]string{"netns", "exec", ns, path}, args...)
 		}
 	}
-	if _, err := s.startService(ctx, cfg, results.BackendService, inNS(topo.BackendNS), map[string]string{"LISTEN_ADDR": backendAddr}); err != nil {
+	if _, err := s.startService(ctx, cfg, results.BackendService, inNS(topo.BackendNS), map[string]string{"LISTEN_ADDR": serviceAddr}); err != nil {
+		return err
+	}
+	dialBackend := func(ctx context.Context, _, addr string) (net.Conn, error) { return topo.DialBackend(ctx, addr) }
+	if _, err := s.serveInjector(fault.HTTPFaultsConfig{Upstream: serviceAddr, Dial: dialBackend}, func() (net.Listener, error) { return topo.ListenBackend(backendAddr) }); err != nil {
 		return err
 	}
 	env := map[string]string{"LISTEN_ADDR": "0.0.0.0:" + strconv.Itoa(netnsClientPort), "BACKEND_URL": "http://" + backendAddr}
@@ -56,19 +64,17 @@ func (s *Stack) startNetns(ctx context.Context, cfg Config) error {
 	if _, err := s.startService(ctx, cfg, results.ClientService, inNS(topo.ClientNS), env); err != nil {
 		return err
 	}
-	fwd, err := startForwarder(func(ctx context.Context) (net.Conn, error) { return topo.DialBackend(ctx, backendAddr) })
+	fwd, err := startForwarder(func(ctx context.Context) (net.Conn, error) { return topo.DialBackend(ctx, serviceAddr) })
 	if err != nil {
 		return err
 	}
 	s.closers = append(s.closers, fwd.close)
-	api, err := fault.StartPartitionAPI(fault.PartitionAPIConfig{Addr: cfg.FaultAPI, Partitioner: partitioner{topo}, Listen: backendAddr, Upstream: backendAddr, OnChange: s.recordFault})
-	if err != nil {
+	tcp := fault.NewPartitionAPI(fault.PartitionAPIConfig{Partitioner: partitioner{topo}, Listen: backendAddr, Upstream: serviceAddr})
+	if err := s.startFaultAPI(cfg, tcp); err != nil {
 		return err
 	}
-	s.faultAPI = api
 	s.ClientURL = "http://" + net.JoinHostPort(topo.ClientHostAddr, strconv.Itoa(netnsClientPort))
 	s.BackendURL = "http://" + fwd.addr()
-	s.FaultURL = api.APIURL()
 	return s.waitReady(ctx, cfg.StartupWait)
 }
 

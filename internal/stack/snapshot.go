@@ -36,8 +36,9 @@ func (s *Stack) Snapshot(ctx context.Context, moment string) results.Snapshot {
 	client := &http.Client{Timeout: 2 * time.Second}
 	for name, base := range urls {
 		var ss results.ServiceSnapshot
-		if c := s.services[name]; c != nil {
+		if c := s.service(name); c != nil {
 			ss.Running = c.running()
+			ss.Restarts = c.restarts
 			if c.cmd.Process != nil {
 				ss.PID = c.cmd.Process.Pid
 			}
@@ -59,6 +60,10 @@ func (s *Stack) Snapshot(ctx context.Context, moment string) results.Snapshot {
 		ss.Metrics = m
 		ss.Error = strings.Join(errs, "; ")
 		snap.Services[name] = ss
+	}
+	if s.injector != nil {
+		st := results.InjectorStats(s.injector.Stats())
+		snap.Injector = &st
 	}
 	return snap
 }

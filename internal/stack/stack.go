@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +33,10 @@ func SelfServe(service string) (string, []string, error) {
 	}
 	return exe, []string{"serve", strings.TrimSuffix(service, "-service")}, nil
 }
+
+// BackendPayload is the size of the padding in the lab backend's answers: about 2 KB, a
+// realistic body, so a bandwidth fault (slow-body at 1 KB/s) has a body to trickle.
+const BackendPayload = 2048
 
 // Config configures a stack.
 type Config struct {
@@ -62,16 +68,17 @@ type Stack struct {
 	FaultURL   string // the Toxiproxy-shaped fault API
 	Kind       string
 
-	services map[string]*child
-	died     chan Exit // a service exited without being asked to
-	faultAPI interface {
-		Active() (bool, string)
-		Close(ctx context.Context) error
-	}
+	mu       sync.Mutex        // guards services and closing: a process fault replaces a service's child
+	services map[string]*child // the current process of each service
+	closing  bool              // Close has begun: nothing starts any more
+	died     chan Exit         // a service exited without being asked to
+	faultAPI *fault.API
+	injector *fault.HTTPFaults                 // the L7 injector in the data path
 	closers  []func(ctx context.Context) error // run in reverse order by Close, after the services stop
 	logFiles []*os.File
 	events   *results.EventLog
 	logger   *slog.Logger
+	wait     time.Duration // StartupWait, for restarts
 	once     sync.Once
 	// resilienceOff: the client runs without its patterns, so there is no breaker to show.
 	resilienceOff bool
@@ -135,7 +142,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if !ok {
 		return nil, fmt.Errorf("unknown stack %q: use one of %s", cfg.Kind, strings.Join(KindNames(), ", "))
 	}
-	s := &Stack{Kind: cfg.Kind, services: map[string]*child{}, died: make(chan Exit, 2), events: cfg.Events,
+	s := &Stack{Kind: cfg.Kind, services: map[string]*child{}, died: make(chan Exit, 2), events: cfg.Events, wait: cfg.StartupWait,
 		logger: cfg.Logger.With("component", "stack"), resilienceOff: clientGetenv(cfg.ClientEnv)("RESILIENCE") == "off"}
 	if err := kind.start(s, ctx, cfg); err != nil {
 		s.Close(context.WithoutCancel(ctx))
@@ -149,11 +156,19 @@ func (s *Stack) startLocal(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	p, err := fault.StartProxy(fault.ProxyConfig{APIAddr: cfg.FaultAPI, Listen: "127.0.0.1:0", Upstream: backendAddr, OnChange: s.recordFault})
+	// The data path: client -> Toxiproxy (TCP faults) -> L7 injector (HTTP faults) -> backend.
+	injectorAddr, err := s.serveInjector(fault.HTTPFaultsConfig{Upstream: backendAddr}, func() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") })
 	if err != nil {
 		return err
 	}
-	s.faultAPI = p
+	p, err := fault.StartProxy(fault.ProxyConfig{Listen: "127.0.0.1:0", Upstream: injectorAddr})
+	if err != nil {
+		return err
+	}
+	if err := s.startFaultAPI(cfg, p); err != nil {
+		p.Close(ctx)
+		return err
+	}
 	env := map[string]string{"LISTEN_ADDR": cfg.ClientAddr, "BACKEND_URL": "http://" + p.ListenAddr()}
 	for k, v := range cfg.ClientEnv {
 		env[k] = v
@@ -162,8 +177,32 @@ func (s *Stack) startLocal(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	s.ClientURL, s.BackendURL, s.FaultURL = "http://"+clientAddr, "http://"+backendAddr, p.APIURL()
+	s.ClientURL, s.BackendURL = "http://"+clientAddr, "http://"+backendAddr
 	return s.waitReady(ctx, cfg.StartupWait)
+}
+
+// serveInjector serves the L7 fault injector on the listener listen makes and returns its address.
+func (s *Stack) serveInjector(cfg fault.HTTPFaultsConfig, listen func() (net.Listener, error)) (string, error) {
+	ln, err := listen()
+	if err != nil {
+		return "", fmt.Errorf("the HTTP fault injector: %w", err)
+	}
+	s.injector = fault.NewHTTPFaults(cfg)
+	srv := &http.Server{Handler: s.injector, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 90 * time.Second}
+	go srv.Serve(ln)
+	s.closers = append(s.closers, func(context.Context) error { return srv.Close() })
+	return ln.Addr().String(), nil
+}
+
+// startFaultAPI serves the fault API over the stack's TCP faults, its injector and its processes.
+func (s *Stack) startFaultAPI(cfg Config, tcp fault.TCPFaults) error {
+	api, err := fault.StartAPI(fault.APIConfig{Addr: cfg.FaultAPI, TCP: tcp, HTTP: s.injector, Processes: s,
+		OnChange: s.recordFault, OnProcess: s.recordProcess})
+	if err != nil {
+		return err
+	}
+	s.faultAPI, s.FaultURL = api, api.URL()
+	return nil
 }
 
 // waitReady waits until both services answer /readyz with 200.
@@ -194,6 +233,9 @@ func (s *Stack) startService(ctx context.Context, cfg Config, name string, wrap 
 	}
 	s.logFiles = append(s.logFiles, logFile)
 	env["LOG_FORMAT"] = "json"
+	if name == results.BackendService {
+		env["PAYLOAD_BYTES"] = strconv.Itoa(BackendPayload)
+	}
 	if name == results.ClientService {
 		env["LOG_LEVEL"] = "debug" // the attempt records, one per backend call, are at debug level
 	}
@@ -201,11 +243,14 @@ func (s *Stack) startService(ctx context.Context, cfg Config, name string, wrap 
 	if err != nil {
 		return "", err
 	}
+	s.mu.Lock()
 	s.services[name] = c
+	s.mu.Unlock()
 	addr, err := c.waitAddr(ctx, cfg.StartupWait)
 	if err != nil {
 		return "", err
 	}
+	c.listen = addr // a restart listens here again
 	return addr, nil
 }
 
@@ -237,8 +282,17 @@ func (s *Stack) recordFault(ch fault.Change) {
 	if ch.Active {
 		action = "on"
 	}
-	s.events.Add(results.Event{Time: ch.Time, Kind: results.KindFault, Action: action, Name: "partition", Message: ch.Detail})
-	s.logger.Info("fault "+action, "detail", ch.Detail)
+	s.events.Add(results.Event{Time: ch.Time, Kind: results.KindFault, Action: action, Name: ch.Kind, Message: ch.Detail})
+	s.logger.Info("fault "+action, "kind", ch.Kind, "detail", ch.Detail)
+}
+
+func (s *Stack) recordProcess(e fault.ProcessEvent) {
+	ev := results.Event{Time: e.Time, Kind: results.KindProcess, Action: e.Action, Service: e.Service, Message: e.Message}
+	if e.Since > 0 {
+		ev.DurationMS = float64(e.Since) / float64(time.Millisecond)
+	}
+	s.events.Add(ev)
+	s.logger.Info("process "+e.Action, "service", e.Service, "pid", e.PID, "detail", e.Message)
 }
 
 func (s *Stack) childExited(c *child) {
@@ -263,12 +317,20 @@ type Exit struct {
 // Died delivers each service that exited without being asked to.
 func (s *Stack) Died() <-chan Exit { return s.died }
 
-// FaultActive says whether a fault is in effect now.
+// FaultActive says whether anything of a fault remains: one in effect now, or one scheduled (a
+// restart due, a flapping partition running).
 func (s *Stack) FaultActive() (bool, string) {
 	if s.faultAPI == nil {
 		return false, ""
 	}
-	return s.faultAPI.Active()
+	return s.faultAPI.Leftover()
+}
+
+// service returns the current process of a service (nil if it was never started).
+func (s *Stack) service(name string) *child {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.services[name]
 }
 
 // Breaker is the client's breaker state as its log last announced it ("off" without resilience).
@@ -276,7 +338,7 @@ func (s *Stack) Breaker() string {
 	if s.resilienceOff {
 		return "off"
 	}
-	if c := s.services[results.ClientService]; c != nil {
+	if c := s.service(results.ClientService); c != nil {
 		return c.breakerState()
 	}
 	return ""
@@ -293,8 +355,11 @@ func (s *Stack) Close(ctx context.Context) error {
 				errs = append(errs, err)
 			}
 		}
+		s.mu.Lock()
+		s.closing = true // no restart from now on
+		s.mu.Unlock()
 		for _, name := range []string{results.ClientService, results.BackendService} {
-			if c := s.services[name]; c != nil {
+			if c := s.service(name); c != nil {
 				c.terminate(10 * time.Second)
 			}
 		}

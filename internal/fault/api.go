@@ -1,0 +1,156 @@
+package fault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// TCPFaults is the Toxiproxy-shaped part of the API: the embedded Toxiproxy (Proxy) on the local
+// stack, the iptables partition (PartitionAPI) with network namespaces.
+type TCPFaults interface {
+	Handler() http.Handler // Toxiproxy's REST API, or the part of it the stack supports
+	Injected() []Injected
+	Partitioner // the partition a flapping schedule turns on and off
+	Reset(ctx context.Context) error
+	Close(ctx context.Context) error
+}
+
+// APIConfig configures the fault API.
+type APIConfig struct {
+	Addr      string         // where the API listens, e.g. 127.0.0.1:8474 (port 0 picks one)
+	TCP       TCPFaults      // required
+	HTTP      *HTTPFaults    // the L7 injector; nil = no /faults/http
+	Processes ProcessControl // nil = no /processes
+	OnChange  func(Change)   // every fault on/off transition; may be nil
+	OnProcess func(ProcessEvent)
+}
+
+// API is the lab's fault API: one HTTP server for every kind of fault (see the package doc). It
+// is safe for concurrent use.
+type API struct {
+	cfg   APIConfig
+	track *tracker
+	procs *processes // nil without Processes
+	flap  *flapping
+	srv   *http.Server
+	ln    net.Listener
+}
+
+// StartAPI starts serving the API.
+func StartAPI(cfg APIConfig) (*API, error) {
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("fault API on %s: %w (is another Toxiproxy or `chaoslab up` running? choose another address)", cfg.Addr, err)
+	}
+	a := &API{cfg: cfg, ln: ln}
+	sources := []func() []Injected{cfg.TCP.Injected}
+	if cfg.HTTP != nil {
+		sources = append(sources, cfg.HTTP.Injected)
+	}
+	a.track = newTracker(cfg.OnChange, sources...)
+	a.flap = newFlapping(cfg.TCP, a.track.check)
+	a.track.sources = append(a.track.sources, a.flap.Injected)
+	if cfg.Processes != nil {
+		a.procs = newProcesses(cfg.Processes, a.track.check, cfg.OnProcess)
+		a.track.sources = append(a.track.sources, a.procs.Injected)
+	}
+	a.srv = &http.Server{Handler: a.routes(), ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 60 * time.Second}
+	go a.srv.Serve(ln)
+	return a, nil
+}
+
+// routes is the whole API: chaoslab's own faults, and Toxiproxy's API for everything else.
+func (a *API) routes() http.Handler {
+	mux := http.NewServeMux()
+	if a.cfg.HTTP != nil {
+		a.cfg.HTTP.Register(mux)
+	}
+	a.flap.register(mux)
+	if a.procs != nil {
+		a.procs.register(mux)
+	}
+	mux.HandleFunc("POST /reset", a.handleReset)
+	mux.Handle("/", a.cfg.TCP.Handler())
+	return a.watch(mux)
+}
+
+// watch checks the fault state after every request that may change it.
+func (a *API) watch(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		started := time.Now()
+		next.ServeHTTP(w, r)
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			a.track.check(started)
+		}
+	})
+}
+
+func (a *API) handleReset(w http.ResponseWriter, r *http.Request) {
+	if err := a.Reset(context.WithoutCancel(r.Context())); err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// URL is the base URL of the API.
+func (a *API) URL() string { return "http://" + a.ln.Addr().String() }
+
+// Active says whether a fault is in effect now, and which.
+func (a *API) Active() (bool, string) { return a.track.active() }
+
+// Leftover says whether anything of a fault remains: one in effect, or one scheduled (a restart
+// due, a flapping partition running), and what.
+func (a *API) Leftover() (bool, string) {
+	on, detail := a.Active()
+	var parts []string
+	if on {
+		parts = append(parts, detail)
+	}
+	parts = append(parts, a.flap.scheduled()...)
+	if a.procs != nil {
+		parts = append(parts, a.procs.scheduled()...)
+	}
+	return len(parts) > 0, strings.Join(parts, "; ")
+}
+
+// Reset removes every fault: toxics and HTTP faults removed, flapping stopped (healed), services
+// a fault took down started again.
+func (a *API) Reset(ctx context.Context) error {
+	a.flap.stop(false)
+	errs := []error{a.cfg.TCP.Reset(ctx)}
+	if a.cfg.HTTP != nil {
+		errs = append(errs, a.cfg.HTTP.Reset(ctx))
+	}
+	if a.procs != nil {
+		errs = append(errs, a.procs.reset())
+	}
+	a.track.check(time.Now())
+	return errors.Join(errs...)
+}
+
+// Close removes every fault, cancels scheduled restarts (nothing starts after it) and stops the
+// API and the TCP fault (the proxy closes its connections).
+func (a *API) Close(ctx context.Context) error {
+	a.flap.stop(true)
+	if a.procs != nil {
+		a.procs.close()
+	}
+	var errs []error
+	if a.cfg.HTTP != nil {
+		errs = append(errs, a.cfg.HTTP.Reset(ctx))
+	}
+	errs = append(errs, a.cfg.TCP.Reset(ctx))
+	a.track.check(time.Now())
+	a.track.stop() // a stopped proxy is not a fault
+	errs = append(errs, a.cfg.TCP.Close(ctx))
+	if err := a.srv.Shutdown(ctx); err != nil {
+		a.srv.Close()
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,290 @@
+package fault
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"regexp"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Partitioner makes and removes a network partition between the client and the backend.
+type Partitioner interface {
+	Partition(ctx context.Context) error // must verify that the partition took effect
+	Heal(ctx context.Context) error      // must be idempotent
+}
+
+// maxCycles bounds a flapping schedule.
+const maxCycles = 1000
+
+// namePattern is what a fault's name may look like.
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+
+// flapping runs partition schedules: on for On, off for Off, Cycles times. It is safe for
+// concurrent use.
+type flapping struct {
+	part  Partitioner
+	check func(time.Time)
+
+	mu     sync.Mutex
+	jobs   map[string]*flapJob
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// flapJob is one schedule; its exported fields are its JSON record.
+type flapJob struct {
+	Name    string     `json:"name"`
+	On      string     `json:"on"`
+	Off     string     `json:"off"`
+	Cycles  int        `json:"cycles"`
+	Cycle   int        `json:"cycle"`       // the cycle under way (1-based), or the last one
+	InOn    bool       `json:"partitioned"` // the partition is in effect now
+	Started time.Time  `json:"started"`
+	Ended   *time.Time `json:"ended,omitempty"`
+	Error   string     `json:"error,omitempty"`
+
+	on, off time.Duration
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+type flapRequest struct {
+	Name   string          `json:"name"`
+	On     json.RawMessage `json:"on"`
+	Off    json.RawMessage `json:"off"`
+	Cycles int             `json:"cycles"`
+}
+
+func newFlapping(part Partitioner, check func(time.Time)) *flapping {
+	return &flapping{part: part, check: check, jobs: map[string]*flapJob{}}
+}
+
+func (f *flapping) register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /faults/flapping", f.handleList)
+	mux.HandleFunc("POST /faults/flapping", f.handleCreate)
+	mux.HandleFunc("GET /faults/flapping/{name}", f.handleGet)
+	mux.HandleFunc("GET /faults/flapping/{name}/wait", f.handleWait)
+	mux.HandleFunc("DELETE /faults/flapping/{name}", f.handleDelete)
+}
+
+func (r flapRequest) job() (*flapJob, error) {
+	if !namePattern.MatchString(r.Name) {
+		return nil, fmt.Errorf("name %q: 1 to 64 letters, digits, '.', '_' or '-'", r.Name)
+	}
+	on, err := parseSeconds(r.On, "on")
+	if err != nil {
+		return nil, err
+	}
+	off, err := parseSeconds(r.Off, "off")
+	if err != nil {
+		return nil, err
+	}
+	if on <= 0 || off <= 0 || on > maxRestartAfter || off > maxRestartAfter {
+		return nil, fmt.Errorf("on %v and off %v: each must be above 0 and at most %v", on, off, maxRestartAfter)
+	}
+	if r.Cycles < 1 || r.Cycles > maxCycles {
+		return nil, fmt.Errorf("cycles %d: must be between 1 and %d", r.Cycles, maxCycles)
+	}
+	return &flapJob{Name: r.Name, On: on.String(), Off: off.String(), Cycles: r.Cycles, on: on, off: off, done: make(chan struct{})}, nil
+}
+
+func (f *flapping) handleCreate(w http.ResponseWriter, r *http.Request) {
+	var req flapRequest
+	if err := decodeStrict(w, r, &req); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	j, err := req.job()
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if code, err := f.start(j); err != nil {
+		writeError(w, code, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusCreated, f.record(j))
+}
+
+// start runs the schedule in the background; a finished schedule of the same name is replaced.
+func (f *flapping) start(j *flapJob) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return http.StatusConflict, fmt.Errorf("the lab is shutting down")
+	}
+	for _, o := range f.jobs {
+		if o.Ended == nil {
+			return http.StatusConflict, fmt.Errorf("flapping %q is running: DELETE /faults/flapping/%s first", o.Name, o.Name)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	j.cancel, j.Started = cancel, time.Now().UTC()
+	f.jobs[j.Name] = j
+	f.wg.Add(1)
+	go f.run(ctx, j)
+	return 0, nil
+}
+
+// run is the schedule: partition, wait On, heal, wait Off, Cycles times. It heals on the way out.
+func (f *flapping) run(ctx context.Context, j *flapJob) {
+	defer f.wg.Done()
+	defer close(j.done)
+	defer f.finish(j)
+	for c := 1; c <= j.Cycles; c++ {
+		started := time.Now()
+		if err := f.part.Partition(ctx); err != nil {
+			f.fail(j, fmt.Errorf("cycle %d: %w", c, err))
+			return
+		}
+		f.set(j, c, true)
+		f.check(started)
+		if !sleep(ctx, j.on) {
+			return
+		}
+		if err := f.part.Heal(context.WithoutCancel(ctx)); err != nil {
+			f.fail(j, fmt.Errorf("cycle %d: %w", c, err))
+			return
+		}
+		f.set(j, c, false)
+		f.check(time.Now())
+		if c < j.Cycles && !sleep(ctx, j.off) {
+			return
+		}
+	}
+}
+
+func (f *flapping) set(j *flapJob, cycle int, on bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	j.Cycle, j.InOn = cycle, on
+}
+
+func (f *flapping) fail(j *flapJob, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	j.Error = err.Error()
+}
+
+// finish heals (the schedule may have been stopped mid-cycle) and marks the job ended.
+func (f *flapping) finish(j *flapJob) {
+	if err := f.part.Heal(context.Background()); err != nil {
+		f.fail(j, err)
+	}
+	f.mu.Lock()
+	now := time.Now().UTC()
+	j.InOn, j.Ended = false, &now
+	f.mu.Unlock()
+	f.check(time.Now())
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// record copies a job's JSON fields under the lock.
+func (f *flapping) record(j *flapJob) flapJob {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return flapJob{Name: j.Name, On: j.On, Off: j.Off, Cycles: j.Cycles, Cycle: j.Cycle, InOn: j.InOn, Started: j.Started, Ended: j.Ended, Error: j.Error}
+}
+
+func (f *flapping) find(name string) *flapJob {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.jobs[name]
+}
+
+func (f *flapping) handleList(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	names := slices.Sorted(maps.Keys(f.jobs))
+	f.mu.Unlock()
+	out := []flapJob{}
+	for _, n := range names {
+		out = append(out, f.record(f.find(n)))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (f *flapping) handleGet(w http.ResponseWriter, r *http.Request) {
+	j := f.find(r.PathValue("name"))
+	if j == nil {
+		writeError(w, http.StatusNotFound, "flapping fault not found: "+r.PathValue("name"))
+		return
+	}
+	writeJSON(w, http.StatusOK, f.record(j))
+}
+
+// handleWait answers once the schedule has ended (or the caller gave up).
+func (f *flapping) handleWait(w http.ResponseWriter, r *http.Request) {
+	j := f.find(r.PathValue("name"))
+	if j == nil {
+		writeError(w, http.StatusNotFound, "flapping fault not found: "+r.PathValue("name"))
+		return
+	}
+	select {
+	case <-j.done:
+		writeJSON(w, http.StatusOK, f.record(j))
+	case <-r.Context().Done():
+	}
+}
+
+func (f *flapping) handleDelete(w http.ResponseWriter, r *http.Request) {
+	j := f.find(r.PathValue("name"))
+	if j == nil {
+		writeError(w, http.StatusNotFound, "flapping fault not found: "+r.PathValue("name"))
+		return
+	}
+	j.cancel()
+	<-j.done
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// Injected lists the schedules whose partition is in effect now.
+func (f *flapping) Injected() []Injected {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var in []Injected
+	for _, n := range slices.Sorted(maps.Keys(f.jobs)) {
+		if j := f.jobs[n]; j.InOn {
+			in = append(in, Injected{KindPartition, fmt.Sprintf("blackhole both ways (flapping %s: cycle %d of %d, %s on, %s off)", j.Name, j.Cycle, j.Cycles, j.On, j.Off)})
+		}
+	}
+	return in
+}
+
+// scheduled lists the schedules still running.
+func (f *flapping) scheduled() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, j := range f.jobs {
+		if j.Ended == nil {
+			out = append(out, fmt.Sprintf("flapping %s is running (cycle %d of %d)", j.Name, j.Cycle, j.Cycles))
+		}
+	}
+	return out
+}
+
+// stop ends every schedule (each heals on its way out) and waits for them.
+func (f *flapping) stop(closing bool) {
+	f.mu.Lock()
+	f.closed = f.closed || closing
+	for _, j := range f.jobs {
+		j.cancel()
+	}
+	f.mu.Unlock()
+	f.wg.Wait()
+}
