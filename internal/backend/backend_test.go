@@ -7,14 +7,19 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"chaoslab/internal/cmdutil"
+	"chaoslab/internal/httpserve"
 
 	"chaoslab/internal/testutil"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 type syncBuffer = testutil.SyncBuffer
@@ -120,7 +125,7 @@ func TestGracefulShutdownReturnsNil(t *testing.T) {
 }
 
 func TestConfig(t *testing.T) {
-	want := map[string]string{"LISTEN_ADDR": ":8081", "SHUTDOWN_TIMEOUT": "10s", "LOG_FORMAT": "text"}
+	want := map[string]string{"LISTEN_ADDR": ":8081", "SHUTDOWN_TIMEOUT": "10s", "LOG_FORMAT": "text", "PAYLOAD_BYTES": "0"}
 	if !maps.Equal(Defaults(), want) {
 		t.Errorf("Defaults() = %v, want %v", Defaults(), want)
 	}
@@ -132,6 +137,8 @@ func TestConfig(t *testing.T) {
 		{"bad listen address", map[string]string{"LISTEN_ADDR": "nope"}, "LISTEN_ADDR"},
 		{"bad shutdown timeout", map[string]string{"SHUTDOWN_TIMEOUT": "soon"}, "SHUTDOWN_TIMEOUT"},
 		{"bad log format", map[string]string{"LOG_FORMAT": "yaml"}, "LOG_FORMAT"},
+		{"bad payload", map[string]string{"PAYLOAD_BYTES": "-1"}, "PAYLOAD_BYTES"},
+		{"payload too big", map[string]string{"PAYLOAD_BYTES": "1048577"}, "PAYLOAD_BYTES"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -146,5 +153,24 @@ func TestConfig(t *testing.T) {
 	if err := Run(context.Background(), []string{"--help"}, envOf(nil), &out, io.Discard); !errors.Is(err, cmdutil.ErrHelp) ||
 		!strings.Contains(out.String(), "LISTEN_ADDR") {
 		t.Errorf("--help: err %v, output %q", err, out.String())
+	}
+}
+
+func TestDataPadding(t *testing.T) {
+	for _, n := range []int{0, 2048} {
+		hm, err := httpserve.NewHTTPMetrics(prometheus.NewRegistry())
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := NewServer(Deps{Instance: "i", Ready: new(atomic.Bool), Metrics: hm, Now: time.Now, PayloadBytes: n})
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/api/data", nil))
+		var d Data
+		if err := json.Unmarshal(rec.Body.Bytes(), &d); err != nil || len(d.Padding) != n {
+			t.Errorf("PayloadBytes %d: padding of %d bytes (err %v)", n, len(d.Padding), err)
+		}
+		if n == 0 && strings.Contains(rec.Body.String(), "padding") {
+			t.Errorf("PayloadBytes 0: the answer has a padding field: %s", rec.Body.String())
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"fmt"
 	"time"
 
 	"chaoslab/internal/httpserve"
@@ -11,7 +12,11 @@ type Config struct {
 	ListenAddr      string
 	ShutdownTimeout time.Duration
 	LogFormat       string
+	PayloadBytes    int // size of the padding field of /api/data answers (0 = none)
 }
+
+// maxPayload bounds PAYLOAD_BYTES.
+const maxPayload = 1 << 20
 
 // settings is the table of backend-service's variables; LoadConfig, Defaults and --help read it.
 func settings() []httpserve.Setting[Config] {
@@ -22,6 +27,16 @@ func settings() []httpserve.Setting[Config] {
 			Set: func(c *Config, v string) error { return httpserve.Duration(v, &c.ShutdownTimeout, 0) }},
 		{Name: "LOG_FORMAT", Default: "text", Help: "text or json",
 			Set: func(c *Config, v string) error { return httpserve.Choice(v, &c.LogFormat, "text", "json") }},
+		{Name: "PAYLOAD_BYTES", Default: "0", Help: "bytes of padding in each /api/data answer, so a bandwidth fault has a body to slow down (0 to 1048576)",
+			Set: func(c *Config, v string) error {
+				if err := httpserve.Int(v, &c.PayloadBytes, 0); err != nil {
+					return err
+				}
+				if c.PayloadBytes > maxPayload {
+					return fmt.Errorf("must be at most %d", maxPayload)
+				}
+				return nil
+			}},
 	}
 }
 

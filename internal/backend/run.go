@@ -41,7 +41,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		host = "unknown"
 	}
 	var ready atomic.Bool
-	h := NewServer(Deps{Instance: host, Ready: &ready, Metrics: hm, Registry: reg, Now: time.Now})
+	h := NewServer(Deps{Instance: host, Ready: &ready, Metrics: hm, Registry: reg, Now: time.Now, PayloadBytes: cfg.PayloadBytes})
 	return httpserve.Serve(ctx, httpserve.Options{
 		Addr: cfg.ListenAddr, Handler: h, Logger: logger, Ready: &ready,
 		ShutdownTimeout: cfg.ShutdownTimeout, WriteTimeout: writeTimeout,

@@ -17,6 +17,8 @@ type Deps struct {
 	Metrics  *httpserve.HTTPMetrics // request metrics
 	Registry prometheus.Gatherer    // served on /metrics
 	Now      func() time.Time       // clock of the answers' timestamps
+	// PayloadBytes is the size of the padding field of /api/data answers (0 = none).
+	PayloadBytes int
 }
 
 // NewServer returns backend-service's handler. It never listens.

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -66,7 +67,7 @@ func (b *backendClient) fetch(ctx context.Context) ([]byte, error) {
 	}
 	defer drainClose(resp.Body)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, &resilience.StatusError{Code: resp.StatusCode}
+		return nil, &resilience.StatusError{Code: resp.StatusCode, Reason: reasonOf(resp)}
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBackendBody))
 	if err != nil {
@@ -76,6 +77,20 @@ func (b *backendClient) fetch(ctx context.Context) ([]byte, error) {
 		return nil, errors.New("backend answered a body that is not JSON")
 	}
 	return body, nil
+}
+
+// maxReason bounds the reason kept from a failed answer's body.
+const maxReason = 300
+
+// reasonOf returns the first line of a plain-text answer (what a proxy such as Envoy says when
+// it cannot reach the backend), or "".
+func reasonOf(resp *http.Response) string {
+	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+		return ""
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxReason))
+	line, _, _ := strings.Cut(string(b), "\n")
+	return strings.TrimSpace(line)
 }
 
 func drainClose(body io.ReadCloser) {

@@ -19,12 +19,17 @@ var ErrRequestTimeout = errors.New("backend call cut by the request deadline")
 
 // StatusError is the error a Call returns for a backend answer whose status is not 2xx.
 type StatusError struct {
-	Code int
+	Code   int
+	Reason string // the first line of a plain-text answer (a proxy's "upstream connect error ..."), if any
 }
 
 // Error implements error.
 func (e *StatusError) Error() string {
-	return fmt.Sprintf("backend answered %d %s", e.Code, http.StatusText(e.Code))
+	msg := fmt.Sprintf("backend answered %d %s", e.Code, http.StatusText(e.Code))
+	if e.Reason != "" {
+		msg += ": " + e.Reason
+	}
+	return msg
 }
 
 // Retryable reports whether err is worth another attempt and counts as a failure for the breaker:
