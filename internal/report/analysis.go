@@ -39,9 +39,15 @@ type Analysis struct {
 
 	Origin    time.Time  `json:"origin"`               // the run start (RunInfo.Start, or the first request or event)
 	End       time.Time  `json:"end"`                  // the last request end (or RunInfo.End, whichever is later)
-	FaultOn   *time.Time `json:"fault_on,omitempty"`   // the first fault "on" event
-	FaultOff  *time.Time `json:"fault_off,omitempty"`  // the last fault "off" event after FaultOn
-	FaultName string     `json:"fault_name,omitempty"` // the name of the first fault event
+	FaultOn   *time.Time `json:"fault_on,omitempty"`   // the first fault "on" event: the first window's start
+	FaultOff  *time.Time `json:"fault_off,omitempty"`  // the end of the last window; nil when it was never removed
+	FaultName string     `json:"fault_name,omitempty"` // the name of the first fault event (as FaultKind)
+	FaultKind string     `json:"fault_kind,omitempty"` // the kind of the first window: "latency", "partition+latency"
+
+	Faults   []FaultWindow `json:"faults"`   // every window the fault was in effect, in order
+	Cycles   []FaultCycle  `json:"cycles"`   // one per window, when the fault came and went more than once
+	Restarts []Restart     `json:"restarts"` // services killed and started again (process events)
+	Calls    []CallStats   `json:"calls"`    // the backend calls (attempt events): before, during, after: always three
 
 	Phases    []PhaseStats `json:"phases"`     // before, during, after: always three, in order
 	Total     PhaseStats   `json:"total"`      // every request
@@ -148,6 +154,9 @@ func (a *Analysis) compute() {
 	a.breaker()
 	a.detection()
 	a.retries()
+	a.calls()
+	a.cycles()
+	a.restarts()
 	a.recovered()
 	a.childExits()
 	a.sendLag()
@@ -156,7 +165,7 @@ func (a *Analysis) compute() {
 	}
 }
 
-// bounds sets Origin, End and the fault window.
+// bounds sets Origin, End and the fault windows.
 func (a *Analysis) bounds() {
 	a.Origin = a.Run.Start
 	first, last := a.span()
@@ -167,19 +176,7 @@ func (a *Analysis) bounds() {
 	if a.Run.End.After(a.End) {
 		a.End = a.Run.End
 	}
-	for _, e := range a.Events {
-		if e.Kind != results.KindFault {
-			continue
-		}
-		switch {
-		case e.Action == "on" && a.FaultOn == nil:
-			t := e.Time
-			a.FaultOn, a.FaultName = &t, e.Name
-		case e.Action == "off" && a.FaultOn != nil:
-			t := e.Time
-			a.FaultOff = &t
-		}
-	}
+	a.faultWindows()
 	switch {
 	case a.FaultOn == nil:
 		a.note("No fault was recorded: every request counts as \"before\".")

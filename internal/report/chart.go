@@ -36,9 +36,9 @@ type scale struct {
 // chart is the geometry of one SVG timeline, ready for the template.
 type chart struct {
 	W, H, PlotX, PlotY, PlotW, PlotH, BandY, BandH float64
-	Fault                                          *box
+	Faults                                         []box // one per fault window; the first is labelled
 	FaultLabel                                     string
-	Lines                                          []line // phase boundaries
+	Lines                                          []line // the fault windows' edges
 	PhaseLabels                                    []tick // phase names, centred over each phase
 	Target                                         *line  // the OPEN p99 target
 	XTicks, YTicks                                 []tick
@@ -136,19 +136,27 @@ func (c *chart) y(ms float64, s scale) float64 {
 	return c.PlotY + c.PlotH*(1-f)
 }
 
+// maxFaultLabel is the longest fault label the chart writes (the report has the whole).
+const maxFaultLabel = 90
+
 func (c *chart) faultWindow(a *Analysis, s scale) {
 	if a.FaultOn == nil {
 		return
 	}
-	end := a.End
-	if a.FaultOff != nil {
-		end = *a.FaultOff
+	for _, w := range a.Faults {
+		end := a.End
+		if w.Off != nil {
+			end = *w.Off
+		}
+		x1, x2 := c.x(a, w.On, s), c.x(a, end, s)
+		c.Faults = append(c.Faults, box{X: x1, Y: c.PlotY, W: max(x2-x1, 1), H: c.BandY + c.BandH - c.PlotY, Class: "fault"})
+		for _, x := range []float64{x1, x2} {
+			c.Lines = append(c.Lines, line{X1: x, Y1: c.PlotY, X2: x, Y2: c.BandY + c.BandH})
+		}
 	}
-	x1, x2 := c.x(a, *a.FaultOn, s), c.x(a, end, s)
-	c.Fault = &box{X: x1, Y: c.PlotY, W: max(x2-x1, 1), H: c.BandY + c.BandH - c.PlotY, Class: "fault"}
-	c.FaultLabel = "fault: " + orNA(a.FaultName)
-	for _, x := range []float64{x1, x2} {
-		c.Lines = append(c.Lines, line{X1: x, Y1: c.PlotY, X2: x, Y2: c.BandY + c.BandH})
+	c.FaultLabel = "fault: " + cut(faultDescription(a), maxFaultLabel)
+	if len(a.Faults) > 1 {
+		c.FaultLabel += " · " + windowsPhrase(a)
 	}
 	for _, p := range a.Phases {
 		if p.To.After(p.From) {

@@ -3,7 +3,8 @@
 // retry waits against the configured schedule, the before/after observations, and Judge's
 // verdict. It writes report.md (the sections of chaos/ANALYSIS_TEMPLATE.md, filled in) and
 // report.html (one self-contained XHTML page with an SVG timeline and the same tables), for one
-// run folder or for a compare folder holding baseline/ and resilient/.
+// run folder or for a compare folder holding baseline/ and resilient/; and the index of a suite's
+// runs (WriteIndex: index.md and index.html, one row per experiment).
 //
 // The lab analyzes from memory: Analyze(run, journal), then RenderAnalysis and WriteSummary, and
 // its exit status is Analysis.Verdict. `chaoslab report DIR` reads the same from the folder with
@@ -15,6 +16,18 @@
 //     "off"); after = [fault off, last request end]. A request belongs to the phase of its Start
 //     (its scheduled arrival). Without a fault event every request is "before". A fault never
 //     removed extends "during" to the end.
+//   - Fault windows (Faults): each fault "on" event and the first "off" after it; an "on" while a
+//     window is open belongs to it. The event's Name is the kind of fault ("latency",
+//     "http-errors", several joined by "+"), its Message the fault and its parameters. FaultOn is
+//     the first window's start, FaultOff the last window's end (nil when it was never removed).
+//     With several windows (a flapping fault) each cycle (Cycles) is a window and the time to
+//     the next one; its breaker transitions are counted in it.
+//   - Backend calls (Calls): the client's "attempt" events, in the phase of the call's start
+//     (the event's time minus its duration); the cause of a failure is read from its error
+//     text: an HTTP status ("backend answered 503"), refused, reset (or EOF), a timeout (in the
+//     body when it names "reading the backend answer"). Absorbed: the requests with a failed
+//     call that the backend answered in the end. Restarts: a "process" event "kill" of a
+//     service and its next "start" (duration_ms: from the kill to the new process listening).
 //   - Requests are the requests the open-loop load offered; percentages are of them. A dropped
 //     request (Source dropped: never sent, the load's in-flight cap was reached) is counted
 //     apart and is not answered; it has no latency and made no backend call.

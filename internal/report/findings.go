@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"slices"
 
 	"chaoslab/internal/experiment"
 	"chaoslab/internal/results"
@@ -86,6 +87,7 @@ func findings(a *Analysis) []string {
 		add("The client made %s backend attempts per request during the fault (%s before it).",
 			ampOrNA(during), ampOrNA(a.Phases[0]))
 	}
+	out = append(out, faultFindings(a)...)
 	out = append(out, breakerFindings(a)...)
 	out = append(out, retryFindings(a)...)
 	out = append(out, recoveryFinding(a)...)
@@ -206,4 +208,218 @@ func followUps(a *Analysis) []string {
 		out = append(out, "None required by the numbers; add your own.")
 	}
 	return out
+}
+
+// kindFindings are the findings particular to each kind of fault, by the kind's name in the
+// fault events. A kind not listed gets causeFindings.
+func kindFindings() map[string]func(*Analysis) []string {
+	return map[string]func(*Analysis) []string{
+		faultPartition:  cycleFindings,
+		faultFlapping:   cycleFindings,
+		faultLatency:    delayFindings,
+		faultHTTPDelay:  delayFindings,
+		faultTimeout:    delayFindings,
+		faultHTTPErrors: httpErrorFindings,
+		faultCrash:      crashFindings,
+		faultSlowBody:   slowBodyFindings,
+		faultReset:      resetFindings,
+		faultRefuse:     refusedFindings,
+	}
+}
+
+// faultFindings says what each kind of fault of the run did, each sentence once (two kinds may
+// share a function).
+func faultFindings(a *Analysis) []string {
+	reg := kindFindings()
+	var out []string
+	for _, k := range a.FaultKinds() {
+		f, ok := reg[k]
+		if !ok {
+			f = causeFindings
+		}
+		for _, s := range f(a) {
+			if !slices.Contains(out, s) {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// duringCalls returns the backend calls made during the fault, or a sentence saying there were
+// none to judge from.
+func duringCalls(a *Analysis) (CallStats, []string) {
+	c := a.Calls[1]
+	if c.Attempts == 0 {
+		return c, []string{"No backend call (attempt event) was logged during the fault: its effect on the calls is not known."}
+	}
+	return c, nil
+}
+
+// delayFindings: latency, http-delay and timeout. Did the calls time out, or were they slower
+// but inside the timeout?
+func delayFindings(a *Analysis) []string {
+	c, none := duringCalls(a)
+	if none != nil {
+		return none
+	}
+	if c.TimedOut > 0 {
+		s := fmt.Sprintf("During the fault %s timed out (attempt timeout or request deadline) and %d succeeded", plural(c.TimedOut, "attempt"), c.Succeeded)
+		if c.Succeeded > 0 {
+			s += ", slowest " + FormatDuration(c.SuccessMax)
+		}
+		return []string{s + ": the delay is beyond the attempt timeout."}
+	}
+	if c.Succeeded == 0 {
+		return causeFindings(a)
+	}
+	s := fmt.Sprintf("During the fault no attempt timed out; successful attempts took p50 %s, p99 %s", FormatDuration(c.SuccessP50), FormatDuration(c.SuccessP99))
+	switch {
+	case c.SlowAbove == 0:
+		return []string{s + ": answers were inside the timeout."}
+	case c.Slow == 0:
+		return []string{s + fmt.Sprintf(", none slower than the p99 before the fault (%s): the delay did not show.", FormatDuration(c.SlowAbove))}
+	}
+	return []string{s + fmt.Sprintf(" (%d of %d slower than the p99 before the fault, %s): answers were slower but inside the timeout.",
+		c.Slow, c.Succeeded, FormatDuration(c.SlowAbove))}
+}
+
+// httpErrorFindings: the share of calls answered with an error status, the amplification, and
+// how many of the requests that met an error the retries saved.
+func httpErrorFindings(a *Analysis) []string {
+	c, none := duringCalls(a)
+	if none != nil {
+		return none
+	}
+	s := fmt.Sprintf("During the fault %s of attempts got an HTTP error (%d of %d", formatPct(c.StatusShare()), c.HTTPErrors, c.Attempts)
+	if len(c.Statuses) > 0 {
+		s += ": " + c.StatusList()
+	}
+	s += fmt.Sprintf("); %s attempts per request (%s before) and %s scheduled: retries absorbed %d of %s that met an error (the backend answered after a failed attempt).",
+		ampOrNA(a.Phases[1]), ampOrNA(a.Phases[0]), pluralOf(a.Phases[1].Retries, "retry", "retries"), c.Absorbed, plural(c.FailedRequests, "request"))
+	return []string{s}
+}
+
+// crashFindings: how long each killed service took to listen again, its PIDs, and how the calls
+// failed meanwhile.
+func crashFindings(a *Analysis) []string {
+	var out []string
+	for _, r := range a.Restarts {
+		s := fmt.Sprintf("%s was killed at %s%s", r.Service, FormatOffset(a.Rel(r.Killed)), pidClause(r.OldPID))
+		if r.TimeToRestart == nil {
+			out = append(out, s+" and did not listen again by the end of the run.")
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s and listened again %s later%s.", s, FormatDuration(*r.TimeToRestart), pidClause(r.NewPID)))
+	}
+	if len(a.Restarts) == 0 {
+		out = append(out, "No process event was logged: the time to restart is not known.")
+	}
+	c, none := duringCalls(a)
+	if none != nil {
+		return append(out, none...)
+	}
+	return append(out, fmt.Sprintf("During the fault %s refused (connection refused, or a proxy's 5xx saying so), %d answered 503, %d timed out and %d reset; %d succeeded.",
+		pluralOf(c.Refused, "attempt was", "attempts were"), statusCount(c, 503), c.TimedOut, c.Reset, c.Succeeded))
+}
+
+func pidClause(pid int) string {
+	if pid == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (pid %d)", pid)
+}
+
+func statusCount(c CallStats, status int) int {
+	for _, s := range c.Statuses {
+		if s.Status == status {
+			return s.Count
+		}
+	}
+	return 0
+}
+
+// cycleFindings: a fault that came and went (a flapping partition): in how many cycles the
+// breaker opened. Nothing for a single window.
+func cycleFindings(a *Analysis) []string {
+	n := len(a.Cycles)
+	if n < 2 {
+		return nil
+	}
+	if !a.BreakerEnabled {
+		return []string{fmt.Sprintf("The fault came and went in %d windows; there is no breaker to follow it.", n)}
+	}
+	opened, trials, stillOpen := 0, 0, 0
+	for _, c := range a.Cycles {
+		trials += c.TrialsFailed
+		switch {
+		case c.Opened():
+			opened++
+		case c.StateAtOn == results.BreakerOpen || c.StateAtOn == results.BreakerHalfOpen:
+			stillOpen++
+		}
+	}
+	s := fmt.Sprintf("The fault came and went in %d windows: the breaker opened in %d of %d cycles (HALF_OPEN trial calls failed %s)",
+		n, opened, n, plural(trials, "time"))
+	if stillOpen > 0 {
+		s += fmt.Sprintf("; in %d other it was still open from the cycle before", stillOpen)
+	}
+	return []string{s + "."}
+}
+
+// slowBodyFindings: did the calls time out while the answer's body trickled, or before its
+// headers?
+func slowBodyFindings(a *Analysis) []string {
+	c, none := duringCalls(a)
+	if none != nil {
+		return none
+	}
+	if c.TimedOut == 0 {
+		return []string{fmt.Sprintf("During the fault no attempt timed out; %d succeeded, p50 %s, p99 %s: the body arrived within the timeout.",
+			c.Succeeded, FormatDuration(c.SuccessP50), FormatDuration(c.SuccessP99))}
+	}
+	s := fmt.Sprintf("During the fault %s timed out while reading the body (after the headers) and %d before the headers; %d succeeded",
+		plural(c.BodyTimeouts, "attempt"), c.HeaderTimeouts(), c.Succeeded)
+	if c.Succeeded > 0 {
+		s += ", slowest " + FormatDuration(c.SuccessMax)
+	}
+	return []string{s + "."}
+}
+
+// resetFindings: calls that failed fast on a reset connection.
+func resetFindings(a *Analysis) []string {
+	c, none := duringCalls(a)
+	if none != nil {
+		return none
+	}
+	if c.Reset == 0 {
+		return []string{fmt.Sprintf("During the fault no attempt failed with a connection reset; %d timed out, %d succeeded.", c.TimedOut, c.Succeeded)}
+	}
+	return []string{fmt.Sprintf("During the fault %s failed fast with a connection reset (connection reset by peer or EOF), p50 %s; %d timed out, %d succeeded.",
+		plural(c.Reset, "attempt"), FormatDuration(c.ResetP50), c.TimedOut, c.Succeeded)}
+}
+
+// refusedFindings: calls refused at connect.
+func refusedFindings(a *Analysis) []string {
+	c, none := duringCalls(a)
+	if none != nil {
+		return none
+	}
+	return []string{fmt.Sprintf("During the fault %s refused (connection refused), p50 %s; %d timed out, %d succeeded.",
+		pluralOf(c.Refused, "attempt was", "attempts were"), FormatDuration(c.RefusedP50), c.TimedOut, c.Succeeded)}
+}
+
+// causeFindings: the calls during the fault by how they ended, for a kind without findings of
+// its own.
+func causeFindings(a *Analysis) []string {
+	c, none := duringCalls(a)
+	if none != nil {
+		return none
+	}
+	s := fmt.Sprintf("During the fault the client made %s: %d succeeded, %d timed out, %d refused, %d reset, %d got an HTTP error",
+		plural(c.Attempts, "backend call"), c.Succeeded, c.TimedOut, c.Refused, c.Reset, c.HTTPErrors)
+	if len(c.Statuses) > 0 {
+		s += " (" + c.StatusList() + ")"
+	}
+	return []string{s + fmt.Sprintf(", %d failed otherwise.", c.OtherErrors)}
 }

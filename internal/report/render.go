@@ -13,7 +13,7 @@ import (
 	"chaoslab/internal/results"
 )
 
-//go:embed templates/report.md.tmpl templates/report.html.tmpl
+//go:embed templates/*.tmpl
 var templates embed.FS // read-only: the templates are parsed per call
 
 // IsCompareDir reports whether dir is a compare folder: it holds baseline/ and resilient/.
@@ -148,6 +148,9 @@ func yesNo(b bool) string {
 	return "no"
 }
 
+// styleTemplate defines "style", the stylesheet every HTML page shares.
+const styleTemplate = "templates/style.html.tmpl"
+
 // writeReports renders p into dir/report.md and dir/report.html.
 func writeReports(dir string, p *page) error {
 	md, err := renderMarkdown(p)
@@ -186,26 +189,33 @@ func mdCell(s string) string {
 	return strings.ReplaceAll(s, "\n", " ")
 }
 
-func renderMarkdown(p *page) ([]byte, error) {
-	t, err := texttemplate.New("report.md.tmpl").Funcs(funcs()).ParseFS(templates, "templates/report.md.tmpl")
+func renderMarkdown(p *page) ([]byte, error) { return executeText("report.md.tmpl", p) }
+
+func renderHTML(p *page) ([]byte, error) { return executeHTML("report.html.tmpl", p) }
+
+// executeText renders templates/name, a text template, with data.
+func executeText(name string, data any) ([]byte, error) {
+	t, err := texttemplate.New(name).Funcs(funcs()).ParseFS(templates, "templates/"+name)
 	if err != nil {
-		return nil, fmt.Errorf("parse markdown template: %w", err)
+		return nil, fmt.Errorf("parse %s: %w", name, err)
 	}
 	var buf bytes.Buffer
-	if err := t.Execute(&buf, p); err != nil {
-		return nil, fmt.Errorf("render report.md: %w", err)
+	if err := t.Execute(&buf, data); err != nil {
+		return nil, fmt.Errorf("render %s: %w", strings.TrimSuffix(name, ".tmpl"), err)
 	}
 	return buf.Bytes(), nil
 }
 
-func renderHTML(p *page) ([]byte, error) {
-	t, err := htmltemplate.New("report.html.tmpl").Funcs(funcs()).ParseFS(templates, "templates/report.html.tmpl")
+// executeHTML renders templates/name, an HTML template that may use the shared "style", with
+// data.
+func executeHTML(name string, data any) ([]byte, error) {
+	t, err := htmltemplate.New(name).Funcs(funcs()).ParseFS(templates, "templates/"+name, styleTemplate)
 	if err != nil {
-		return nil, fmt.Errorf("parse html template: %w", err)
+		return nil, fmt.Errorf("parse %s: %w", name, err)
 	}
 	var buf bytes.Buffer
-	if err := t.Execute(&buf, p); err != nil {
-		return nil, fmt.Errorf("render report.html: %w", err)
+	if err := t.Execute(&buf, data); err != nil {
+		return nil, fmt.Errorf("render %s: %w", strings.TrimSuffix(name, ".tmpl"), err)
 	}
 	return buf.Bytes(), nil
 }

@@ -6,8 +6,9 @@ import (
 	"testing"
 )
 
-// TestWriteSample writes a sample compare folder with its reports to $REPORT_SAMPLE_DIR, for a
-// person to look at; it is skipped without that variable.
+// TestWriteSample writes a sample compare folder with its reports, two single runs and a suite
+// index of them to $REPORT_SAMPLE_DIR, for a person to look at; it is skipped without that
+// variable.
 func TestWriteSample(t *testing.T) {
 	dir := os.Getenv("REPORT_SAMPLE_DIR")
 	if dir == "" {
@@ -24,6 +25,19 @@ func TestWriteSample(t *testing.T) {
 	}
 	known().write(t, filepath.Join(dir, "known"))
 	if err := Render(filepath.Join(dir, "known")); err != nil {
+		t.Fatal(err)
+	}
+	flap, _ := flapping()
+	flap.write(t, filepath.Join(dir, "flapping"))
+	if err := Render(filepath.Join(dir, "flapping")); err != nil {
+		t.Fatal(err)
+	}
+	entries := []SuiteEntry{
+		{Name: "partition", Fault: "network partition", Dir: ".", Resilient: simulated(true, 1).analyze(), Baseline: simulated(false, 1).analyze()},
+		{Name: "known", Fault: "network partition", Dir: "known", Resilient: known().analyze()},
+		{Name: "flapping", Fault: "partition, 3 cycles", Dir: "flapping", Resilient: flap.analyze()},
+	}
+	if err := WriteIndex(dir, "Sample suite", entries); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -8,13 +8,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
 
-// TestScreenshotInChromium renders a compare report and takes a screenshot of it with headless
-// Chromium (Debian's chromium), when it is installed. The PNG must be real and not one colour.
-// Set REPORT_SCREENSHOT=path to keep the PNG.
+// TestScreenshotInChromium renders a compare report and a suite index and takes a screenshot of
+// each with headless Chromium (Debian's chromium), when it is installed. Each PNG must be real and
+// not one colour. Set REPORT_SCREENSHOT=path to keep the report's PNG (and path's name with
+// "-index" before its extension for the index's).
 func TestScreenshotInChromium(t *testing.T) {
 	bin := chromium()
 	if bin == "" {
@@ -30,28 +32,50 @@ func TestScreenshotInChromium(t *testing.T) {
 	if err := Render(dir); err != nil {
 		t.Fatal(err)
 	}
-	shot := filepath.Join(dir, "report.png")
+	entries := append(suite(), SuiteEntry{Name: "compare", Fault: "network partition", Dir: ".",
+		Resilient: simulated(true, 3).analyze(), Baseline: simulated(false, 3).analyze()})
+	if err := WriteIndex(dir, "Fault catalogue", entries); err != nil {
+		t.Fatal(err)
+	}
+	keep := os.Getenv("REPORT_SCREENSHOT")
+	for page, size := range map[string]string{"report.html": "1400,1800", IndexHTML: "1400,700"} {
+		t.Run(page, func(t *testing.T) {
+			shot := screenshot(t, bin, dir, page, size)
+			img := decodePNG(t, shot)
+			if b := img.Bounds(); b.Dx() < 1000 || b.Dy() < 600 {
+				t.Errorf("screenshot is %v, want about %s", b, size)
+			}
+			if n := colours(img, 16); n < 8 {
+				t.Errorf("screenshot has %d distinct colours in a sample: the page did not render", n)
+			}
+			if keep == "" {
+				return
+			}
+			to := keep
+			if page == IndexHTML {
+				to = strings.TrimSuffix(keep, filepath.Ext(keep)) + "-index" + filepath.Ext(keep)
+			}
+			if err := os.WriteFile(to, readTest(t, shot), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// screenshot renders dir/page in headless Chromium at size ("w,h") and returns the PNG's path.
+func screenshot(t *testing.T, bin, dir, page, size string) string {
+	t.Helper()
+	shot := filepath.Join(dir, page+".png")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
 		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--user-data-dir="+filepath.Join(dir, "profile"), "--screenshot="+shot, "--window-size=1400,1800",
-		"file://"+filepath.Join(dir, "report.html"))
+		"--user-data-dir="+filepath.Join(dir, "profile-"+page), "--screenshot="+shot, "--window-size="+size,
+		"file://"+filepath.Join(dir, page))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("chromium: %v\n%s", err, out)
 	}
-	img := decodePNG(t, shot)
-	if b := img.Bounds(); b.Dx() < 1000 || b.Dy() < 1000 {
-		t.Errorf("screenshot is %v, want about 1400x1800", b)
-	}
-	if n := colours(img, 16); n < 8 {
-		t.Errorf("screenshot has %d distinct colours in a sample: the page did not render", n)
-	}
-	if keep := os.Getenv("REPORT_SCREENSHOT"); keep != "" {
-		if err := os.WriteFile(keep, readTest(t, shot), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	return shot
 }
 
 // chromium returns the path of a Chromium binary, or "".

@@ -9,14 +9,18 @@ import (
 	"time"
 )
 
-// WriteSummary writes the short plain-text summary printed at the end of a run: per phase the
-// requests offered, % answered 200, % fallback, % errors, % dropped, p50, p99 and the
-// amplification; the breaker transitions relative to the run start; detection and recovery
+// WriteSummary writes the short plain-text summary printed at the end of a run: the fault (its
+// kind, parameters and windows) and what it did to the backend calls (the findings of its kind);
+// per phase the requests offered, % answered 200, % fallback, % errors, % dropped, p50, p99 and
+// the amplification; the breaker transitions relative to the run start; detection and recovery
 // times; whether the run recovered; the notes; and last, the verdict (Verdict.Text). Write
 // errors are ignored: it is meant for a terminal.
 func WriteSummary(w io.Writer, a *Analysis) {
 	fmt.Fprintln(w, headline(a))
 	fmt.Fprintln(w, faultLine(a))
+	for _, f := range faultFindings(a) {
+		fmt.Fprintln(w, "effect: "+f)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "phase\trequests\tanswered 200\tfallback\terrors\tdropped\tp50\tp99\tamplification\t")
 	for _, p := range append(slices.Clone(a.Phases), a.WhileOpen) {
@@ -47,7 +51,8 @@ func headline(a *Analysis) string {
 	return fmt.Sprintf("%s: resilience %s, status %s, deviated %t", title, orNA(r.Resilience), orNA(a.Status), a.Deviated)
 }
 
-// faultLine says when the fault was on, relative to the run start.
+// faultLine names the fault (its kind and parameters) and says when it was on, relative to the
+// run start; with several windows, how many.
 func faultLine(a *Analysis) string {
 	if a.FaultOn == nil {
 		return "fault: none recorded"
@@ -56,7 +61,10 @@ func faultLine(a *Analysis) string {
 	if a.FaultOff != nil {
 		off = "removed at " + FormatOffset(a.Rel(*a.FaultOff))
 	}
-	return fmt.Sprintf("fault: %s on at %s, %s", orNA(a.FaultName), FormatOffset(a.Rel(*a.FaultOn)), off)
+	if w := windowsPhrase(a); w != "" {
+		return fmt.Sprintf("fault: %s; %s: first on at %s, last %s", faultDescription(a), w, FormatOffset(a.Rel(*a.FaultOn)), off)
+	}
+	return fmt.Sprintf("fault: %s on at %s, %s", faultDescription(a), FormatOffset(a.Rel(*a.FaultOn)), off)
 }
 
 // transitionsLine lists the breaker transitions, e.g. "+12.3s CLOSED -> OPEN, +22.4s ...".

@@ -36,6 +36,8 @@ type runView struct {
 	Detection   []kv
 	Transitions []transitionRow
 	Retries     []retryRow
+	Calls       []callRow  // nil when no attempt event was logged
+	Cycles      []cycleRow // nil unless the fault came and went
 	Snapshots   []serviceView
 	Verdicts    []verdict // recovered, p99 while OPEN, deviated...
 	Findings    []string
@@ -56,6 +58,14 @@ type retryRow struct {
 	N, Count, Min, Median, Max, Expected, Range, Outside string
 	Bad                                                  bool
 }
+
+// callRow is one phase of CallStats, formatted.
+type callRow struct {
+	Name, Calls, Succeeded, Failed, TimedOut, HTTPErrors, Refused, Reset, Other, P50, P99, Max, Slow, Absorbed string
+}
+
+// cycleRow is one FaultCycle, formatted.
+type cycleRow struct{ N, Window, StateAtOn, ToOpen, TrialsFailed, ToClosed string }
 
 type serviceView struct {
 	Name    string
@@ -85,6 +95,8 @@ func definitions() []string {
 		fmt.Sprintf("While OPEN: the requests that started while the timeline was OPEN; acceptance: p99 under %s.", FormatDuration(OpenP99Target)),
 		"Amplification: backend calls per request, sum(attempts) / requests, over the requests sent whose number of calls is known (the client logs each call with the request's id); a request the breaker rejected made 0 calls. Requests whose count is not known are left out and counted (\"3 unknown\"); dropped requests made no call and are left out.",
 		"Retry waits: from the client's retry events, against w_n = min(initial * multiplier^(n-1), max) with jitter [w_n(1-j), w_n(1+j)], 1 ms tolerance. A wait below the range may have been cut to fit the request deadline.",
+		"Fault windows: each fault on event and the off event after it; the kind of fault and its parameters are what the lab logged. With several windows (a fault that comes and goes) the phases still span the first on to the last off, and each cycle (a window and the time to the next one) counts the breaker's transitions that happened in it.",
+		"Backend calls: the client's attempt events, one per call, in the phase of the call's start (the event's time minus its duration). Timed out: ended by ATTEMPT_TIMEOUT or the request deadline (in the body: while reading the answer's body); HTTP errors: answered with a status that is not 2xx; refused: connection refused; reset: connection reset by peer or EOF. Success p50/p99/max are of the successful calls; slow counts those slower than the p99 of the successful calls before the fault. Absorbed: of the phase's requests (by scheduled arrival) with a failed call, those the backend answered in the end.",
 		fmt.Sprintf("Recovered: after the heal the backend answered (a backend answer to a request started at or after the fault's removal; without a fault event, one among the last %d requests sent) and, with a breaker, the breaker is CLOSED at the end of the recovery window.", recoveredTail),
 		"Verdict: PASSED when the experiment completed, the steady state was met before the fault and held after it, the system recovered, and the lab saw nothing fail; otherwise FAILED, with every reason. The exit status of chaoslab run is the same verdict.",
 	}
@@ -103,6 +115,8 @@ func newRunView(label string, a *Analysis) runView {
 	v.Detection = detectionRows(a)
 	v.Transitions = transitionRows(a)
 	v.Retries = retryRows(a)
+	v.Calls = callRows(a)
+	v.Cycles = cycleRows(a)
 	v.Snapshots = snapshotViews(a.Snapshots)
 	v.Verdicts = verdicts(a)
 	v.Findings = findings(a)
@@ -169,20 +183,45 @@ func faultRows(a *Analysis) []kv {
 		return []kv{{"Fault", "none recorded", "no fault event in events.jsonl"}}
 	}
 	rows := []kv{
-		{"Fault", orNA(a.FaultName), ""},
+		{"Fault", orNA(a.FaultKind), a.Faults[0].Detail},
 		{"Injected at", FormatOffset(a.Rel(*a.FaultOn)), timeOrNA(*a.FaultOn)},
+	}
+	if len(a.Faults) > 1 {
+		rows = append(rows, kv{"Windows", windowsPhrase(a), windowList(a)})
 	}
 	if a.FaultOff != nil {
 		rows = append(rows,
 			kv{"Removed at", FormatOffset(a.Rel(*a.FaultOff)), timeOrNA(*a.FaultOff)},
-			kv{"Duration", FormatDuration(a.FaultOff.Sub(*a.FaultOn)), ""})
+			kv{"Duration", FormatDuration(a.FaultOff.Sub(*a.FaultOn)), durationNote(a)})
 	} else {
 		rows = append(rows, kv{"Removed at", "never", "the fault was still on at the end"})
+	}
+	for _, r := range a.Restarts {
+		rows = append(rows, restartRow(a, r))
 	}
 	if v, ok := verification(a.Journal); ok {
 		rows = append(rows, kv{"Verified", v.Value, v.Note})
 	}
 	return rows
+}
+
+// durationNote says what the fault's duration spans when it came and went.
+func durationNote(a *Analysis) string {
+	if len(a.Faults) > 1 {
+		return "from the first window's start to the last one's end"
+	}
+	return ""
+}
+
+// restartRow says how long a killed service took to listen again.
+func restartRow(a *Analysis, r Restart) kv {
+	row := kv{Key: "Restart of " + r.Service, Value: "not restarted by the end",
+		Note: "killed at " + FormatOffset(a.Rel(r.Killed)) + pidClause(r.OldPID)}
+	if r.TimeToRestart != nil {
+		row.Value = "listening again after " + FormatDuration(*r.TimeToRestart)
+		row.Note += ", listening again at " + FormatOffset(a.Rel(*r.Started)) + pidClause(r.NewPID)
+	}
+	return row
 }
 
 // verification finds the method's probe that checked the partition (its output says whether
@@ -328,4 +367,62 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// pluralOf formats n with the singular or plural form: "1 retry", "3 retries".
+func pluralOf(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// callRows formats Calls; nil when no call was logged.
+func callRows(a *Analysis) []callRow {
+	total := 0
+	for _, c := range a.Calls {
+		total += c.Attempts
+	}
+	if total == 0 {
+		return nil
+	}
+	rows := make([]callRow, 0, len(a.Calls))
+	for _, c := range a.Calls {
+		rows = append(rows, newCallRow(c))
+	}
+	return rows
+}
+
+func newCallRow(c CallStats) callRow {
+	r := callRow{Name: c.Name, Calls: fmt.Sprint(c.Attempts), Succeeded: fmt.Sprint(c.Succeeded), Failed: fmt.Sprint(c.Failed),
+		TimedOut: fmt.Sprint(c.TimedOut), HTTPErrors: fmt.Sprint(c.HTTPErrors), Refused: fmt.Sprint(c.Refused),
+		Reset: fmt.Sprint(c.Reset), Other: fmt.Sprint(c.OtherErrors), P50: NA, P99: NA, Max: NA, Slow: NA,
+		Absorbed: fmt.Sprintf("%d of %d", c.Absorbed, c.FailedRequests)}
+	if c.BodyTimeouts > 0 {
+		r.TimedOut += fmt.Sprintf(" (%d in the body)", c.BodyTimeouts)
+	}
+	if len(c.Statuses) > 0 {
+		r.HTTPErrors += " (" + c.StatusList() + ")"
+	}
+	if c.Succeeded > 0 {
+		r.P50, r.P99, r.Max = FormatDuration(c.SuccessP50), FormatDuration(c.SuccessP99), FormatDuration(c.SuccessMax)
+	}
+	if c.SlowAbove > 0 {
+		r.Slow = fmt.Sprintf("%d (> %s)", c.Slow, FormatDuration(c.SlowAbove))
+	}
+	return r
+}
+
+// cycleRows formats Cycles.
+func cycleRows(a *Analysis) []cycleRow {
+	rows := make([]cycleRow, 0, len(a.Cycles))
+	for _, c := range a.Cycles {
+		off := "never removed"
+		if c.Off != nil {
+			off = FormatOffset(a.Rel(*c.Off))
+		}
+		rows = append(rows, cycleRow{N: fmt.Sprint(c.N), Window: FormatOffset(a.Rel(c.On)) + " … " + off,
+			StateAtOn: orNA(c.StateAtOn), ToOpen: fmt.Sprint(c.ToOpen), TrialsFailed: fmt.Sprint(c.TrialsFailed), ToClosed: fmt.Sprint(c.ToClosed)})
+	}
+	return rows
 }
