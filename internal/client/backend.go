@@ -71,7 +71,7 @@ func (b *backendClient) fetch(ctx context.Context) ([]byte, error) {
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBackendBody))
 	if err != nil {
-		return nil, fmt.Errorf("reading the backend answer: %w", err)
+		return nil, fmt.Errorf("%w: %w", resilience.ErrReadingBody, err)
 	}
 	if !json.Valid(body) {
 		return nil, errors.New("backend answered a body that is not JSON")

@@ -3,6 +3,7 @@ package resilience
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"chaoslab/internal/results"
@@ -91,6 +92,9 @@ func (p *Pipeline) classify(ctx context.Context, err error) (outcome string, _ e
 		}
 		return results.OutcomeSuccess, err
 	case cause == p.errAttempt, cause == p.errRequest:
+		if errors.Is(err, ErrReadingBody) {
+			return results.OutcomeFailure, fmt.Errorf("%w, while %w", cause, ErrReadingBody)
+		}
 		return results.OutcomeFailure, cause
 	default:
 		return results.OutcomeIgnored, err

@@ -17,6 +17,10 @@ var ErrAttemptTimeout = errors.New("backend call timed out")
 // when less than ATTEMPT_TIMEOUT was left (or in the baseline, which has no attempt timeout).
 var ErrRequestTimeout = errors.New("backend call cut by the request deadline")
 
+// ErrReadingBody marks a call that failed after the answer's headers, while its body was read (a
+// Call wraps it); an attempt cut by a deadline then says so.
+var ErrReadingBody = errors.New("reading the backend answer")
+
 // StatusError is the error a Call returns for a backend answer whose status is not 2xx.
 type StatusError struct {
 	Code   int
