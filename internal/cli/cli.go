@@ -25,7 +25,8 @@ type env struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"run":      {"run an experiment against a fresh local stack under load, write results and a report", runCmd},
+		"run":      {"run an experiment (a file or a catalogue name) against a fresh local stack under load, write results and a report", runCmd},
+		"list":     {"print the catalogue of failures: name, fault, default parameters, stacks", listCmd},
 		"up":       {"start the local stack (services + Toxiproxy) and keep it up until Ctrl-C", upCmd},
 		"validate": {"check an experiment file like `chaos validate`", validateCmd},
 		"report":   {"render report.md and report.html again from a results folder", reportCmd},
@@ -34,7 +35,7 @@ func commands() map[string]command {
 	}
 }
 
-var order = []string{"run", "up", "validate", "report", "load", "serve"}
+var order = []string{"run", "list", "up", "validate", "report", "load", "serve"}
 
 const intro = `chaoslab: chaos experiments for a client/backend pair with retries, a circuit breaker and
 fallbacks, in the Chaos Toolkit format, with evidence of what happened.

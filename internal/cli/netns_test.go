@@ -124,3 +124,43 @@ func TestNetnsKilledRunThenFullRun(t *testing.T) {
 		t.Errorf("no fallbacks during the kernel partition among %d requests", total)
 	}
 }
+
+// The suite on --stack netns: the entries the kernel stack supports run with the same evidence
+// as on the local stack (the L7 injector in the backend's namespace, the kill and restart inside
+// it, the flapping iptables partition); the others are listed as skipped with the reason, and
+// nothing is left behind.
+func TestNetnsSuite(t *testing.T) {
+	requireNetns(t)
+	t.Setenv(envTestMain, "1")
+	out := filepath.Join(t.TempDir(), "suite")
+	stdout, stderr, err := runCLI(t, append([]string{"run", "--suite", "--stack", "netns", "--out", out}, suiteFlags...)...)
+	if err != nil {
+		t.Fatalf("chaoslab run --suite --stack netns: %v\nstdout:\n%s\nstderr:\n%s", err, stdout, stderr)
+	}
+	index, err := os.ReadFile(filepath.Join(out, "index.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, en := range mustCatalogue(t) {
+		t.Run(en.Name, func(t *testing.T) {
+			if ok, why := en.Supports("netns"); !ok {
+				if !strings.Contains(string(index), "SKIPPED: not available with --stack netns: "+why) {
+					t.Errorf("index.md does not say why %s was skipped", en.Name)
+				}
+				return
+			}
+			dir := filepath.Join(out, en.Name)
+			if j := readJournal(t, dir); j.Status != "completed" || j.Deviated {
+				t.Errorf("journal: status %s, deviated %t", j.Status, j.Deviated)
+			}
+			ev := newEvidence(t, dir)
+			ev.faultCameAndWent(t)
+			checks[en.Name](t, ev)
+		})
+	}
+	for _, m := range reNamespaces.FindAllStringSubmatch(stdout, -1) {
+		if left := leftovers(t, m[1:]...); len(left) > 0 {
+			t.Errorf("the suite left %v behind", left)
+		}
+	}
+}

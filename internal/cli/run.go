@@ -22,11 +22,16 @@ import (
 )
 
 const runHelp = `
-Usage: chaoslab run [flags] [EXPERIMENT]
+Usage: chaoslab run [flags] [EXPERIMENT | NAME]
+       chaoslab run --suite [flags]
 
-Runs a Chaos Toolkit experiment (JSON or YAML). Without EXPERIMENT it runs the built-in network
-partition (chaos/local/network-partition-experiment.json): the client is cut off from the backend
-for partition_duration seconds (default 30) while a steady load runs.
+Runs a Chaos Toolkit experiment (JSON or YAML file), or an experiment of the built-in catalogue
+by NAME (chaoslab list: backend-latency, http-errors, backend-crash, ...). Without either it runs
+the built-in network partition (chaos/local/network-partition-experiment.json): the client is cut
+off from the backend for partition_duration seconds (default 30) while a steady load runs.
+--suite runs every catalogue entry in turn on one stack, each into its own folder, and writes an
+index (index.md, index.html) with one row per experiment: its verdict and key figures, linking to
+its report. Entries the stack cannot run are listed with the reason. Exit 1 if any entry failed.
 
 --stack local (default) starts backend-service and client-service as child processes with an
 embedded Toxiproxy between them, on free ports, and hands the experiment their addresses through
@@ -51,6 +56,8 @@ Examples:
   chaoslab run
   chaoslab run --var partition_duration:int=10 --rps 50
   chaoslab run --compare
+  chaoslab run http-errors --var error_percentage:int=50
+  chaoslab run --suite --compare
   chaoslab run --stack none --journal-path out.json my-experiment.json
 `
 
@@ -58,7 +65,7 @@ type runFlags struct {
 	stack, out, strategy, journal string
 	rps                           float64
 	warmup, recovery, loadTimeout time.Duration
-	compare                       bool
+	compare, suite                bool
 	seed                          int64
 	vars                          varsFlag
 	env                           envFlag
@@ -79,11 +86,15 @@ func runCmd(ctx context.Context, e *env, args []string) error {
 	fs.DurationVar(&f.loadTimeout, "load-timeout", load.DefaultTimeout, "timeout of one load request (keep it longer than the client's REQUEST_TIMEOUT)")
 	fs.Int64Var(&f.seed, "seed", 0, "seed of the client's retry jitter (RETRY_JITTER_SEED), recorded in run.json; 0 = pick one")
 	fs.BoolVar(&f.compare, "compare", false, "run twice, RESILIENCE=off then on, and write one report comparing them")
+	fs.BoolVar(&f.suite, "suite", false, "run every catalogue entry in turn and write an index (index.md, index.html)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	exp, name, err := loadExperiment(pos)
+	if f.suite {
+		return runSuite(ctx, e, f, pos, args)
+	}
+	exp, name, err := loadExperiment(pos, f.stack)
 	if err != nil {
 		return err
 	}
@@ -96,8 +107,9 @@ func runCmd(ctx context.Context, e *env, args []string) error {
 	return runLab(ctx, e, exp, name, f, args)
 }
 
-// loadExperiment reads the named file, or the built-in experiment when none is named.
-func loadExperiment(pos []string) (*experiment.Experiment, string, error) {
+// loadExperiment reads the named file, or the catalogue entry of that name, or the built-in
+// partition when none is named; a catalogue entry the stack cannot run is refused with the reason.
+func loadExperiment(pos []string, stackKind string) (*experiment.Experiment, string, error) {
 	switch len(pos) {
 	case 0:
 		exp, err := experiment.Parse([]byte(chaos.LocalPartitionExperiment), "json")
@@ -106,10 +118,15 @@ func loadExperiment(pos []string) (*experiment.Experiment, string, error) {
 		}
 		return exp, "built-in (" + chaos.LocalPartitionExperimentPath + ")", nil
 	case 1:
+		if _, err := os.Stat(pos[0]); err != nil {
+			if en, ok := chaos.Lookup(pos[0]); ok {
+				return catalogueExperiment(en, stackKind)
+			}
+		}
 		exp, err := experiment.Load(pos[0])
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
-				return nil, "", cmdutil.Usagef("experiment %s: no such file", pos[0])
+				return nil, "", cmdutil.Usagef("experiment %s: no such file, and not a catalogue name (one of %s; chaoslab list)", pos[0], strings.Join(chaos.Names(), ", "))
 			}
 			if errors.Is(err, cmdutil.ErrUsage) {
 				return nil, "", err
@@ -120,6 +137,18 @@ func loadExperiment(pos []string) (*experiment.Experiment, string, error) {
 	default:
 		return nil, "", cmdutil.Usagef("one experiment at a time, got %d: %v", len(pos), pos)
 	}
+}
+
+// catalogueExperiment parses a catalogue entry, if the stack supports it.
+func catalogueExperiment(en chaos.Entry, stackKind string) (*experiment.Experiment, string, error) {
+	if ok, why := en.Supports(stackKind); !ok && stackKind != "none" {
+		return nil, "", cmdutil.Usagef("%s cannot run with --stack %s: %s", en.Name, stackKind, why)
+	}
+	exp, err := experiment.Parse(en.Data, "json")
+	if err != nil {
+		return nil, "", fmt.Errorf("the built-in experiment %s: %w", en.Name, err)
+	}
+	return exp, en.Name + " (" + en.Path + ")", nil
 }
 
 // checkRunFlags rejects bad input before anything starts.
@@ -187,6 +216,30 @@ func runNoStack(ctx context.Context, e *env, exp *experiment.Experiment, f runFl
 }
 
 func runLab(ctx context.Context, e *env, exp *experiment.Experiment, name string, f runFlags, args []string) error {
+	if err := prepareLab(ctx, &f); err != nil {
+		return err
+	}
+	cfg := labConfig(e, f, args)
+	cfg.Experiment, cfg.ExperimentName = exp, name
+	outcome, err := runOne(ctx, cfg, f.compare)
+	if err != nil {
+		return err
+	}
+	if f.journal != "" && !f.compare {
+		if err := copyFile(filepath.Join(cfg.OutDir, results.JournalFile), f.journal); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(e.stdout, "\nresults: %s\nreport:  %s\n", cfg.OutDir, filepath.Join(cfg.OutDir, results.ReportHTML))
+	if !outcome.Passed() {
+		fmt.Fprintf(e.stderr, "chaoslab: FAILED: %s\n", outcome.Failure())
+		return fmt.Errorf("%w", errors.Join(cmdutil.ErrFailed, cmdutil.ErrSilent))
+	}
+	return nil
+}
+
+// prepareLab checks what a stack needs and fixes the jitter seed, once for every run.
+func prepareLab(ctx context.Context, f *runFlags) error {
 	if f.stack == "netns" {
 		if err := netns.Preflight(ctx); err != nil {
 			return err
@@ -198,34 +251,25 @@ func runLab(ctx context.Context, e *env, exp *experiment.Experiment, name string
 		}
 		f.env["RETRY_JITTER_SEED"] = strconv.FormatInt(f.seed, 10)
 	}
-	out := f.out
-	if out == "" {
-		out = filepath.Join("chaoslab-results", time.Now().UTC().Format("20060102T150405Z"))
-	}
-	cfg := lab.RunConfig{Stack: f.stack, Experiment: exp, ExperimentName: name, Vars: f.vars, RollbackStrategy: f.strategy,
-		RPS: f.rps, LoadTimeout: f.loadTimeout, Warmup: f.warmup, Recovery: f.recovery, OutDir: out, ClientEnv: f.env,
-		LookupEnv: lookupEnv(e.getenv), Stdout: e.stdout, Args: args}
-	var outcome *lab.Outcome
-	var err error
-	if f.compare {
-		outcome, err = lab.Compare(ctx, cfg)
-	} else {
-		outcome, err = lab.Run(ctx, cfg)
-	}
-	if err != nil {
-		return err
-	}
-	if f.journal != "" && !f.compare {
-		if err := copyFile(filepath.Join(out, results.JournalFile), f.journal); err != nil {
-			return err
-		}
-	}
-	fmt.Fprintf(e.stdout, "\nresults: %s\nreport:  %s\n", out, filepath.Join(out, results.ReportHTML))
-	if !outcome.Passed() {
-		fmt.Fprintf(e.stderr, "chaoslab: FAILED: %s\n", outcome.Failure())
-		return fmt.Errorf("%w", errors.Join(cmdutil.ErrFailed, cmdutil.ErrSilent))
+	if f.out == "" {
+		f.out = filepath.Join("chaoslab-results", time.Now().UTC().Format("20060102T150405Z"))
 	}
 	return nil
+}
+
+// labConfig is the lab run the flags ask for, without its experiment.
+func labConfig(e *env, f runFlags, args []string) lab.RunConfig {
+	return lab.RunConfig{Stack: f.stack, Vars: f.vars, RollbackStrategy: f.strategy,
+		RPS: f.rps, LoadTimeout: f.loadTimeout, Warmup: f.warmup, Recovery: f.recovery, OutDir: f.out, ClientEnv: f.env,
+		LookupEnv: lookupEnv(e.getenv), Stdout: e.stdout, Args: args}
+}
+
+// runOne runs the experiment once, or twice with compare.
+func runOne(ctx context.Context, cfg lab.RunConfig, compare bool) (*lab.Outcome, error) {
+	if compare {
+		return lab.Compare(ctx, cfg)
+	}
+	return lab.Run(ctx, cfg)
 }
 
 func copyFile(from, to string) error {

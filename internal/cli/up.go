@@ -155,7 +155,7 @@ func printUp(e *env, s *stack.Stack, dir string, l *upLoad, every time.Duration)
 	fmt.Fprintf(w, "chaoslab stack is up (%s)\n", s.Kind)
 	fmt.Fprintf(w, "  client-service   %s   (GET /api/data, /api/resilience, /api/diagnostics/backend, /metrics)\n", s.ClientURL)
 	fmt.Fprintf(w, "  backend-service  %s\n", s.BackendURL)
-	fmt.Fprintf(w, "  Toxiproxy API    %s   (proxy %q)\n", s.FaultURL, "backend")
+	fmt.Fprintf(w, "  fault API        %s   (Toxiproxy's API, proxy %q; /faults/http, /processes, /faults/flapping)\n", s.FaultURL, "backend")
 	fmt.Fprintf(w, "  logs             %s\n\n", dir)
 	if l != nil {
 		fmt.Fprintf(w, "load: %g requests/s to %s (--rps 0 turns it off), timeout %v, a status line every %v\n\n",
@@ -167,6 +167,7 @@ func printUp(e *env, s *stack.Stack, dir string, l *upLoad, every time.Duration)
 	fmt.Fprintln(w, "Run the experiment with the real Chaos Toolkit (pip install chaostoolkit):")
 	fmt.Fprintf(w, "  %s=%s %s=%s %s=%s chaos run %s\n\n", lab.EnvClientURL, s.ClientURL, lab.EnvBackendURL, s.BackendURL,
 		lab.EnvToxiproxyURL, s.FaultURL, chaos.LocalPartitionExperimentPath)
+	fmt.Fprintln(w, "The same works for every experiment of the catalogue (chaoslab list): chaos/local/<name>-experiment.json.")
 	fmt.Fprintln(w, "Press Ctrl-C to stop.")
 }
 

@@ -31,7 +31,7 @@ func validateCmd(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 1 {
 		return cmdutil.Usagef("validate takes one experiment file (chaoslab validate --help)")
 	}
-	exp, _, err := loadExperiment(pos)
+	exp, _, err := loadExperiment(pos, "none")
 	if err != nil {
 		return err
 	}

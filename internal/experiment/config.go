@@ -122,3 +122,11 @@ func convertEnv(where, val string, entry *Object) (any, string) {
 	}
 	return nil, fmt.Sprintf("%s: value %q is not a valid %s", where, val, typ)
 }
+
+// Configuration returns the experiment's configuration values as a run resolves them: literals,
+// env entries from lookupEnv (or their default), then vars on top. Entries that cannot be
+// resolved are left out (Validate reports them).
+func Configuration(exp *Experiment, lookupEnv func(string) (string, bool), vars map[string]any) map[string]any {
+	conf, _ := configuration(exp, lookupEnv, vars)
+	return conf
+}

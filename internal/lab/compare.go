@@ -21,7 +21,7 @@ func Compare(ctx context.Context, cfg RunConfig) (*Outcome, error) {
 		{results.LabelBaseline, results.ResilienceOff},
 		{results.LabelResilient, results.ResilienceOn},
 	}
-	var last *Outcome
+	var last, baseline *Outcome
 	for i, r := range runs {
 		c := cfg
 		c.Label = r.label
@@ -37,6 +37,7 @@ func Compare(ctx context.Context, cfg RunConfig) (*Outcome, error) {
 			return nil, fmt.Errorf("%s run: %w", r.label, err)
 		}
 		if r.label == results.LabelBaseline {
+			baseline = out
 			if !out.Passed() {
 				fmt.Fprintf(cfg.Stdout, "baseline: %s (expected without resilience patterns)\n", out.Failure())
 			} else {
@@ -48,6 +49,10 @@ func Compare(ctx context.Context, cfg RunConfig) (*Outcome, error) {
 			break
 		}
 	}
+	if last != baseline { // the resilient run happened
+		last.Baseline = baseline.Analysis
+	}
+	last.Dir = cfg.OutDir
 	if err := report.Render(cfg.OutDir); err != nil {
 		return last, fmt.Errorf("render the comparison report: %w", err)
 	}

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"chaoslab/chaos"
+	"chaoslab/internal/experiment"
 	"chaoslab/internal/results"
 	"chaoslab/internal/stack"
 )
@@ -32,18 +34,30 @@ func TestMakeResultsDir(t *testing.T) {
 func TestExpectedDuration(t *testing.T) {
 	base := RunConfig{Warmup: 5 * time.Second, Recovery: 20 * time.Second}
 	tests := []struct {
-		name string
-		vars map[string]any
-		want time.Duration
+		name, entry string
+		vars        map[string]any
+		want        time.Duration
 	}{
-		{"default partition", nil, 60 * time.Second},
-		{"--var partition_duration:int=4", map[string]any{"partition_duration": int64(4)}, 34 * time.Second},
-		{"--var partition_duration:float=1.5", map[string]any{"partition_duration": 1.5}, 31500 * time.Millisecond},
+		{"default partition", "network-partition", nil, 60 * time.Second},
+		{"--var partition_duration:int=4", "network-partition", map[string]any{"partition_duration": int64(4)}, 34 * time.Second},
+		{"--var partition_duration:float=1.5", "network-partition", map[string]any{"partition_duration": 1.5}, 31500 * time.Millisecond},
+		{"crash: restart after 15 s", "backend-crash", nil, 45 * time.Second},
+		{"flapping: 5 cycles of 3 s + 3 s", "flapping-partition", nil, 60 * time.Second},
+		{"flapping: --var cycles:int=2", "flapping-partition", map[string]any{"cycles": int64(2)}, 42 * time.Second},
+		{"latency: fault_duration", "backend-latency", map[string]any{"fault_duration": int64(10)}, 40 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			en, ok := chaos.Lookup(tt.entry)
+			if !ok {
+				t.Fatalf("no catalogue entry %s", tt.entry)
+			}
+			exp, err := experiment.Parse(en.Data, "json")
+			if err != nil {
+				t.Fatal(err)
+			}
 			c := base
-			c.Vars = tt.vars
+			c.Experiment, c.Vars = exp, tt.vars
 			if got := c.expectedDuration(); got != tt.want {
 				t.Errorf("expectedDuration() = %v, want %v", got, tt.want)
 			}

@@ -51,6 +51,7 @@ type RunConfig struct {
 type Outcome struct {
 	Dir      string
 	Analysis *report.Analysis
+	Baseline *report.Analysis // a compare run's baseline (RESILIENCE=off); nil otherwise
 }
 
 // Passed says whether the run is a success (report.Judge: experiment completed, steady state
@@ -65,16 +66,26 @@ func (o *Outcome) Failure() string {
 	return o.Analysis.Verdict.Reason()
 }
 
-// expectedDuration estimates how long a run takes, for the status line.
+// expectedDuration estimates how long a run takes, for the status line, from the catalogue's
+// parameters (30 s of fault when the experiment has none of them).
 func (cfg *RunConfig) expectedDuration() time.Duration {
-	d := cfg.Warmup + cfg.Recovery + 5*time.Second
-	switch v := cfg.Vars["partition_duration"].(type) {
-	case int64:
-		return d + time.Duration(v)*time.Second
-	case float64:
-		return d + time.Duration(v*float64(time.Second))
+	conf := experiment.Configuration(cfg.Experiment, func(string) (string, bool) { return "", false }, cfg.Vars)
+	num := func(k string) float64 {
+		switch v := conf[k].(type) {
+		case int64:
+			return float64(v)
+		case int:
+			return float64(v)
+		case float64:
+			return v
+		}
+		return 0
 	}
-	return d + 30*time.Second
+	fault := num("partition_duration") + num("fault_duration") + num("restart_after") + num("cycles")*(num("on_seconds")+num("off_seconds"))
+	if fault == 0 {
+		fault = 30
+	}
+	return cfg.Warmup + cfg.Recovery + 5*time.Second + time.Duration(fault*float64(time.Second))
 }
 
 // Run starts the stack, the load and the experiment, keeps the load through the recovery window,

@@ -1,0 +1,129 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"chaoslab/chaos"
+	"chaoslab/internal/cmdutil"
+	"chaoslab/internal/experiment"
+	"chaoslab/internal/report"
+)
+
+// runSuite runs every catalogue entry in turn on one stack, each into its own folder, then
+// writes the index. Entries the stack cannot run are listed with the reason; an interrupt stops
+// the suite after the run under way, and the index shows what ran.
+func runSuite(ctx context.Context, e *env, f runFlags, pos []string, args []string) error {
+	entries, err := checkSuite(e, &f, pos)
+	if err != nil {
+		return err
+	}
+	if err := prepareLab(ctx, &f); err != nil {
+		return err
+	}
+	if err := makeSuiteDir(f.out); err != nil {
+		return err
+	}
+	var rows []report.SuiteEntry
+	for i, en := range entries {
+		row := report.SuiteEntry{Name: en.Name, Fault: en.Fault + " (" + en.Defaults + ")", Dir: en.Name}
+		switch ok, why := en.Supports(f.stack); {
+		case !ok:
+			row.Unavailable = fmt.Sprintf("not available with --stack %s: %s", f.stack, why)
+			fmt.Fprintf(e.stdout, "\n=== %d/%d %s: %s\n", i+1, len(entries), en.Name, row.Unavailable)
+		case ctx.Err() != nil:
+			row.Err = "not run: the suite was interrupted"
+		default:
+			fmt.Fprintf(e.stdout, "\n=== %d/%d %s: %s\n", i+1, len(entries), en.Name, en.Fault)
+			row.Resilient, row.Baseline, row.Err = runEntry(ctx, e, f, en, args)
+		}
+		rows = append(rows, row)
+	}
+	title := fmt.Sprintf("chaoslab suite: the catalogue on --stack %s", f.stack)
+	if err := report.WriteIndex(f.out, title, rows); err != nil {
+		return fmt.Errorf("write the suite's index: %w", err)
+	}
+	printSuite(e, f.out, rows)
+	if !report.SuitePassed(rows) {
+		return fmt.Errorf("%w", errors.Join(cmdutil.ErrFailed, cmdutil.ErrSilent))
+	}
+	return nil
+}
+
+// checkSuite rejects bad input before anything starts: every entry the stack runs must validate
+// with the given --var.
+func checkSuite(e *env, f *runFlags, pos []string) ([]chaos.Entry, error) {
+	switch {
+	case len(pos) > 0:
+		return nil, cmdutil.Usagef("--suite runs the whole catalogue: drop %s, or run it alone without --suite", strings.Join(pos, " "))
+	case f.stack == "none":
+		return nil, cmdutil.Usagef("--suite needs a stack to run on: use --stack local or netns")
+	case f.journal != "":
+		return nil, cmdutil.Usagef("--journal-path does not apply to --suite: each run's journal is in its folder")
+	}
+	entries, err := chaos.Catalogue()
+	if err != nil {
+		return nil, fmt.Errorf("the built-in catalogue: %w", err)
+	}
+	for _, en := range entries {
+		if ok, _ := en.Supports(f.stack); !ok {
+			continue
+		}
+		exp, _, err := catalogueExperiment(en, f.stack)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkRunFlags(f, exp, e); err != nil {
+			return nil, fmt.Errorf("%s: %w", en.Name, err)
+		}
+	}
+	return entries, nil
+}
+
+// runEntry runs one catalogue entry into its folder under the suite's.
+func runEntry(ctx context.Context, e *env, f runFlags, en chaos.Entry, args []string) (res, base *report.Analysis, errText string) {
+	exp, err := experiment.Parse(en.Data, "json")
+	if err != nil {
+		return nil, nil, err.Error()
+	}
+	cfg := labConfig(e, f, args)
+	cfg.Experiment, cfg.ExperimentName, cfg.OutDir = exp, en.Name+" ("+en.Path+")", filepath.Join(f.out, en.Name)
+	out, err := runOne(ctx, cfg, f.compare)
+	if err != nil {
+		return nil, nil, err.Error()
+	}
+	return out.Analysis, out.Baseline, ""
+}
+
+// makeSuiteDir creates the suite's folder; an existing non-empty one is refused so nothing is lost.
+func makeSuiteDir(dir string) error {
+	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+		return cmdutil.Usagef("results folder %s already exists and is not empty: choose another --out", dir)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create the results folder: %w", err)
+	}
+	return nil
+}
+
+// printSuite prints one line per entry and where the index is.
+func printSuite(e *env, dir string, rows []report.SuiteEntry) {
+	fmt.Fprintln(e.stdout, "\nsuite:")
+	for _, r := range rows {
+		var what string
+		switch {
+		case r.Unavailable != "":
+			what = "SKIPPED: " + r.Unavailable
+		case r.Resilient == nil:
+			what = "FAILED: " + r.Err
+		default:
+			what = r.Resilient.Verdict.Text()
+		}
+		fmt.Fprintf(e.stdout, "  %-32s %s\n", r.Name, what)
+	}
+	fmt.Fprintf(e.stdout, "index:   %s\n", filepath.Join(dir, report.IndexHTML))
+}
