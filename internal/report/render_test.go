@@ -98,7 +98,7 @@ func TestRenderRun(t *testing.T) {
 		"| during | +2.0s … +15.0s | 8 | 87.5% | 87.5% | 12.5% (1 timeout) | 0 | 6.00 ms | 3.00 s | 3.00 s | 3.00 s | 0.00 ms | 0.86 (1 unknown) | 7 |",
 		"**" + PassedText + "**", "| Recovery window | 10s | after the rollbacks |", "| Breaker wait | 10s | OPEN before HALF_OPEN, then 3 trial calls |",
 		"| client-answers-200 | before | succeeded | yes |", "partition-is-in-effect", "scheduled arrival",
-		"| +4.2s | T+2.2s | CLOSED | OPEN |", "lazily", "nearest-rank",
+		"| +4.2s | T+2.2s | CLOSED | OPEN |", "with or without traffic", "nearest-rank",
 		"| 1 | 4 | 600.0 ms | 1.00 s | 1.50 s | 1.00 s | 500.0 ms – 1.50 s | **1 (0 below, 1 above)** |",
 	} {
 		if !strings.Contains(md, want) {
