@@ -55,10 +55,18 @@ func TestK8sExperimentCatchesBadCalls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cases := []struct{ name, old, new, wantErr string }{
+	checkBadEdits(t, data, []badEdit{
 		{"unknown function", `"func": "create_network_policy"`, `"func": "create_network_policies"`, "create_network_policies"},
 		{"unknown argument", `"label_selector": "app=backend-service"`, `"selector": "app=backend-service"`, "selector"},
-	}
+	})
+}
+
+// badEdit is one mistake made in an experiment's text, and what validation must say of it.
+type badEdit struct{ name, old, new, wantErr string }
+
+// checkBadEdits makes each mistake in a copy of data and checks that validation names it.
+func checkBadEdits(t *testing.T, data []byte, cases []badEdit) {
+	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			if !strings.Contains(string(data), tc.old) {

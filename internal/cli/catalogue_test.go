@@ -268,11 +268,12 @@ func TestInterruptedMidFault(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end lab runs")
 	}
-	for _, name := range []string{"backend-latency", "http-errors", "backend-crash", "flapping-partition"} {
+	for _, name := range []string{"network-partition", "backend-latency", "http-errors", "backend-crash", "flapping-partition"} {
 		t.Run(name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "results")
 			cmd, stdout, exited := startChaoslab(t, "run", name, "--out", out, "--rps", "20", "--warmup", "500ms", "--recovery", "1s",
-				"--var", "fault_duration:int=60", "--var", "restart_after:int=60", "--var", "on_seconds:int=30", "--var", "cycles:int=3")
+				"--var", "partition_duration:int=60", "--var", "fault_duration:int=60", "--var", "restart_after:int=60",
+				"--var", "on_seconds:int=30", "--var", "cycles:int=3")
 			waitFaultOn(t, out, stdout, exited)
 			if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 				t.Fatal(err)
@@ -300,6 +301,9 @@ func TestInterruptedMidFault(t *testing.T) {
 				t.Errorf("last fault event = %q, want off: the fault outlived the run", last)
 			}
 			checkNoProcessLeft(t, out)
+			if !strings.Contains(stdout.String(), "interrupted") {
+				t.Errorf("output does not say interrupted:\n%s", stdout.String())
+			}
 		})
 	}
 }

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"chaoslab/chaos"
 	"chaoslab/internal/cmdutil"
 	"chaoslab/internal/experiment"
+	"chaoslab/internal/lab"
 	"chaoslab/internal/report"
 )
 
@@ -25,7 +25,7 @@ func runSuite(ctx context.Context, e *env, f runFlags, pos []string, args []stri
 	if err := prepareLab(ctx, &f); err != nil {
 		return err
 	}
-	if err := makeSuiteDir(f.out); err != nil {
+	if err := lab.MakeResultsDir(f.out); err != nil {
 		return err
 	}
 	var rows []report.SuiteEntry
@@ -97,17 +97,6 @@ func runEntry(ctx context.Context, e *env, f runFlags, en chaos.Entry, args []st
 		return nil, nil, err.Error()
 	}
 	return out.Analysis, out.Baseline, ""
-}
-
-// makeSuiteDir creates the suite's folder; an existing non-empty one is refused so nothing is lost.
-func makeSuiteDir(dir string) error {
-	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
-		return cmdutil.Usagef("results folder %s already exists and is not empty: choose another --out", dir)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("create the results folder: %w", err)
-	}
-	return nil
 }
 
 // printSuite prints one line per entry and where the index is.

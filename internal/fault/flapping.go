@@ -144,7 +144,7 @@ func (f *flapping) run(ctx context.Context, j *flapJob) {
 		}
 		f.set(j, c, true)
 		f.check(started)
-		if !sleep(ctx, j.on) {
+		if !waitFor(ctx, j.on) {
 			return
 		}
 		if err := f.part.Heal(context.WithoutCancel(ctx)); err != nil {
@@ -153,7 +153,7 @@ func (f *flapping) run(ctx context.Context, j *flapJob) {
 		}
 		f.set(j, c, false)
 		f.check(time.Now())
-		if c < j.Cycles && !sleep(ctx, j.off) {
+		if c < j.Cycles && !waitFor(ctx, j.off) {
 			return
 		}
 	}
@@ -181,17 +181,6 @@ func (f *flapping) finish(j *flapJob) {
 	j.InOn, j.Ended = false, &now
 	f.mu.Unlock()
 	f.check(time.Now())
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // record copies a job's JSON fields under the lock.

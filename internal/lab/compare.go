@@ -14,7 +14,7 @@ import (
 // its patterns) and cfg.OutDir/resilient (RESILIENCE=on), then renders one report comparing
 // them. The outcome is the resilient run's: the baseline is expected to deviate.
 func Compare(ctx context.Context, cfg RunConfig) (*Outcome, error) {
-	if err := makeResultsDir(cfg.OutDir); err != nil {
+	if err := MakeResultsDir(cfg.OutDir); err != nil {
 		return nil, err
 	}
 	runs := []struct{ label, resilience string }{

@@ -17,16 +17,16 @@ import (
 func TestMakeResultsDir(t *testing.T) {
 	dir := t.TempDir()
 	fresh := filepath.Join(dir, "a", "b")
-	if err := makeResultsDir(fresh); err != nil {
+	if err := MakeResultsDir(fresh); err != nil {
 		t.Fatalf("new folder: %v", err)
 	}
-	if err := makeResultsDir(fresh); err != nil {
+	if err := MakeResultsDir(fresh); err != nil {
 		t.Fatalf("existing empty folder: %v", err)
 	}
 	if err := os.WriteFile(filepath.Join(fresh, "journal.json"), []byte("{}"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := makeResultsDir(fresh); err == nil || !strings.Contains(err.Error(), "not empty") {
+	if err := MakeResultsDir(fresh); err == nil || !strings.Contains(err.Error(), "not empty") {
 		t.Errorf("non-empty folder: err = %v, want a refusal", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"chaoslab/internal/cmdutil"
 	"chaoslab/internal/experiment"
 	"chaoslab/internal/load"
 	"chaoslab/internal/report"
@@ -96,7 +97,7 @@ func Run(ctx context.Context, cfg RunConfig) (*Outcome, error) {
 	if cfg.Stdout == nil {
 		cfg.Stdout = io.Discard
 	}
-	if err := makeResultsDir(cfg.OutDir); err != nil {
+	if err := MakeResultsDir(cfg.OutDir); err != nil {
 		return nil, err
 	}
 	if cfg.Logger == nil {
@@ -330,10 +331,11 @@ func (r *runner) finish(ctx context.Context, j *experiment.Journal) (*Outcome, e
 	return out, nil
 }
 
-// makeResultsDir creates dir; an existing non-empty folder is refused so no results are lost.
-func makeResultsDir(dir string) error {
+// MakeResultsDir creates dir; an existing non-empty folder is refused (a usage error) so no
+// results are lost.
+func MakeResultsDir(dir string) error {
 	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
-		return fmt.Errorf("results folder %s already exists and is not empty: choose another --out", dir)
+		return cmdutil.Usagef("results folder %s already exists and is not empty: choose another --out", dir)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create the results folder: %w", err)

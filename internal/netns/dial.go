@@ -41,86 +41,57 @@ func (t *Topology) DialFromClient(ctx context.Context, addr string, timeout time
 
 // dialIn dials from inside the named namespace. A socket belongs to the namespace of the thread
 // that created it, so the dial runs on a goroutine locked to its own OS thread, which setns(2)
-// moves into the namespace and back. If it cannot go back, the goroutine ends still locked and the
-// runtime throws that thread away rather than let other goroutines run in the wrong namespace.
+// moves into the namespace and back (inNamespace).
 func dialIn(ctx context.Context, ns, addr string, timeout time.Duration) (net.Conn, error) {
 	ap, err := netip.ParseAddrPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("netns: dial from %s: %q is not an ip:port: %w", ns, addr, err)
 	}
-	type result struct {
-		conn net.Conn
-		err  error
-	}
-	done := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		conn, unlock, err := dialOnThisThread(ctx, ns, ap, timeout)
-		if unlock {
-			runtime.UnlockOSThread()
-		}
-		done <- result{conn, err}
-	}()
-	r := <-done // the dial itself honours ctx
-	return r.conn, r.err
-}
-
-// dialOnThisThread must run on a locked thread. unlock reports whether the thread is back in its
-// original namespace and may be given back to the scheduler.
-func dialOnThisThread(ctx context.Context, ns string, ap netip.AddrPort, timeout time.Duration) (_ net.Conn, unlock bool, _ error) {
-	orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	var conn net.Conn
+	err = onLockedThread(ns, func() (err error) {
+		d := net.Dialer{Timeout: timeout}
+		conn, err = d.DialContext(ctx, "tcp", ap.String()) // the dial itself honours ctx
+		return err
+	})
 	if err != nil {
-		return nil, true, fmt.Errorf("netns: open own network namespace: %w", err)
-	}
-	defer unix.Close(orig)
-	target, err := unix.Open(filepath.Join(netnsDir, ns), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, true, fmt.Errorf("netns: open namespace %s: %w", ns, err)
-	}
-	defer unix.Close(target)
-	if err := unix.Setns(target, unix.CLONE_NEWNET); err != nil {
-		return nil, true, fmt.Errorf("netns: enter namespace %s: %w", ns, err)
-	}
-	d := net.Dialer{Timeout: timeout}
-	conn, dialErr := d.DialContext(ctx, "tcp", ap.String())
-	if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
-		if conn != nil {
-			_ = conn.Close()
+		if conn != nil { // dialled, but the thread could not come back
+			conn.Close()
 		}
-		return nil, false, fmt.Errorf("netns: return from namespace %s: %w", ns, err)
+		return nil, fmt.Errorf("netns: dial %s from %s: %w", ap, ns, err)
 	}
-	if dialErr != nil {
-		return nil, true, fmt.Errorf("netns: dial %s from %s: %w", ap, ns, dialErr)
-	}
-	return conn, true, nil
+	return conn, nil
 }
 
 // ListenBackend opens a TCP listener inside the backend namespace on addr ("ip:port"). The lab
 // serves its L7 fault injector there, in front of the backend, so the injector is in the data
 // path the partition cuts. The listener stays in the namespace for its whole life.
 func (t *Topology) ListenBackend(addr string) (net.Listener, error) {
-	type result struct {
-		ln  net.Listener
-		err error
+	var ln net.Listener
+	err := onLockedThread(t.BackendNS, func() (err error) {
+		ln, err = net.Listen("tcp", addr)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("netns: listen on %s in %s: %w", addr, t.BackendNS, err)
 	}
-	done := make(chan result, 1)
+	return ln, nil
+}
+
+// onLockedThread runs f inside the namespace on a goroutine locked to its own OS thread, and
+// waits for it. If the thread cannot go back to its namespace, the goroutine ends still locked
+// and the runtime throws that thread away rather than let other goroutines run in the wrong
+// namespace.
+func onLockedThread(ns string, f func() error) error {
+	done := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		var ln net.Listener
-		unlock, err := inNamespace(t.BackendNS, func() (err error) {
-			ln, err = net.Listen("tcp", addr)
-			return err
-		})
+		unlock, err := inNamespace(ns, f)
 		if unlock {
 			runtime.UnlockOSThread()
 		}
-		done <- result{ln, err}
+		done <- err
 	}()
-	r := <-done
-	if r.err != nil {
-		return nil, fmt.Errorf("netns: listen on %s in %s: %w", addr, t.BackendNS, r.err)
-	}
-	return r.ln, nil
+	return <-done
 }
 
 // inNamespace runs f on this (locked) thread inside the named namespace, then moves the thread

@@ -117,14 +117,19 @@ func (c *child) breakerState() string {
 }
 
 // terminate asks the process to stop (SIGTERM, then SIGKILL after grace) and waits for it.
-func (c *child) terminate(grace time.Duration) {
+func (c *child) terminate(grace time.Duration) { c.stopWith(syscall.SIGTERM, grace) }
+
+// stopWith marks the exit as expected, sends sig and waits for the exit; a process still there
+// after grace gets SIGKILL. It reports the pid.
+func (c *child) stopWith(sig syscall.Signal, grace time.Duration) int {
 	c.mu.Lock()
 	c.stop = true
 	c.mu.Unlock()
+	pid := c.cmd.Process.Pid
 	if !c.running() {
-		return
+		return pid
 	}
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	_ = c.cmd.Process.Signal(sig)
 	t := time.NewTimer(grace)
 	defer t.Stop()
 	select {
@@ -133,6 +138,7 @@ func (c *child) terminate(grace time.Duration) {
 		_ = c.cmd.Process.Kill()
 		<-c.exited
 	}
+	return pid
 }
 
 // listening is the part of a service's JSON log line that announces its address.

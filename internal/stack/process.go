@@ -26,23 +26,7 @@ func (s *Stack) Kill(ctx context.Context, service string, sig syscall.Signal) (i
 	if c == nil || !c.running() {
 		return 0, fmt.Errorf("%s is not running", service)
 	}
-	c.mu.Lock()
-	c.stop = true
-	c.mu.Unlock()
-	pid := c.cmd.Process.Pid
-	if err := c.cmd.Process.Signal(sig); err != nil {
-		return pid, fmt.Errorf("signal %v to pid %d: %w", sig, pid, err)
-	}
-	t := time.NewTimer(killGrace)
-	defer t.Stop()
-	select {
-	case <-c.exited:
-	case <-t.C:
-		_ = c.cmd.Process.Kill()
-		<-c.exited
-	case <-ctx.Done():
-		return pid, ctx.Err()
-	}
+	pid := c.stopWith(sig, killGrace)
 	s.logger.Info("service killed by a fault", "service", service, "pid", pid, "signal", sig.String(), "how", describeExit(c.exitErr))
 	return pid, nil
 }
