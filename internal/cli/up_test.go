@@ -328,3 +328,56 @@ func servicePID(t *testing.T, name string) int {
 	t.Fatalf("no child process runs serve %s", name)
 	return 0
 }
+
+// Every catalogue experiment runs against `chaoslab up` the way the real `chaos run` runs it
+// (--stack none: the experiment alone, its faults made through the fault API by http
+// providers), completes without deviating, and leaves no fault behind: no toxic, no HTTP fault,
+// the backend running.
+func TestCatalogueAgainstUp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the stack and runs every catalogue experiment")
+	}
+	urls, upOut, _ := startUp(t, "--rps", "20")
+	env := urls.env()
+	api := env["CHAOSLAB_TOXIPROXY_URL"]
+	for _, en := range mustCatalogue(t) {
+		t.Run(en.Name, func(t *testing.T) {
+			journal := filepath.Join(t.TempDir(), "journal.json")
+			var out syncBuffer
+			err := Run(context.Background(), []string{"run", "--stack", "none", "--journal-path", journal,
+				"--var", "partition_duration:int=2", "--var", "fault_duration:int=2", "--var", "restart_after:int=1",
+				"--var", "on_seconds:int=1", "--var", "off_seconds:int=1", "--var", "cycles:int=2",
+				filepath.Join("..", "..", en.Path)}, func(k string) string { return env[k] }, &out, &out)
+			j := readJournal(t, filepath.Dir(journal))
+			if cmdutil.ExitCode(err) != 0 || j.Status != "completed" || j.Deviated {
+				t.Fatalf("chaos run against up: exit %d (%v), status %q, deviated %t\nrun:\n%s\nup:\n%s",
+					cmdutil.ExitCode(err), err, j.Status, j.Deviated, out.String(), upOut.String())
+			}
+			for path, want := range map[string]string{
+				"/proxies/backend/toxics": "[]",
+				"/faults/http":            `"faults":[]`,
+				"/processes":              `"service":"backend-service","pid":`,
+				"/faults/flapping":        "",
+			} {
+				body := getBody(t, api+path)
+				if !strings.Contains(body, want) || strings.Contains(body, `"running":false`) || strings.Contains(body, `"partitioned":true`) {
+					t.Errorf("after %s, GET %s = %s: a fault was left behind", en.Name, path, body)
+				}
+			}
+		})
+	}
+}
+
+func getBody(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
