@@ -69,11 +69,12 @@ type runFlags struct {
 	seed                          int64
 	vars                          varsFlag
 	env                           envFlag
+	objectives                    objectiveFlag
 }
 
 func runCmd(ctx context.Context, e *env, args []string) error {
-	f := runFlags{vars: varsFlag{}, env: envFlag{}}
-	fs := newFlags("run", runHelp, e.stdout)
+	f := runFlags{vars: varsFlag{}, env: envFlag{}, objectives: objectiveFlag{}}
+	fs := newFlags("run", runHelp+"\nObjectives (NAME=BOUND; a fraction is 0 to 1):\n"+objectivesHelp(), e.stdout)
 	fs.StringVar(&f.stack, "stack", "local", "where to run: "+strings.Join(stack.KindNames(), " | ")+" | none (no stack, no load: like chaos run)")
 	fs.Var(f.vars, "var", "override a configuration value: key[:type]=value, type str (default), int or float (repeatable)")
 	fs.Var(f.env, "env", "set a pipeline variable for client-service: KEY=VALUE (repeatable)")
@@ -86,6 +87,7 @@ func runCmd(ctx context.Context, e *env, args []string) error {
 	fs.DurationVar(&f.loadTimeout, "load-timeout", load.DefaultTimeout, "timeout of one load request (keep it longer than the client's REQUEST_TIMEOUT)")
 	fs.Int64Var(&f.seed, "seed", 0, "seed of the client's retry jitter (RETRY_JITTER_SEED), recorded in run.json; 0 = pick one")
 	fs.BoolVar(&f.compare, "compare", false, "run twice, RESILIENCE=off then on, and write one report comparing them")
+	fs.Var(f.objectives, "objective", "judge the run against NAME=BOUND, overriding the experiment's objectives (repeatable; list below)")
 	fs.BoolVar(&f.suite, "suite", false, "run every catalogue entry in turn and write an index (index.md, index.html)")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -176,6 +178,9 @@ func checkRunFlags(f *runFlags, exp *experiment.Experiment, e *env) error {
 	if err := experiment.CheckRunnable(exp); err != nil {
 		return err
 	}
+	if _, err := objectivesFor(exp, f.objectives); err != nil {
+		return err
+	}
 	if f.stack != "none" {
 		if err := stack.CheckClientEnv(f.env); err != nil {
 			return err
@@ -215,12 +220,15 @@ func runNoStack(ctx context.Context, e *env, exp *experiment.Experiment, f runFl
 	return nil
 }
 
-func runLab(ctx context.Context, e *env, exp *experiment.Experiment, name string, f runFlags, args []string) error {
+func runLab(ctx context.Context, e *env, exp *experiment.Experiment, name string, f runFlags, args []string) (err error) {
 	if err := prepareLab(ctx, &f); err != nil {
 		return err
 	}
 	cfg := labConfig(e, f, args)
 	cfg.Experiment, cfg.ExperimentName = exp, name
+	if cfg.Objectives, err = objectivesFor(exp, f.objectives); err != nil {
+		return err
+	}
 	outcome, err := runOne(ctx, cfg, f.compare)
 	if err != nil {
 		return err

@@ -92,6 +92,9 @@ func runEntry(ctx context.Context, e *env, f runFlags, en chaos.Entry, args []st
 	}
 	cfg := labConfig(e, f, args)
 	cfg.Experiment, cfg.ExperimentName, cfg.OutDir = exp, en.Name+" ("+en.Path+")", filepath.Join(f.out, en.Name)
+	if cfg.Objectives, err = objectivesFor(exp, f.objectives); err != nil {
+		return nil, nil, err.Error()
+	}
 	out, err := runOne(ctx, cfg, f.compare)
 	if err != nil {
 		return nil, nil, err.Error()

@@ -42,6 +42,9 @@ func validateCmd(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if _, err := objectivesFor(exp, nil); err != nil {
+		return err
+	}
 	fmt.Fprintf(e.stdout, "%s: valid (%q)\n", pos[0], exp.Title())
 	return nil
 }

@@ -120,3 +120,17 @@ func activityList(v any) []*Object {
 	}
 	return out
 }
+
+// Extension returns the entry of the experiment's `extensions` list with this name (the Chaos
+// Toolkit's place for a tool's own settings, which the real `chaos run` ignores), or nil.
+func (e *Experiment) Extension(name string) *Object {
+	list, _ := mustGet(e.doc, "extensions").([]any)
+	for _, item := range list {
+		if o := asObject(item); o != nil {
+			if n, _ := getString(o, "name"); n == name {
+				return o
+			}
+		}
+	}
+	return nil
+}

@@ -41,6 +41,7 @@ type RunConfig struct {
 	OutDir           string        // the results folder to create
 	Label            string        // results.LabelBaseline / LabelResilient in a compare run
 	ClientEnv        map[string]string
+	Objectives       map[string]float64 // the bounds the run is judged against (report.ParseObjectives)
 	Serve            stack.ServeCommand
 	LookupEnv        func(string) (string, bool) // the environment the experiment sees (nil = os.LookupEnv)
 	Stdout           io.Writer
@@ -114,7 +115,7 @@ func Run(ctx context.Context, cfg RunConfig) (*Outcome, error) {
 	}
 	r := &runner{cfg: cfg, info: results.RunInfo{Label: cfg.Label, Title: cfg.Experiment.Title(), Experiment: cfg.ExperimentName,
 		Stack: cfg.Stack, RPS: cfg.RPS, Recovery: results.Duration(cfg.Recovery), LoadTimeout: results.Duration(cfg.LoadTimeout),
-		Start: time.Now().UTC(), Vars: cfg.Vars, ChaoslabArgs: cfg.Args,
+		Start: time.Now().UTC(), Vars: cfg.Vars, ChaoslabArgs: cfg.Args, Objectives: cfg.Objectives,
 		ClientEnv: client.Env, Resilience: client.Resilience, Retry: client.Retry, CBWait: results.Duration(client.CBWait), HalfOpen: client.HalfOpenCalls}}
 	r.info.Seed, _ = strconv.ParseInt(client.Env["RETRY_JITTER_SEED"], 10, 64)
 	r.info.Warnings = Warnings(cfg, client)

@@ -73,12 +73,13 @@ type Analysis struct {
 	// EngineJournal is the journal as the engine wrote it; nil when the experiment did not run.
 	EngineJournal *experiment.Journal `json:"-"`
 
-	Status        string        `json:"status"`         // the journal's status (RunInfo's without a journal)
-	Deviated      bool          `json:"deviated"`       // the journal's deviated flag (RunInfo's without a journal)
-	BackendHealed bool          `json:"backend_healed"` // the backend answered after the heal: see Recovered
-	Recovered     bool          `json:"recovered"`      // see the package doc
-	Verdict       Verdict       `json:"verdict"`        // Judge's verdict: the exit status and every headline
-	MaxSendLag    time.Duration `json:"max_send_lag"`   // the largest SendLag of any request
+	Status        string            `json:"status"`         // the journal's status (RunInfo's without a journal)
+	Deviated      bool              `json:"deviated"`       // the journal's deviated flag (RunInfo's without a journal)
+	BackendHealed bool              `json:"backend_healed"` // the backend answered after the heal: see Recovered
+	Recovered     bool              `json:"recovered"`      // see the package doc
+	Objectives    []ObjectiveResult `json:"objectives"`     // the run's objectives judged, in name order
+	Verdict       Verdict           `json:"verdict"`        // Judge's verdict: the exit status and every headline
+	MaxSendLag    time.Duration     `json:"max_send_lag"`   // the largest SendLag of any request
 
 	Notes   []string         `json:"notes"` // what a reader must know: missing files, no fault, lagging load
 	Records []results.Record `json:"-"`     // the requests, sorted by Start
@@ -160,6 +161,7 @@ func (a *Analysis) compute() {
 	a.recovered()
 	a.childExits()
 	a.sendLag()
+	a.judgeObjectives()
 	for _, w := range a.Run.Warnings {
 		a.note("Warning: %s", w)
 	}

@@ -180,6 +180,8 @@ func funcs() map[string]any {
 		"dur":      FormatDuration,
 		"odd":      func(i int) bool { return i%2 == 1 },
 		"opt":      formatOptional,
+		"objValue": objectiveValue,
+		"objBound": objectiveBound,
 	}
 }
 

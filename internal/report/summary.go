@@ -35,6 +35,9 @@ func WriteSummary(w io.Writer, a *Analysis) {
 		formatOptional(a.FirstFallbackAfterFault), formatOptional(a.OpenAfterFault),
 		formatOptional(a.FirstBackendAfterHeal), formatOptional(a.ClosedAfterHeal))
 	fmt.Fprintln(w, recoveredLine(a))
+	for _, o := range a.Objectives {
+		fmt.Fprintln(w, "objective "+o.Text())
+	}
 	for _, n := range a.Notes {
 		fmt.Fprintln(w, "note: "+n)
 	}

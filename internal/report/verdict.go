@@ -50,7 +50,8 @@ func (v Verdict) ExitCode() int {
 //   - the steady state was not met before the fault (the engine skipped the method);
 //   - the steady state did not hold after the fault (deviated);
 //   - the system did not recover (see Recovered in the package doc), judged only when the
-//     experiment ran and the run was not interrupted.
+//     experiment ran and the run was not interrupted;
+//   - each objective that failed (Analysis.Objectives), judged only then too.
 func Judge(a *Analysis) Verdict {
 	var reasons []string
 	add := func(rs ...string) {
@@ -74,6 +75,11 @@ func Judge(a *Analysis) Verdict {
 		add(experimentReasons(j)...)
 		if !a.Recovered {
 			add(notRecoveredReason(a))
+		}
+		for _, o := range a.Objectives {
+			if !o.Passed {
+				add("objective " + o.Text())
+			}
 		}
 	}
 	return Verdict{Passed: len(reasons) == 0, Reasons: reasons}

@@ -105,6 +105,9 @@ type RunInfo struct {
 	CBWait       Duration          `json:"cb_wait_duration_ms"`
 	HalfOpen     int               `json:"cb_half_open_calls,omitempty"`
 	Vars         map[string]any    `json:"vars,omitempty"` // --var overrides
+	// Objectives are the bounds the run is judged against (the experiment's, then --objective),
+	// by name: report.ObjectiveNames.
+	Objectives map[string]float64 `json:"objectives,omitempty"`
 	ChaoslabArgs []string          `json:"args,omitempty"`
 }
 
