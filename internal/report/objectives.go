@@ -1,6 +1,7 @@
 package report
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"math"
@@ -114,15 +115,24 @@ func ParseObjectives(raw map[string]any) (map[string]float64, error) {
 		v, ok := number(raw[name])
 		switch {
 		case !ok:
-			return nil, fmt.Errorf("objective %s: %v is not a number", name, raw[name])
+			return nil, fmt.Errorf("objective %s: %s is not a number", name, jsonText(raw[name]))
 		case math.IsNaN(v) || math.IsInf(v, 0) || v < 0:
-			return nil, fmt.Errorf("objective %s: %v must be a number of at least 0", name, raw[name])
+			return nil, fmt.Errorf("objective %s: %g must be a number of at least 0", name, v)
 		case d.Unit == UnitFraction && v > 1:
-			return nil, fmt.Errorf("objective %s: %v is a share of requests, from 0 to 1", name, raw[name])
+			return nil, fmt.Errorf("objective %s: %g is a share of requests, from 0 to 1", name, v)
 		}
 		out[name] = v
 	}
 	return out, nil
+}
+
+// jsonText shows a value as JSON writes it ("15s" quoted, null, true).
+func jsonText(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
 }
 
 func number(v any) (float64, bool) {
