@@ -14,6 +14,7 @@ import (
 	"chaoslab/chaos"
 	"chaoslab/internal/cmdutil"
 	"chaoslab/internal/experiment"
+	"chaoslab/internal/junit"
 	"chaoslab/internal/lab"
 	"chaoslab/internal/load"
 	"chaoslab/internal/netns"
@@ -63,6 +64,7 @@ Examples:
 
 type runFlags struct {
 	stack, out, strategy, journal string
+	junit                         string
 	rps                           float64
 	warmup, recovery, loadTimeout time.Duration
 	compare, suite                bool
@@ -87,6 +89,7 @@ func runCmd(ctx context.Context, e *env, args []string) error {
 	fs.DurationVar(&f.loadTimeout, "load-timeout", load.DefaultTimeout, "timeout of one load request (keep it longer than the client's REQUEST_TIMEOUT)")
 	fs.Int64Var(&f.seed, "seed", 0, "seed of the client's retry jitter (RETRY_JITTER_SEED), recorded in run.json; 0 = pick one")
 	fs.BoolVar(&f.compare, "compare", false, "run twice, RESILIENCE=off then on, and write one report comparing them")
+	fs.StringVar(&f.junit, "junit", "", "also write the judgement as JUnit XML to FILE, for CI: a test case per objective, steady-state probe and recovery")
 	fs.Var(f.objectives, "objective", "judge the run against NAME=BOUND, overriding the experiment's objectives (repeatable; list below)")
 	fs.BoolVar(&f.suite, "suite", false, "run every catalogue entry in turn and write an index (index.md, index.html)")
 	pos, err := parse(fs, args)
@@ -172,6 +175,9 @@ func checkRunFlags(f *runFlags, exp *experiment.Experiment, e *env) error {
 	if f.compare && f.stack == "none" {
 		return cmdutil.Usagef("--compare needs a stack to run twice: use --stack local or netns")
 	}
+	if f.junit != "" && f.stack == "none" {
+		return cmdutil.Usagef("--junit needs a stack: --stack none writes only the journal, nothing is judged")
+	}
 	if _, err := experiment.Validate(exp, experiment.Options{Vars: f.vars, LookupEnv: lookupEnv(e.getenv)}); err != nil {
 		return err
 	}
@@ -230,6 +236,15 @@ func runLab(ctx context.Context, e *env, exp *experiment.Experiment, name string
 		return err
 	}
 	outcome, err := runOne(ctx, cfg, f.compare)
+	if f.junit != "" {
+		runs := []junit.Run{{Name: shortName(name), Err: fmt.Sprint(err)}}
+		if err == nil {
+			runs = junit.Pair(shortName(name), outcome.Analysis, outcome.Baseline)
+		}
+		if jerr := junit.WriteFile(f.junit, "chaoslab run "+shortName(name), runs); jerr != nil {
+			return errors.Join(err, jerr)
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -278,6 +293,15 @@ func runOne(ctx context.Context, cfg lab.RunConfig, compare bool) (*lab.Outcome,
 		return lab.Compare(ctx, cfg)
 	}
 	return lab.Run(ctx, cfg)
+}
+
+// shortName is an experiment's name for JUnit: the catalogue name, or the file's base name.
+func shortName(name string) string {
+	name, _, _ = strings.Cut(name, " (")
+	if name == "built-in" {
+		return "network-partition"
+	}
+	return strings.TrimSuffix(strings.TrimSuffix(filepath.Base(name), filepath.Ext(name)), "-experiment")
 }
 
 func copyFile(from, to string) error {

@@ -10,6 +10,7 @@ import (
 	"chaoslab/chaos"
 	"chaoslab/internal/cmdutil"
 	"chaoslab/internal/experiment"
+	"chaoslab/internal/junit"
 	"chaoslab/internal/lab"
 	"chaoslab/internal/report"
 )
@@ -46,6 +47,11 @@ func runSuite(ctx context.Context, e *env, f runFlags, pos []string, args []stri
 	title := fmt.Sprintf("chaoslab suite: the catalogue on --stack %s", f.stack)
 	if err := report.WriteIndex(f.out, title, rows); err != nil {
 		return fmt.Errorf("write the suite's index: %w", err)
+	}
+	if f.junit != "" {
+		if err := junit.WriteFile(f.junit, title, junit.FromSuite(rows)); err != nil {
+			return fmt.Errorf("write --junit: %w", err)
+		}
 	}
 	printSuite(e, f.out, rows)
 	if !report.SuitePassed(rows) {

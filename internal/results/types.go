@@ -84,31 +84,31 @@ type RetrySchedule struct {
 // verdict is not stored: it is computed from a Run by one function (report.Judge), for the exit
 // status and for every report alike.
 type RunInfo struct {
-	Label        string            `json:"label,omitempty"` // LabelBaseline or LabelResilient in a compare run
-	Title        string            `json:"title"`           // the experiment's title
-	Experiment   string            `json:"experiment"`      // path, or "built-in"
-	Stack        string            `json:"stack"`           // local | netns
-	Resilience   string            `json:"resilience"`      // ResilienceOn | ResilienceOff
-	RPS          float64           `json:"rps"`
-	Seed         int64             `json:"seed"`
-	Recovery     Duration          `json:"recovery_ms"`     // the recovery window after the rollbacks
-	LoadTimeout  Duration          `json:"load_timeout_ms"` // the load's per-request timeout
-	Start        time.Time         `json:"start"`
-	End          time.Time         `json:"end"`
-	Status       string            `json:"status"` // the journal's status ("" when the experiment never ran)
-	Deviated     bool              `json:"deviated"`
-	Interrupted  bool              `json:"interrupted,omitempty"` // stopped by Ctrl-C or SIGTERM
-	Problems     []string          `json:"problems,omitempty"`    // what the lab saw fail (a service died, a cleanup failed, ...)
-	Warnings     []string          `json:"warnings,omitempty"`    // settings that weaken the evidence, said at start
-	ClientEnv    map[string]string `json:"client_env"`            // the pipeline variables the client ran with
-	Retry        RetrySchedule     `json:"retry"`
-	CBWait       Duration          `json:"cb_wait_duration_ms"`
-	HalfOpen     int               `json:"cb_half_open_calls,omitempty"`
-	Vars         map[string]any    `json:"vars,omitempty"` // --var overrides
+	Label       string            `json:"label,omitempty"` // LabelBaseline or LabelResilient in a compare run
+	Title       string            `json:"title"`           // the experiment's title
+	Experiment  string            `json:"experiment"`      // path, or "built-in"
+	Stack       string            `json:"stack"`           // local | netns
+	Resilience  string            `json:"resilience"`      // ResilienceOn | ResilienceOff
+	RPS         float64           `json:"rps"`
+	Seed        int64             `json:"seed"`
+	Recovery    Duration          `json:"recovery_ms"`     // the recovery window after the rollbacks
+	LoadTimeout Duration          `json:"load_timeout_ms"` // the load's per-request timeout
+	Start       time.Time         `json:"start"`
+	End         time.Time         `json:"end"`
+	Status      string            `json:"status"` // the journal's status ("" when the experiment never ran)
+	Deviated    bool              `json:"deviated"`
+	Interrupted bool              `json:"interrupted,omitempty"` // stopped by Ctrl-C or SIGTERM
+	Problems    []string          `json:"problems,omitempty"`    // what the lab saw fail (a service died, a cleanup failed, ...)
+	Warnings    []string          `json:"warnings,omitempty"`    // settings that weaken the evidence, said at start
+	ClientEnv   map[string]string `json:"client_env"`            // the pipeline variables the client ran with
+	Retry       RetrySchedule     `json:"retry"`
+	CBWait      Duration          `json:"cb_wait_duration_ms"`
+	HalfOpen    int               `json:"cb_half_open_calls,omitempty"`
+	Vars        map[string]any    `json:"vars,omitempty"` // --var overrides
 	// Objectives are the bounds the run is judged against (the experiment's, then --objective),
 	// by name: report.ObjectiveNames.
-	Objectives map[string]float64 `json:"objectives,omitempty"`
-	ChaoslabArgs []string          `json:"args,omitempty"`
+	Objectives   map[string]float64 `json:"objectives,omitempty"`
+	ChaoslabArgs []string           `json:"args,omitempty"`
 }
 
 // Snapshot is an observation of the services at one moment (observations/before.json and
