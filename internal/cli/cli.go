@@ -30,12 +30,13 @@ func commands() map[string]command {
 		"up":       {"start the local stack (services + Toxiproxy) and keep it up until Ctrl-C", upCmd},
 		"validate": {"check an experiment file like `chaos validate`", validateCmd},
 		"report":   {"render report.md and report.html again from a results folder", reportCmd},
+		"diff":     {"compare two results folders figure by figure; exit 1 when a figure got worse", diffCmd},
 		"load":     {"send open-loop load to a URL and print what came back", loadCmd},
 		"serve":    {"run one service in the foreground: serve backend | serve client", serveCmd},
 	}
 }
 
-var order = []string{"run", "list", "up", "validate", "report", "load", "serve"}
+var order = []string{"run", "list", "up", "validate", "report", "diff", "load", "serve"}
 
 const intro = `chaoslab: chaos experiments for a client/backend pair with retries, a circuit breaker and
 fallbacks, in the Chaos Toolkit format, with evidence of what happened.

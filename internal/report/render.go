@@ -26,9 +26,10 @@ func IsCompareDir(dir string) bool {
 	return true
 }
 
-// Render writes report.md and report.html into dir, reading it with Load. dir is a run folder,
-// or a compare folder (IsCompareDir), whose report shows the baseline and the resilient run side
-// by side; each run folder of a compare gets its own report too.
+// Render writes report.md, report.html and summary.json into dir, reading it with Load. dir is
+// a run folder, or a compare folder (IsCompareDir), whose report shows the baseline and the
+// resilient run side by side; each run folder of a compare gets its own report and summary.json
+// too (the compare folder itself has no summary.json).
 func Render(dir string) error {
 	if !IsCompareDir(dir) {
 		a, err := Load(dir)
@@ -51,10 +52,13 @@ func Render(dir string) error {
 	return writeReports(dir, comparePage(runs[0], runs[1]))
 }
 
-// RenderAnalysis writes report.md and report.html of one run into dir from an analysis already
-// made (the lab's, from memory): it reads no file.
+// RenderAnalysis writes report.md, report.html and summary.json (WriteSummaryJSON) of one run
+// into dir from an analysis already made (the lab's, from memory): it reads no file.
 func RenderAnalysis(dir string, a *Analysis) error {
-	return writeReports(dir, singlePage(a))
+	if err := writeReports(dir, singlePage(a)); err != nil {
+		return err
+	}
+	return WriteSummaryJSON(dir, a)
 }
 
 // singlePage is the page of one run.
