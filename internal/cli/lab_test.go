@@ -63,7 +63,7 @@ func TestRunLocalPartitionEndToEnd(t *testing.T) {
 	t.Setenv(envTestMain, "1") // the services are this test binary re-executed as chaoslab
 	out := filepath.Join(t.TempDir(), "results")
 	args := append([]string{"run", "--out", out, "--rps", "20", "--warmup", "1s", "--recovery", "4s",
-		"--var", "partition_duration:int=3"}, fastPipeline...)
+		"--var", "partition_duration:int=3", "--objective", "p99_while_open_max_ms=1000"}, fastPipeline...)
 	var stdout, stderr bytes.Buffer
 	err := Run(context.Background(), args, os.Getenv, &stdout, &stderr)
 	if err != nil {

@@ -81,7 +81,7 @@ func TestNetnsKilledRunThenFullRun(t *testing.T) {
 	t.Setenv(envTestMain, "1")
 	var out, errb bytes.Buffer
 	err := Run(context.Background(), append([]string{"run", "--stack", "netns", "--out", second, "--warmup", "1s",
-		"--recovery", "4s", "--var", "partition_duration:int=3"}, fastPipeline...), os.Getenv, &out, &errb)
+		"--recovery", "4s", "--var", "partition_duration:int=3", "--objective", "p99_while_open_max_ms=1000"}, fastPipeline...), os.Getenv, &out, &errb)
 	if err != nil {
 		t.Fatalf("second run: %v\n%s\n%s", err, out.String(), errb.String())
 	}

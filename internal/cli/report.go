@@ -14,9 +14,9 @@ import (
 const reportHelp = `
 Usage: chaoslab report RESULTS_DIR
 
-Renders report.md and report.html again from a results folder written by ` + "`chaoslab run`" + `
-(or a --compare folder holding baseline/ and resilient/), and prints the summary of a run
-folder, ending with its verdict.
+Renders report.md, report.html and summary.json again from a results folder written by
+` + "`chaoslab run`" + ` (or a --compare folder holding baseline/ and resilient/), and prints the summary
+of a run folder, ending with its verdict. The objectives recorded in run.json are judged again.
 `
 
 func reportCmd(ctx context.Context, e *env, args []string) error {

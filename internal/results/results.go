@@ -13,6 +13,7 @@
 //	observations/after.json  Snapshot after the recovery window
 //	client-service.log, backend-service.log   the services' own logs (JSON lines)
 //	report.md, report.html   written by internal/report
+//	summary.json             written by internal/report: every figure, objective and the verdict, for tools
 //
 // The same content in memory is a Run: the lab hands one to the analysis, ReadRun reads one
 // back from a folder.
