@@ -159,7 +159,7 @@ func TestFaultKinds(t *testing.T) {
 					t.Errorf("timed out %d, succeeded %d, p50 %v, p99 %v, slow %d", c.TimedOut, c.Succeeded, c.SuccessP50, c.SuccessP99, c.Slow)
 				}
 			},
-			findings: []string{"During the fault no attempt timed out; successful attempts took p50 304.0 ms, p99 309.0 ms (10 of 10 slower than the p99 before the fault, 10.0 ms): answers were slower but inside the timeout."}},
+			findings: []string{"During the fault no attempt timed out; successful attempts took p50 304.0 ms, p99 309.0 ms (10 of 10 slower than the p99 before the fault, 10.0 ms): answers were slower but inside the attempt timeout."}},
 		{name: "http-errors", kind: "http-errors", detail: "HTTP 503 on 30% of requests (http fault http-errors)",
 			calls: []calls{beforeCalls,
 				{n: 3, start: 3, dur: 2, outcome: results.OutcomeFailure, err: err503, is: "status", status: 503, firstID: 101, answeredVia: results.SourceBackend},
@@ -244,6 +244,11 @@ func TestFaultKinds(t *testing.T) {
 				tt.check(t, a, c, tt.calls)
 			}
 			got := findings(a)
+			// The journal's probe says the backend was unreachable; only a partition is verified by it.
+			verified := slices.ContainsFunc(got, func(s string) bool { return strings.HasPrefix(s, "Fault verified") })
+			if verified != strings.Contains(tt.kind, "partition") {
+				t.Errorf("a %s fault verified by the reachability probe: %t, want only for a partition", tt.kind, verified)
+			}
 			for _, want := range tt.findings {
 				if !slices.ContainsFunc(got, func(s string) bool { return strings.Contains(s, want) }) {
 					t.Errorf("no finding has %q:\n%s", want, strings.Join(got, "\n"))

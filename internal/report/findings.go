@@ -69,7 +69,7 @@ func findings(a *Analysis) []string {
 	if j := a.Journal; j != nil {
 		add("Steady state before the fault: %s; after the rollback: %s.", met(j.Before), met(j.After))
 	}
-	if v, ok := verification(a.Journal); ok {
+	if v, ok := verification(a); ok {
 		add("Fault verified: %s.", v.Value)
 	}
 	if a.FaultOn == nil {
@@ -187,7 +187,7 @@ func followUps(a *Analysis) []string {
 	if !a.EngineJournal.SteadyStateMetBefore() {
 		out = append(out, "The steady state was not met before the fault: make the hypothesis hold on the healthy system, then run again.")
 	}
-	if v, ok := verification(a.Journal); ok && v.Value[0] == 'N' {
+	if v, ok := verification(a); ok && v.Value[0] == 'N' {
 		out = append(out, "The fault did not take effect: make the partition real (see the guide on established connections) and run again.")
 	}
 	if a.BreakerEnabled && a.FaultOn != nil && a.OpenAfterFault == nil {
@@ -256,6 +256,15 @@ func duringCalls(a *Analysis) (CallStats, []string) {
 	return c, nil
 }
 
+// insideTimeout says where a call that did not time out ended: inside the attempt timeout, or,
+// in the baseline, nowhere near one (it has none).
+func insideTimeout(a *Analysis) string {
+	if a.Run.Resilience == results.ResilienceOff {
+		return "never cut (the baseline has no attempt timeout)"
+	}
+	return "inside the attempt timeout"
+}
+
 // delayFindings: latency, http-delay and timeout. Did the calls time out, or were they slower
 // but inside the timeout?
 func delayFindings(a *Analysis) []string {
@@ -276,12 +285,12 @@ func delayFindings(a *Analysis) []string {
 	s := fmt.Sprintf("During the fault no attempt timed out; successful attempts took p50 %s, p99 %s", FormatDuration(c.SuccessP50), FormatDuration(c.SuccessP99))
 	switch {
 	case c.SlowAbove == 0:
-		return []string{s + ": answers were inside the timeout."}
+		return []string{s + ": answers were " + insideTimeout(a) + "."}
 	case c.Slow == 0:
 		return []string{s + fmt.Sprintf(", none slower than the p99 before the fault (%s): the delay did not show.", FormatDuration(c.SlowAbove))}
 	}
-	return []string{s + fmt.Sprintf(" (%d of %d slower than the p99 before the fault, %s): answers were slower but inside the timeout.",
-		c.Slow, c.Succeeded, FormatDuration(c.SlowAbove))}
+	return []string{s + fmt.Sprintf(" (%d of %d slower than the p99 before the fault, %s): answers were slower but %s.",
+		c.Slow, c.Succeeded, FormatDuration(c.SlowAbove), insideTimeout(a))}
 }
 
 // httpErrorFindings: the share of calls answered with an error status, the amplification, and
@@ -375,8 +384,8 @@ func slowBodyFindings(a *Analysis) []string {
 		return none
 	}
 	if c.TimedOut == 0 {
-		return []string{fmt.Sprintf("During the fault no attempt timed out; %d succeeded, p50 %s, p99 %s: the body arrived within the timeout.",
-			c.Succeeded, FormatDuration(c.SuccessP50), FormatDuration(c.SuccessP99))}
+		return []string{fmt.Sprintf("During the fault no attempt timed out; %d succeeded, p50 %s, p99 %s: the body arrived %s.",
+			c.Succeeded, FormatDuration(c.SuccessP50), FormatDuration(c.SuccessP99), insideTimeout(a))}
 	}
 	s := fmt.Sprintf("During the fault %s timed out while reading the body (after the headers) and %d before the headers; %d succeeded",
 		plural(c.BodyTimeouts, "attempt"), c.HeaderTimeouts(), c.Succeeded)

@@ -199,7 +199,7 @@ func faultRows(a *Analysis) []kv {
 	for _, r := range a.Restarts {
 		rows = append(rows, restartRow(a, r))
 	}
-	if v, ok := verification(a.Journal); ok {
+	if v, ok := verification(a); ok {
 		rows = append(rows, kv{"Verified", v.Value, v.Note})
 	}
 	return rows
@@ -224,10 +224,11 @@ func restartRow(a *Analysis, r Restart) kv {
 	return row
 }
 
-// verification finds the method's probe that checked the partition (its output says whether
-// the backend was reachable).
-func verification(j *Journal) (kv, bool) {
-	if j == nil {
+// verification finds the method's probe that checked a partition (its output says whether the
+// backend was reachable). Other faults leave the backend reachable, so it says nothing of them.
+func verification(a *Analysis) (kv, bool) {
+	j := a.Journal
+	if j == nil || (a.FaultOn != nil && !strings.Contains(a.FaultName, faultPartition)) {
 		return kv{}, false
 	}
 	for _, act := range j.Run {
