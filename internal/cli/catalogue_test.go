@@ -61,9 +61,9 @@ func TestRunCatalogueNamesRefused(t *testing.T) {
 	}
 }
 
-// suiteFlags shorten every catalogue entry: faults of 2 s, a 1 s breaker wait, fast retries. The
-// catalogue's objectives hold, but for the latency while OPEN, which the race detector slows.
-var suiteFlags = []string{"--rps", "20", "--warmup", "1s", "--recovery", "3s", "--objective", "p99_while_open_max_ms=1000",
+// suiteFlags shorten every catalogue entry: faults of 2 s, a 1 s breaker wait, fast retries; the
+// catalogue's own objectives still hold.
+var suiteFlags = []string{"--rps", "20", "--warmup", "1s", "--recovery", "3s",
 	"--var", "partition_duration:int=2", "--var", "fault_duration:int=2", "--var", "restart_after:int=2",
 	"--var", "on_seconds:int=2", "--var", "off_seconds:int=2", "--var", "cycles:int=2",
 	"--env", "REQUEST_TIMEOUT=3s", "--env", "RETRY_INITIAL_BACKOFF=20ms", "--env", "RETRY_MAX_BACKOFF=200ms",

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -90,9 +91,9 @@ func TestObjectivesRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	edited := strings.Replace(string(data), `"name": "chaoslab",`, `"name": "chaoslab", "objectives": {"p99_while_open_max_ms": "fast"},`, 1)
+	edited := regexp.MustCompile(`"objectives": \{[^}]*\}`).ReplaceAllString(string(data), `"objectives": {"p99_while_open_max_ms": "fast"}`)
 	if edited == string(data) {
-		t.Fatal("the experiment has no chaoslab extension to edit")
+		t.Fatal("the experiment has no objectives to edit")
 	}
 	if err := os.WriteFile(bad, []byte(edited), 0o644); err != nil {
 		t.Fatal(err)
@@ -104,7 +105,7 @@ func TestObjectivesRefused(t *testing.T) {
 	}{
 		{"unknown objective", []string{"run", "--objective", "p99_whilst_open_max_ms=20"}, `unknown objective "p99_whilst_open_max_ms"`},
 		{"share above 1", []string{"run", "--objective", "answered_during_fault_min=99"}, "from 0 to 1"},
-		{"wrong type in the file", []string{"run", bad}, `objective p99_while_open_max_ms: "fast" is not a number`},
+		{"wrong type in the file", []string{"run", "--out", filepath.Join(t.TempDir(), "out"), bad}, `objective p99_while_open_max_ms: "fast" is not a number`},
 		{"validate says so too", []string{"validate", bad}, `objective p99_while_open_max_ms: "fast" is not a number`},
 		{"junit without a stack", []string{"run", "--stack", "none", "--junit", "x.xml"}, "--junit needs a stack"},
 	}

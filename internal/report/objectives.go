@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"chaoslab/internal/results"
 )
 
 // Units of an objective's bound and value.
@@ -76,10 +78,27 @@ func objectiveDefs() map[string]objectiveDef {
 		"fault_to_first_fallback_max_s": {"from the fault's injection to the first fallback answer", UnitS, true, after(func(a *Analysis) *time.Duration { return a.FirstFallbackAfterFault })},
 		"fault_to_open_max_s":           {"from the fault's injection to the breaker's first transition to OPEN", UnitS, true, after(func(a *Analysis) *time.Duration { return a.OpenAfterFault })},
 		"heal_to_first_backend_max_s":   {"from the fault's removal to the first backend answer", UnitS, true, after(func(a *Analysis) *time.Duration { return a.FirstBackendAfterHeal })},
-		"heal_to_closed_max_s":          {"from the fault's removal to the breaker's first transition to CLOSED", UnitS, true, after(func(a *Analysis) *time.Duration { return a.ClosedAfterHeal })},
+		"heal_to_closed_max_s":          {"from the fault's removal to the breaker's first transition to CLOSED (0 when it was CLOSED at the removal)", UnitS, true, healToClosed},
 		"amplification_max":             {"backend calls per request during the fault (retries included)", UnitRatio, true, amp(1)},
 		"amplification_after_max":       {"backend calls per request after the heal", UnitRatio, true, amp(2)},
 	}
+}
+
+// healToClosed is ClosedAfterHeal, or 0 when the breaker was CLOSED at the heal already (it
+// never opened, or closed before the heal): it had nothing left to recover.
+func healToClosed(a *Analysis) (float64, bool) {
+	if a.ClosedAfterHeal != nil {
+		return a.ClosedAfterHeal.Seconds(), true
+	}
+	if a.FaultOff == nil || !a.BreakerEnabled {
+		return 0, false
+	}
+	for _, iv := range a.Intervals {
+		if iv.Contains(*a.FaultOff) {
+			return 0, iv.State == results.BreakerClosed
+		}
+	}
+	return 0, false
 }
 
 func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -21,6 +22,11 @@ func TestObjectivesJudged(t *testing.T) {
 			}
 		}
 		f.events = evs
+	}
+	neverCloses := func(f *folder) { // OPEN at the heal, the last HALF_OPEN and CLOSED left out
+		f.events = slices.DeleteFunc(slices.Clone(f.events), func(e results.Event) bool {
+			return e.Kind == results.KindBreaker && e.Time.After(at(20))
+		})
 	}
 	tests := []struct {
 		name       string
@@ -43,7 +49,8 @@ func TestObjectivesJudged(t *testing.T) {
 		{"share below the bound", known(), "answered_during_fault_min", 0.9, 0.875, true, false},
 		{"error share", known(), "errors_during_fault_max", 0.1, 0.125, true, false},
 		{"not measured: no request while OPEN", edited(noBreaker), "p99_while_open_max_ms", 20, 0, false, false},
-		{"not measured: the breaker never closed", edited(noBreaker), "heal_to_closed_max_s", 15, 0, false, false},
+		{"not measured: the breaker never closed", edited(neverCloses), "heal_to_closed_max_s", 15, 0, false, false},
+		{"CLOSED at the heal: nothing to recover", edited(noBreaker), "heal_to_closed_max_s", 0, 0, true, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
