@@ -115,10 +115,19 @@ func parseMS(col, s string) (time.Duration, error) {
 // EventLog appends events to events.jsonl as they happen and keeps them in memory for the
 // analysis. It is safe for concurrent use.
 type EventLog struct {
-	mu     sync.Mutex
-	w      io.Writer
-	err    error
-	events []Event
+	mu        sync.Mutex
+	w         io.Writer
+	err       error
+	events    []Event
+	observers []func(Event)
+}
+
+// Observe calls f with every event added from now on, in order, while the log's lock is held:
+// f must not block and must not add events (the live page's hub only queues them).
+func (l *EventLog) Observe(f func(Event)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.observers = append(l.observers, f)
 }
 
 // NewEventLog returns an EventLog writing JSON lines to w (nil: keep them in memory only).
@@ -134,6 +143,9 @@ func (l *EventLog) Add(e Event) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.events = append(l.events, e)
+	for _, f := range l.observers {
+		f(e)
+	}
 	if l.err != nil || l.w == nil {
 		return
 	}

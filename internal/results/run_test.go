@@ -128,3 +128,15 @@ func TestDecodeLogLine(t *testing.T) {
 		})
 	}
 }
+
+func TestEventLogObserve(t *testing.T) {
+	l := NewEventLog(nil)
+	l.Add(Event{Kind: KindPhase, Phase: "warmup"}) // before Observe: not seen
+	var seen []string
+	l.Observe(func(e Event) { seen = append(seen, e.Phase) })
+	l.Add(Event{Kind: KindPhase, Phase: "experiment"})
+	l.Add(Event{Kind: KindPhase, Phase: "recovery"})
+	if len(seen) != 2 || seen[0] != "experiment" || seen[1] != "recovery" || len(l.Events()) != 3 {
+		t.Errorf("observed %v of %d events, want experiment then recovery", seen, len(l.Events()))
+	}
+}
