@@ -78,7 +78,7 @@ func Judge(a *Analysis) Verdict {
 		}
 		for _, o := range a.Objectives {
 			if !o.Passed {
-				add("objective " + o.Text())
+				add("objective " + o.Measure())
 			}
 		}
 	}
