@@ -16,6 +16,7 @@ import (
 	"chaoslab/internal/experiment"
 	"chaoslab/internal/junit"
 	"chaoslab/internal/lab"
+	"chaoslab/internal/live"
 	"chaoslab/internal/load"
 	"chaoslab/internal/netns"
 	"chaoslab/internal/results"
@@ -67,7 +68,8 @@ type runFlags struct {
 	junit                         string
 	rps                           float64
 	warmup, recovery, loadTimeout time.Duration
-	compare, suite                bool
+	compare, suite, ui            bool
+	uiAddr                        string
 	seed                          int64
 	vars                          varsFlag
 	env                           envFlag
@@ -91,6 +93,8 @@ func runCmd(ctx context.Context, e *env, args []string) error {
 	fs.BoolVar(&f.compare, "compare", false, "run twice, RESILIENCE=off then on, and write one report comparing them")
 	fs.StringVar(&f.junit, "junit", "", "also write the judgement as JUnit XML to FILE, for CI: a test case per objective, steady-state probe and recovery")
 	fs.Var(f.objectives, "objective", "judge the run against NAME=BOUND, overriding the experiment's objectives (repeatable; list below)")
+	fs.BoolVar(&f.ui, "ui", false, "serve a live page on 127.0.0.1 while the run goes on (the timeline, the breaker, counters, activities); it stays up with a link to the report until Ctrl-C")
+	fs.StringVar(&f.uiAddr, "ui-addr", "127.0.0.1:0", "address of the live page (with --ui; loopback only)")
 	fs.BoolVar(&f.suite, "suite", false, "run every catalogue entry in turn and write an index (index.md, index.html)")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -175,6 +179,9 @@ func checkRunFlags(f *runFlags, exp *experiment.Experiment, e *env) error {
 	if f.compare && f.stack == "none" {
 		return cmdutil.Usagef("--compare needs a stack to run twice: use --stack local or netns")
 	}
+	if f.ui && (f.compare || f.suite || f.stack == "none") {
+		return cmdutil.Usagef("--ui shows one run on a stack: drop --compare, --suite and --stack none")
+	}
 	if f.junit != "" && f.stack == "none" {
 		return cmdutil.Usagef("--junit needs a stack: --stack none writes only the journal, nothing is judged")
 	}
@@ -235,6 +242,16 @@ func runLab(ctx context.Context, e *env, exp *experiment.Experiment, name string
 	if cfg.Objectives, err = objectivesFor(exp, f.objectives); err != nil {
 		return err
 	}
+	if f.ui {
+		srv, err := startLive(e, &cfg, f.uiAddr)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			lingerLive(ctx, e, srv, cfg.OutDir)
+			srv.Close(context.WithoutCancel(ctx))
+		}()
+	}
 	outcome, err := runOne(ctx, cfg, f.compare)
 	if f.junit != "" {
 		runs := []junit.Run{{Name: shortName(name), Err: fmt.Sprint(err)}}
@@ -259,6 +276,26 @@ func runLab(ctx context.Context, e *env, exp *experiment.Experiment, name string
 		return fmt.Errorf("%w", errors.Join(cmdutil.ErrFailed, cmdutil.ErrSilent))
 	}
 	return nil
+}
+
+// startLive serves the live page of the run cfg describes and prints its URL.
+func startLive(e *env, cfg *lab.RunConfig, addr string) (*live.Server, error) {
+	cfg.Live = live.NewHub()
+	srv, err := live.Start(live.Config{Addr: addr, Hub: cfg.Live, ResultsDir: cfg.OutDir})
+	if err != nil {
+		return nil, cmdutil.Usagef("--ui-addr: %v", err)
+	}
+	fmt.Fprintf(e.stdout, "live page: %s\n", srv.URL())
+	return srv, nil
+}
+
+// lingerLive keeps the live page up after the run, with its link to the report, until Ctrl-C.
+func lingerLive(ctx context.Context, e *env, srv *live.Server, dir string) {
+	if ctx.Err() != nil {
+		return
+	}
+	fmt.Fprintf(e.stdout, "live page: %s shows the verdict and links %s; Ctrl-C to exit\n", srv.URL(), filepath.Join(dir, results.ReportHTML))
+	<-ctx.Done()
 }
 
 // prepareLab checks what a stack needs and fixes the jitter seed, once for every run.

@@ -13,8 +13,10 @@ import (
 	"chaoslab/chaos"
 	"chaoslab/internal/cmdutil"
 	"chaoslab/internal/lab"
+	"chaoslab/internal/live"
 	"chaoslab/internal/load"
 	"chaoslab/internal/netns"
+	"chaoslab/internal/results"
 	"chaoslab/internal/stack"
 )
 
@@ -51,6 +53,8 @@ type upFlags struct {
 	rps                                          float64
 	every                                        time.Duration
 	env                                          envFlag
+	ui                                           bool
+	uiAddr                                       string
 }
 
 func parseUpFlags(e *env, args []string) (upFlags, error) {
@@ -64,6 +68,8 @@ func parseUpFlags(e *env, args []string) (upFlags, error) {
 	fs.Var(f.env, "env", "set a pipeline variable for client-service: KEY=VALUE (repeatable)")
 	fs.Float64Var(&f.rps, "rps", upRPS, "load on client-service's /api/data, requests per second (0 = no load)")
 	fs.DurationVar(&f.every, "every", 10*time.Second, "how often to print the load's status line")
+	fs.BoolVar(&f.ui, "ui", false, "serve a live page on 127.0.0.1: the timeline, the breaker, counters, and buttons that apply and remove each fault of the catalogue")
+	fs.StringVar(&f.uiAddr, "ui-addr", "127.0.0.1:0", "address of the live page (with --ui; loopback only)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return f, err
@@ -95,12 +101,29 @@ func upCmd(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	var hub *live.Hub
+	events := results.NewEventLog(nil)
+	if f.ui {
+		hub = live.NewHub()
+		events.Observe(hub.Event)
+		hub.Info(results.RunInfo{Title: "chaoslab up", Stack: f.kind, RPS: f.rps, Start: time.Now().UTC()})
+	}
 	s, err := stack.Start(ctx, stack.Config{Kind: f.kind, Dir: dir, ClientAddr: f.clientAddr, BackendAddr: f.backendAddr,
-		FaultAPI: f.apiAddr, ClientEnv: f.env, Notify: func(m string) { fmt.Fprintln(e.stdout, m) }})
+		FaultAPI: f.apiAddr, ClientEnv: f.env, Events: events, Notify: func(m string) { fmt.Fprintln(e.stdout, m) }})
 	if err != nil {
 		return fmt.Errorf("start the stack: %w", err)
 	}
-	l := startUpLoad(ctx, s.ClientURL+"/api/data", f.rps)
+	l := startUpLoad(ctx, s.ClientURL+"/api/data", f.rps, hub)
+	if hub != nil {
+		env := map[string]string{lab.EnvClientURL: s.ClientURL, lab.EnvBackendURL: s.BackendURL, lab.EnvToxiproxyURL: s.FaultURL}
+		srv, err := live.Start(live.Config{Addr: f.uiAddr, Hub: hub, Actions: live.NewCatalogueActions(f.kind, env, hub.Record)})
+		if err != nil {
+			s.Close(context.WithoutCancel(ctx))
+			return cmdutil.Usagef("--ui-addr: %v", err)
+		}
+		defer srv.Close(context.WithoutCancel(ctx))
+		fmt.Fprintf(e.stdout, "live page: %s\n", srv.URL())
+	}
 	stopStatus := func() {}
 	if l != nil {
 		stopStatus = repeat(f.every, func() { fmt.Fprintln(e.stdout, l.status(s.Breaker())) })
@@ -182,15 +205,19 @@ type upLoad struct {
 
 // startUpLoad starts the load on target at rps, until ctx is cancelled or stop is called; rps
 // 0 starts nothing and returns nil.
-func startUpLoad(ctx context.Context, target string, rps float64) *upLoad {
+func startUpLoad(ctx context.Context, target string, rps float64, hub *live.Hub) *upLoad {
 	if rps == 0 {
 		return nil
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	l := &upLoad{cfg: load.Config{Target: target, RPS: rps, Timeout: load.DefaultTimeout}, cancel: cancel, done: make(chan struct{})}
+	onRecord := l.counter.Add
+	if hub != nil {
+		onRecord = func(r results.Record) { l.counter.Add(r); hub.Record(r) }
+	}
 	go func() {
 		defer close(l.done)
-		_ = load.Run(ctx, l.cfg, nil, l.counter.Add) // the flags and the stack's URL are valid
+		_ = load.Run(ctx, l.cfg, nil, onRecord) // the flags and the stack's URL are valid
 	}()
 	return l
 }

@@ -13,6 +13,7 @@ import (
 
 	"chaoslab/internal/cmdutil"
 	"chaoslab/internal/experiment"
+	"chaoslab/internal/live"
 	"chaoslab/internal/load"
 	"chaoslab/internal/report"
 	"chaoslab/internal/results"
@@ -42,6 +43,7 @@ type RunConfig struct {
 	Label            string        // results.LabelBaseline / LabelResilient in a compare run
 	ClientEnv        map[string]string
 	Objectives       map[string]float64 // the bounds the run is judged against (report.ParseObjectives)
+	Live             *live.Hub          // the live page's feed; nil = no page
 	Serve            stack.ServeCommand
 	LookupEnv        func(string) (string, bool) // the environment the experiment sees (nil = os.LookupEnv)
 	Stdout           io.Writer
@@ -173,6 +175,10 @@ func (r *runner) run(ctx context.Context) (*Outcome, error) {
 	}
 	defer ef.Close()
 	r.events = results.NewEventLog(ef)
+	if h := r.cfg.Live; h != nil {
+		r.events.Observe(h.Event)
+		h.Info(r.info)
+	}
 
 	fmt.Fprintf(r.cfg.Stdout, "chaoslab: %s (%s stack, %g rps, resilience %s) -> %s\n", r.info.Title, r.cfg.Stack, r.cfg.RPS, r.info.Resilience, r.cfg.OutDir)
 	for _, w := range r.info.Warnings {
@@ -215,7 +221,11 @@ func (r *runner) drive(ctx context.Context) *experiment.Journal {
 	loadDone := make(chan error, 1)
 	go func() {
 		lc := load.Config{Target: r.stack.ClientURL + "/api/data", RPS: r.cfg.RPS, Timeout: r.cfg.LoadTimeout}
-		loadDone <- load.Run(loadCtx, lc, nil, r.rec.Add)
+		onRecord := r.rec.Add
+		if h := r.cfg.Live; h != nil {
+			onRecord = func(rec results.Record) { r.rec.Add(rec); h.Record(rec) }
+		}
+		loadDone <- load.Run(loadCtx, lc, nil, onRecord)
 	}()
 	defer func() {
 		stopLoad()
@@ -328,6 +338,9 @@ func (r *runner) finish(ctx context.Context, j *experiment.Journal) (*Outcome, e
 		if err := report.RenderAnalysis(r.cfg.OutDir, a); err != nil {
 			return out, fmt.Errorf("render the report: %w", err)
 		}
+	}
+	if h := r.cfg.Live; h != nil {
+		h.Done(filepath.Join(r.cfg.OutDir, results.ReportHTML), a.Verdict.Text())
 	}
 	return out, nil
 }
