@@ -2,7 +2,6 @@ package cli
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -31,10 +30,7 @@ func diffSummary(p99, closed float64) report.Summary {
 // writeDiffRun writes s as dir/summary.json.
 func writeDiffRun(t *testing.T, dir string, s report.Summary) string {
 	t.Helper()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := results.WriteJSONFile(filepath.Join(dir, report.SummaryFile), s); err != nil {
+	if err := report.WriteSummaryFile(dir, s); err != nil {
 		t.Fatal(err)
 	}
 	return dir

@@ -66,10 +66,7 @@ func edit(fn func(s *report.Summary)) report.Summary {
 // writeRun writes s as dir/summary.json.
 func writeRun(t *testing.T, dir string, s report.Summary) string {
 	t.Helper()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := results.WriteJSONFile(filepath.Join(dir, report.SummaryFile), s); err != nil {
+	if err := report.WriteSummaryFile(dir, s); err != nil {
 		t.Fatal(err)
 	}
 	return dir

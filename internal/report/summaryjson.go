@@ -204,8 +204,14 @@ func NewSummary(a *Analysis) Summary {
 }
 
 // WriteSummaryJSON writes the summary of a into dir/summary.json (indented, replacing it).
-func WriteSummaryJSON(dir string, a *Analysis) error {
-	return results.WriteJSONFile(filepath.Join(dir, SummaryFile), NewSummary(a))
+func WriteSummaryJSON(dir string, a *Analysis) error { return WriteSummaryFile(dir, NewSummary(a)) }
+
+// WriteSummaryFile writes s as dir/summary.json, creating dir if needed.
+func WriteSummaryFile(dir string, s Summary) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("write summary: %w", err)
+	}
+	return results.WriteJSONFile(filepath.Join(dir, SummaryFile), s)
 }
 
 // ReadSummaryJSON reads a summary.json. A file whose schema is not SummarySchema is refused
