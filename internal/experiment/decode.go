@@ -10,12 +10,18 @@ import (
 	"strings"
 )
 
+// maxJSONDepth bounds the nesting of a decoded document, about where Python's json gives up (its
+// recursion limit is 1000). decodeValue recurses once per level: a few megabytes of "[" (an
+// experiment, or an http probe's JSON body) would otherwise overflow the stack and kill the
+// process; and Object.MarshalJSON's time grows with the square of the depth.
+const maxJSONDepth = 1000
+
 // decodeJSON decodes one JSON document into Python-shaped values (*Object, []any, int64,
 // float64, string, bool, nil). Errors give the line and column.
 func decodeJSON(data []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	v, err := decodeValue(dec)
+	v, err := decodeValue(dec, 0)
 	if err == nil {
 		if _, terr := dec.Token(); terr != io.EOF {
 			err = errors.New("unexpected data after the top-level value")
@@ -49,18 +55,21 @@ func lineCol(data []byte, off int64) (int, int) {
 	return line, col
 }
 
-func decodeValue(dec *json.Decoder) (any, error) {
+func decodeValue(dec *json.Decoder, depth int) (any, error) {
 	tok, err := dec.Token()
 	if err != nil {
 		return nil, err
 	}
 	switch t := tok.(type) {
 	case json.Delim:
+		if (t == '{' || t == '[') && depth >= maxJSONDepth {
+			return nil, fmt.Errorf("nested deeper than %d levels", maxJSONDepth)
+		}
 		if t == '{' {
-			return decodeObject(dec)
+			return decodeObject(dec, depth+1)
 		}
 		if t == '[' {
-			return decodeArray(dec)
+			return decodeArray(dec, depth+1)
 		}
 		return nil, fmt.Errorf("unexpected %q", t)
 	case json.Number:
@@ -70,7 +79,7 @@ func decodeValue(dec *json.Decoder) (any, error) {
 	}
 }
 
-func decodeObject(dec *json.Decoder) (any, error) {
+func decodeObject(dec *json.Decoder, depth int) (any, error) {
 	o := &Object{}
 	for dec.More() {
 		tok, err := dec.Token()
@@ -81,7 +90,7 @@ func decodeObject(dec *json.Decoder) (any, error) {
 		if !ok {
 			return nil, fmt.Errorf("object key must be a string, got %v", tok)
 		}
-		v, err := decodeValue(dec)
+		v, err := decodeValue(dec, depth)
 		if err != nil {
 			return nil, err
 		}
@@ -93,10 +102,10 @@ func decodeObject(dec *json.Decoder) (any, error) {
 	return o, nil
 }
 
-func decodeArray(dec *json.Decoder) (any, error) {
+func decodeArray(dec *json.Decoder, depth int) (any, error) {
 	a := []any{}
 	for dec.More() {
-		v, err := decodeValue(dec)
+		v, err := decodeValue(dec, depth)
 		if err != nil {
 			return nil, err
 		}
