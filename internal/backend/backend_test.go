@@ -125,7 +125,7 @@ func TestGracefulShutdownReturnsNil(t *testing.T) {
 }
 
 func TestConfig(t *testing.T) {
-	want := map[string]string{"LISTEN_ADDR": ":8081", "SHUTDOWN_TIMEOUT": "10s", "LOG_FORMAT": "text", "PAYLOAD_BYTES": "0"}
+	want := map[string]string{"LISTEN_ADDR": ":8081", "SHUTDOWN_TIMEOUT": "10s", "SHUTDOWN_DRAIN": "0s", "LOG_FORMAT": "text", "PAYLOAD_BYTES": "0"}
 	if !maps.Equal(Defaults(), want) {
 		t.Errorf("Defaults() = %v, want %v", Defaults(), want)
 	}

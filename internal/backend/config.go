@@ -11,6 +11,7 @@ import (
 type Config struct {
 	ListenAddr      string
 	ShutdownTimeout time.Duration
+	ShutdownDrain   time.Duration // part of ShutdownTimeout: serving on with /readyz at 503
 	LogFormat       string
 	PayloadBytes    int // size of the padding field of /api/data answers (0 = none)
 }
@@ -25,6 +26,8 @@ func settings() []httpserve.Setting[Config] {
 			Set: func(c *Config, v string) error { return httpserve.ListenAddr(v, &c.ListenAddr) }},
 		{Name: "SHUTDOWN_TIMEOUT", Default: "10s", Help: "how long in-flight requests may finish on SIGTERM",
 			Set: func(c *Config, v string) error { return httpserve.Duration(v, &c.ShutdownTimeout, 0) }},
+		{Name: "SHUTDOWN_DRAIN", Default: "0s", Help: httpserve.DrainHelp,
+			Set: func(c *Config, v string) error { return httpserve.Duration(v, &c.ShutdownDrain, 0) }},
 		{Name: "LOG_FORMAT", Default: "text", Help: "text or json",
 			Set: func(c *Config, v string) error { return httpserve.Choice(v, &c.LogFormat, "text", "json") }},
 		{Name: "PAYLOAD_BYTES", Default: "0", Help: "bytes of padding in each /api/data answer, so a bandwidth fault has a body to slow down (0 to 1048576)",
@@ -44,8 +47,10 @@ func settings() []httpserve.Setting[Config] {
 // the variable.
 func LoadConfig(getenv func(string) string) (Config, error) {
 	var c Config
-	err := httpserve.Load(settings(), getenv, &c)
-	return c, err
+	if err := httpserve.Load(settings(), getenv, &c); err != nil {
+		return c, err
+	}
+	return c, httpserve.CheckDrain(c.ShutdownDrain, c.ShutdownTimeout)
 }
 
 // Defaults maps every variable of backend-service to its default text.

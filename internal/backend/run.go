@@ -44,6 +44,6 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	h := NewServer(Deps{Instance: host, Ready: &ready, Metrics: hm, Registry: reg, Now: time.Now, PayloadBytes: cfg.PayloadBytes})
 	return httpserve.Serve(ctx, httpserve.Options{
 		Addr: cfg.ListenAddr, Handler: h, Logger: logger, Ready: &ready,
-		ShutdownTimeout: cfg.ShutdownTimeout, WriteTimeout: writeTimeout,
+		ShutdownTimeout: cfg.ShutdownTimeout, Drain: cfg.ShutdownDrain, WriteTimeout: writeTimeout,
 	})
 }

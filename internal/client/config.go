@@ -37,6 +37,7 @@ type Config struct {
 
 	BackendConnMaxAge time.Duration
 	ShutdownTimeout   time.Duration
+	ShutdownDrain     time.Duration // part of ShutdownTimeout: serving on with /readyz at 503
 	LogFormat         string
 	LogLevel          string // debug, info, warn or error; debug adds one record per backend call
 }
@@ -88,6 +89,8 @@ func settings() []setting {
 			func(c *Config, v string) error { return httpserve.Duration(v, &c.BackendConnMaxAge, 0) }),
 		variable("SHUTDOWN_TIMEOUT", "10s", "how long in-flight requests may finish on SIGTERM",
 			func(c *Config, v string) error { return httpserve.Duration(v, &c.ShutdownTimeout, 0) }),
+		variable("SHUTDOWN_DRAIN", "0s", httpserve.DrainHelp,
+			func(c *Config, v string) error { return httpserve.Duration(v, &c.ShutdownDrain, 0) }),
 		variable("LOG_FORMAT", "text", "text or json",
 			func(c *Config, v string) error { return httpserve.Choice(v, &c.LogFormat, "text", "json") }),
 		variable("LOG_LEVEL", "info", "debug, info, warn or error; debug adds a record of every backend call",
@@ -124,7 +127,7 @@ func (c Config) check() error {
 		return httpserve.Invalid("RETRY_MAX_BACKOFF", c.MaxBackoff.String(),
 			fmt.Sprintf("must be at least RETRY_INITIAL_BACKOFF (%s)", c.InitialBackoff))
 	}
-	return nil
+	return httpserve.CheckDrain(c.ShutdownDrain, c.ShutdownTimeout)
 }
 
 // Defaults maps every variable of client-service to its default text, as in DESIGN.md's table.
@@ -143,7 +146,7 @@ func (c Config) Effective() map[string]string {
 		"CB_SLIDING_WINDOW": strconv.Itoa(c.CBSlidingWindow), "CB_MINIMUM_CALLS": strconv.Itoa(c.CBMinimumCalls),
 		"CB_FAILURE_RATE_THRESHOLD": f(c.CBFailureRateThreshold), "CB_WAIT_DURATION": c.CBWaitDuration.String(),
 		"CB_HALF_OPEN_CALLS": strconv.Itoa(c.CBHalfOpenCalls), "BACKEND_CONN_MAX_AGE": c.BackendConnMaxAge.String(),
-		"SHUTDOWN_TIMEOUT": c.ShutdownTimeout.String(), "LOG_FORMAT": c.LogFormat, "LOG_LEVEL": c.LogLevel,
+		"SHUTDOWN_TIMEOUT": c.ShutdownTimeout.String(), "SHUTDOWN_DRAIN": c.ShutdownDrain.String(), "LOG_FORMAT": c.LogFormat, "LOG_LEVEL": c.LogLevel,
 	}
 }
 

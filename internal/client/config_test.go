@@ -24,7 +24,7 @@ func TestDefaultsMatchDesign(t *testing.T) {
 		"RETRY_INITIAL_BACKOFF": "1s", "RETRY_MULTIPLIER": "2", "RETRY_MAX_BACKOFF": "16s",
 		"RETRY_JITTER": "0.5", "RETRY_JITTER_SEED": "0", "CB_SLIDING_WINDOW": "10", "CB_MINIMUM_CALLS": "5",
 		"CB_FAILURE_RATE_THRESHOLD": "50", "CB_WAIT_DURATION": "10s", "CB_HALF_OPEN_CALLS": "3",
-		"BACKEND_CONN_MAX_AGE": "30s", "SHUTDOWN_TIMEOUT": "10s", "LOG_FORMAT": "text", "LOG_LEVEL": "info",
+		"BACKEND_CONN_MAX_AGE": "30s", "SHUTDOWN_TIMEOUT": "10s", "SHUTDOWN_DRAIN": "0s", "LOG_FORMAT": "text", "LOG_LEVEL": "info",
 	}
 	if got := Defaults(); !maps.Equal(got, want) {
 		t.Errorf("Defaults() = %v\nwant %v", got, want)

@@ -54,6 +54,6 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	logger.Info("configured", "backend", cfg.BackendURL, "resilience", cfg.Resilience, "jitter_seed", seed)
 	return httpserve.Serve(ctx, httpserve.Options{
 		Addr: cfg.ListenAddr, Handler: h, Logger: logger, Ready: &ready,
-		ShutdownTimeout: cfg.ShutdownTimeout, WriteTimeout: cfg.RequestTimeout + writeSlack,
+		ShutdownTimeout: cfg.ShutdownTimeout, Drain: cfg.ShutdownDrain, WriteTimeout: cfg.RequestTimeout + writeSlack,
 	})
 }

@@ -3,6 +3,7 @@ package httpserve
 import (
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"slices"
 	"strconv"
@@ -96,7 +97,7 @@ func Int(v string, dst *int, min int) error {
 // Float parses a number in [lo, hi] into dst; loOpen excludes lo itself.
 func Float(v string, dst *float64, lo, hi float64, loOpen bool) error {
 	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || f < lo || f > hi || (loOpen && f == lo) {
+	if err != nil || math.IsNaN(f) || f < lo || f > hi || (loOpen && f == lo) {
 		if loOpen {
 			return fmt.Errorf("must be a number greater than %g and at most %g", lo, hi)
 		}
@@ -137,6 +138,17 @@ func ParseArgs[C any](args []string, w io.Writer, name, about string, settings [
 		default:
 			return cmdutil.Usagef("unexpected argument %q: %s is configured by environment variables (see --help)", a, name)
 		}
+	}
+	return nil
+}
+
+// DrainHelp is the meaning of SHUTDOWN_DRAIN, the same in both services.
+const DrainHelp = "on SIGTERM, how long to keep serving with /readyz at 503 before the listener closes, so load balancers stop sending first; part of SHUTDOWN_TIMEOUT (0 = close at once)"
+
+// CheckDrain reports a SHUTDOWN_DRAIN longer than SHUTDOWN_TIMEOUT, of which it is a part.
+func CheckDrain(drain, timeout time.Duration) error {
+	if drain > timeout {
+		return Invalid("SHUTDOWN_DRAIN", drain.String(), fmt.Sprintf("must not exceed SHUTDOWN_TIMEOUT (%s)", timeout))
 	}
 	return nil
 }

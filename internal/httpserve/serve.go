@@ -17,7 +17,8 @@ type Options struct {
 	Handler         http.Handler  // the service's NewServer
 	Logger          *slog.Logger  // gets the "listening" line and the shutdown lines
 	Ready           *atomic.Bool  // set once listening, cleared once shutdown begins
-	ShutdownTimeout time.Duration // how long in-flight requests may take to finish
+	ShutdownTimeout time.Duration // how long in-flight requests may take to finish, Drain included
+	Drain           time.Duration // SHUTDOWN_DRAIN: how long to keep serving, readiness at 503, before the listener closes
 	WriteTimeout    time.Duration // longest a handler may take to answer
 }
 
@@ -29,8 +30,11 @@ const (
 )
 
 // Serve listens on o.Addr, logs one "listening" line whose addr is the bound address, and serves
-// until ctx is done. Then readiness turns false, in-flight requests get up to o.ShutdownTimeout to
-// finish, and Serve returns nil: a cancelled context is a graceful shutdown.
+// until ctx is done. Then readiness turns false at once; for o.Drain the server keeps accepting
+// and answering (with keep-alives off, so clients move to new connections) while load balancers
+// see /readyz at 503 and stop sending; then the listener closes and in-flight requests get the
+// rest of o.ShutdownTimeout to finish, and Serve returns nil: a cancelled context is a graceful
+// shutdown.
 func Serve(ctx context.Context, o Options) error {
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
@@ -58,9 +62,18 @@ func Serve(ctx context.Context, o Options) error {
 
 func shutdown(srv *http.Server, errc <-chan error, o Options) error {
 	o.Ready.Store(false)
-	o.Logger.Info("shutting down", "timeout", o.ShutdownTimeout)
+	o.Logger.Info("shutting down", "timeout", o.ShutdownTimeout, "drain", min(o.Drain, o.ShutdownTimeout))
 	ctx, cancel := context.WithTimeout(context.Background(), o.ShutdownTimeout)
 	defer cancel()
+	if d := min(o.Drain, o.ShutdownTimeout); d > 0 {
+		// Closing the listener at once would refuse the requests still routed here until the
+		// load balancer sees the 503; and idle keep-alive connections closed later, once nothing
+		// accepts new ones, would leave their clients nowhere to retry. So: keep serving for the
+		// drain, answering with "Connection: close" (idle connections close now, while a retry
+		// on a new connection still finds the listener).
+		srv.SetKeepAlivesEnabled(false)
+		<-time.After(d)
+	}
 	if err := srv.Shutdown(ctx); err != nil {
 		o.Logger.Warn("in-flight requests cut at SHUTDOWN_TIMEOUT", "error", err)
 		srv.Close()
