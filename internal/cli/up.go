@@ -102,7 +102,7 @@ func upCmd(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	var hub *live.Hub
-	events := results.NewEventLog(nil)
+	events := results.NewEventTap() // up may run for hours: the page sees every event, nothing is kept
 	if f.ui {
 		hub = live.NewHub()
 		events.Observe(hub.Event)

@@ -120,7 +120,13 @@ type EventLog struct {
 	err       error
 	events    []Event
 	observers []func(Event)
+	tap       bool // keep nothing, write nothing: only the observers see the events
 }
+
+// NewEventTap returns an EventLog that keeps and writes nothing: only its observers see the
+// events. A stack that runs for hours (chaoslab up, soak) uses it, so memory does not grow with
+// every backend call.
+func NewEventTap() *EventLog { return &EventLog{tap: true} }
 
 // Observe calls f with every event added from now on, in order, while the log's lock is held:
 // f must not block and must not add events (the live page's hub only queues them).
@@ -139,13 +145,20 @@ func (l *EventLog) Add(e Event) {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
-	b, err := json.Marshal(e)
+	var b []byte
+	var err error
+	if !l.tap {
+		b, err = json.Marshal(e)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.events = append(l.events, e)
 	for _, f := range l.observers {
 		f(e)
 	}
+	if l.tap {
+		return
+	}
+	l.events = append(l.events, e)
 	if l.err != nil || l.w == nil {
 		return
 	}

@@ -140,3 +140,15 @@ func TestEventLogObserve(t *testing.T) {
 		t.Errorf("observed %v of %d events, want experiment then recovery", seen, len(l.Events()))
 	}
 }
+
+func TestEventTapKeepsNothing(t *testing.T) {
+	l := NewEventTap()
+	n := 0
+	l.Observe(func(Event) { n++ })
+	for range 1000 {
+		l.Add(Event{Kind: KindAttempt})
+	}
+	if n != 1000 || len(l.Events()) != 0 || l.Err() != nil {
+		t.Errorf("observed %d, kept %d, err %v: want 1000 seen, none kept", n, len(l.Events()), l.Err())
+	}
+}

@@ -102,16 +102,13 @@ func (cfg *Config) defaults() {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Events == nil {
-		cfg.Events = results.NewEventLog(discard{})
+		cfg.Events = results.NewEventTap()
 	}
 	if cfg.StartupWait == 0 {
 		cfg.StartupWait = 15 * time.Second
 	}
 }
 
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // Kind is one way of running the stack.
 type Kind struct {
