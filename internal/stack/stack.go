@@ -109,7 +109,6 @@ func (cfg *Config) defaults() {
 	}
 }
 
-
 // Kind is one way of running the stack.
 type Kind struct {
 	Help  string                                                // one line for --help
