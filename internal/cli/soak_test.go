@@ -57,6 +57,9 @@ func TestSoak(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a 60-second soak")
 	}
+	if raceDetector {
+		t.Skip("the race detector's shadow memory grows every process's RSS: .ci/run runs this soak without -race")
+	}
 	t.Setenv(envTestMain, "1") // the services are this test binary re-executed as chaoslab
 	dir := t.TempDir()
 	out, _, err := runCLI(t, "soak", "--duration", "60s", "--rps", "50", "--fault-every", "15s", "--fault-for", "5s",
