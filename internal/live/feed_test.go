@@ -32,20 +32,27 @@ func feedPartitionStart(h *Hub) {
 	h.Record(record(12, 2.6, results.SourceFallback, time.Millisecond))
 }
 
+// watchSnapshot serves h, connects a viewer (closed with the test) and returns it with its
+// first message, which must be the snapshot.
+func watchSnapshot(t *testing.T, h *Hub) (*viewer, sseMsg) {
+	t.Helper()
+	srv := httptest.NewServer(newHandler(Config{Hub: h}))
+	t.Cleanup(srv.Close)
+	v := watch(t, srv.URL)
+	t.Cleanup(v.cancel)
+	first := v.next()
+	if first.Type != msgSnapshot {
+		t.Fatalf("first message is %q, want a snapshot", first.Type)
+	}
+	return v, first
+}
+
 // TestLateViewerGetsSnapshotThenStream: a viewer that connects mid-run first gets everything
 // that came before, as one snapshot, then the stream.
 func TestLateViewerGetsSnapshotThenStream(t *testing.T) {
 	h := NewHub()
 	feedPartitionStart(h)
-	srv := httptest.NewServer(newHandler(Config{Hub: h}))
-	defer srv.Close()
-	v := watch(t, srv.URL)
-	defer v.cancel()
-
-	first := v.next()
-	if first.Type != msgSnapshot {
-		t.Fatalf("first message is %q, want a snapshot", first.Type)
-	}
+	v, first := watchSnapshot(t, h)
 	var snap state
 	if err := json.Unmarshal([]byte(first.Data), &snap); err != nil {
 		t.Fatal(err)

@@ -66,15 +66,7 @@ func TestHostilePage(t *testing.T) {
 func TestHostileStream(t *testing.T) {
 	h := NewHub()
 	feedHostile(h)
-	srv := httptest.NewServer(newHandler(Config{Hub: h}))
-	defer srv.Close()
-	v := watch(t, srv.URL)
-	defer v.cancel()
-
-	first := v.next()
-	if first.Type != msgSnapshot {
-		t.Fatalf("first message is %q, want a snapshot", first.Type)
-	}
+	v, first := watchSnapshot(t, h)
 	if strings.Contains(first.Data, "<") || strings.Contains(first.Data, "\n") {
 		t.Errorf("the snapshot's data holds raw markup or a line break")
 	}
