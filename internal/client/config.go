@@ -17,7 +17,8 @@ import (
 type Config struct {
 	ListenAddr string
 	BackendURL string // without a trailing slash
-	Resilience bool   // RESILIENCE=on
+	Resilience bool   // RESILIENCE=on or adaptive: the patterns run
+	Adaptive   bool   // RESILIENCE=adaptive: the patterns adapt (adaptive timeout, probing, retry budget)
 
 	AttemptTimeout time.Duration
 	RequestTimeout time.Duration
@@ -57,8 +58,8 @@ func settings() []setting {
 			func(c *Config, v string) error { return httpserve.ListenAddr(v, &c.ListenAddr) }),
 		variable("BACKEND_URL", "http://localhost:8081", "base URL of backend-service; the only URL ever called",
 			func(c *Config, v string) error { return backendURL(v, &c.BackendURL) }),
-		variable("RESILIENCE", "on", "off = baseline: one attempt, no breaker, no fallback, errors as 502",
-			func(c *Config, v string) error { return onOff(v, &c.Resilience) }),
+		variable("RESILIENCE", "on", "on = the patterns; adaptive = the patterns with an adaptive attempt timeout, active probing while OPEN and a retry budget; off = baseline: one attempt, no breaker, no fallback, errors as 502",
+			func(c *Config, v string) error { return profile(v, c) }),
 		variable("ATTEMPT_TIMEOUT", "1s", "timeout of one attempt (connect + response)",
 			func(c *Config, v string) error { return httpserve.Duration(v, &c.AttemptTimeout, 1) }),
 		variable("REQUEST_TIMEOUT", "15s", "deadline of one incoming request, all retries included",
@@ -135,10 +136,13 @@ func Defaults() map[string]string { return httpserve.Defaults(settings()) }
 
 // Effective maps every variable to the value in force, in the variables' own notation.
 func (c Config) Effective() map[string]string {
-	onoff := map[bool]string{true: "on", false: "off"}
+	profile := map[bool]string{true: "on", false: "off"}[c.Resilience]
+	if c.Adaptive {
+		profile = "adaptive"
+	}
 	f := func(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
 	return map[string]string{
-		"LISTEN_ADDR": c.ListenAddr, "BACKEND_URL": c.BackendURL, "RESILIENCE": onoff[c.Resilience],
+		"LISTEN_ADDR": c.ListenAddr, "BACKEND_URL": c.BackendURL, "RESILIENCE": profile,
 		"ATTEMPT_TIMEOUT": c.AttemptTimeout.String(), "REQUEST_TIMEOUT": c.RequestTimeout.String(),
 		"RETRY_MAX_RETRIES": strconv.Itoa(c.MaxRetries), "RETRY_INITIAL_BACKOFF": c.InitialBackoff.String(),
 		"RETRY_MULTIPLIER": f(c.Multiplier), "RETRY_MAX_BACKOFF": c.MaxBackoff.String(), "RETRY_JITTER": f(c.Jitter),
@@ -171,16 +175,14 @@ func (c Config) level() slog.Level {
 	return l
 }
 
-func onOff(v string, dst *bool) error {
+// profile reads RESILIENCE: on, adaptive or off.
+func profile(v string, c *Config) error {
 	switch v {
-	case "on":
-		*dst = true
-	case "off":
-		*dst = false
-	default:
-		return errors.New("must be on or off")
+	case "on", "adaptive", "off":
+		c.Resilience, c.Adaptive = v != "off", v == "adaptive"
+		return nil
 	}
-	return nil
+	return errors.New("must be on, adaptive or off")
 }
 
 func backendURL(v string, dst *string) error {

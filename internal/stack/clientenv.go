@@ -41,7 +41,7 @@ func CheckClientEnv(overrides map[string]string) error {
 // ClientSettings is what a run records of the client's configuration.
 type ClientSettings struct {
 	Env            map[string]string // every pipeline variable, with the value it runs with
-	Resilience     string            // results.ResilienceOn or ResilienceOff
+	Resilience     string            // results.ResilienceOn, ResilienceAdaptive or ResilienceOff
 	Retry          results.RetrySchedule
 	CBWait         time.Duration
 	HalfOpenCalls  int
@@ -65,10 +65,7 @@ func DescribeClient(overrides map[string]string) (ClientSettings, error) {
 	if err != nil {
 		return cs, fmt.Errorf("client-service configuration: %w", err)
 	}
-	cs.Resilience = results.ResilienceOn
-	if !cfg.Resilience {
-		cs.Resilience = results.ResilienceOff
-	}
+	cs.Resilience = cs.Env["RESILIENCE"]
 	cs.Retry = results.RetrySchedule{MaxRetries: cfg.MaxRetries, InitialBackoff: results.Duration(cfg.InitialBackoff),
 		Multiplier: cfg.Multiplier, MaxBackoff: results.Duration(cfg.MaxBackoff), Jitter: cfg.Jitter}
 	cs.CBWait, cs.HalfOpenCalls = cfg.CBWaitDuration, cfg.CBHalfOpenCalls
