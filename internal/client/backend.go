@@ -123,11 +123,20 @@ func (b *backendClient) diagnose(ctx context.Context) Diagnosis {
 func (b *backendClient) probe(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, b.diagTimeout)
 	defer cancel()
+	return b.ask(ctx, "/healthz")
+}
+
+// ready is the adaptive profile's probe: GET /readyz over a fresh connection, under ctx's
+// deadline (the pipeline gives it ATTEMPT_TIMEOUT).
+func (b *backendClient) ready(ctx context.Context) error { return b.ask(ctx, "/readyz") }
+
+// ask GETs BACKEND_URL+path over a fresh connection and wants 200.
+func (b *backendClient) ask(ctx context.Context, path string) error {
 	tr := &http.Transport{Proxy: nil, DisableKeepAlives: true, DialContext: (&net.Dialer{}).DialContext}
 	defer tr.CloseIdleConnections()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.base+"/healthz", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.base+path, nil)
 	if err != nil {
-		return fmt.Errorf("building the health request: %w", err)
+		return fmt.Errorf("building the %s request: %w", path, err)
 	}
 	// Say which stage failed: a partition that drops SYNs fails the connect, a blackhole proxy
 	// accepts the connection and never answers.
@@ -144,7 +153,7 @@ func (b *backendClient) probe(ctx context.Context) error {
 	}
 	defer drainClose(resp.Body)
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("backend /healthz answered %d", resp.StatusCode)
+		return fmt.Errorf("backend %s answered %d", path, resp.StatusCode)
 	}
 	return nil
 }

@@ -36,6 +36,16 @@ type Config struct {
 	CBWaitDuration         time.Duration
 	CBHalfOpenCalls        int
 
+	// RESILIENCE=adaptive only.
+	AdaptiveTimeoutFloor    time.Duration
+	AdaptiveTimeoutFactor   float64
+	AdaptiveTimeoutWindow   int
+	ProbeInterval           time.Duration
+	RetryBudgetPercent      float64
+	RetryBudgetMin          int
+	AdaptiveRetryBackoff    time.Duration
+	AdaptiveRetryMaxBackoff time.Duration
+
 	BackendConnMaxAge time.Duration
 	ShutdownTimeout   time.Duration
 	ShutdownDrain     time.Duration // part of ShutdownTimeout: serving on with /readyz at 503
@@ -86,6 +96,24 @@ func settings() []setting {
 			func(c *Config, v string) error { return httpserve.Duration(v, &c.CBWaitDuration, 1) }),
 		variable("CB_HALF_OPEN_CALLS", "3", "trial calls in HALF_OPEN: all succeed -> CLOSED, one fails -> OPEN",
 			func(c *Config, v string) error { return httpserve.Int(v, &c.CBHalfOpenCalls, 1) }),
+		variable("ADAPTIVE_TIMEOUT_FLOOR", "50ms", "adaptive: the attempt timeout is never shorter than this",
+			func(c *Config, v string) error {
+				return httpserve.Duration(v, &c.AdaptiveTimeoutFloor, time.Millisecond)
+			}),
+		variable("ADAPTIVE_TIMEOUT_FACTOR", "3", "adaptive: attempt timeout = p99.9 of recent successful calls x this, between ADAPTIVE_TIMEOUT_FLOOR and ATTEMPT_TIMEOUT",
+			func(c *Config, v string) error { return httpserve.Float(v, &c.AdaptiveTimeoutFactor, 1, 100, false) }),
+		variable("ADAPTIVE_TIMEOUT_WINDOW", "1000", "adaptive: successful calls the p99.9 is taken over; ATTEMPT_TIMEOUT until a tenth of them",
+			func(c *Config, v string) error { return httpserve.Int(v, &c.AdaptiveTimeoutWindow, 10) }),
+		variable("PROBE_INTERVAL", "100ms", "adaptive: while OPEN, probe the backend's /readyz this often; the first good probe -> HALF_OPEN",
+			func(c *Config, v string) error { return httpserve.Duration(v, &c.ProbeInterval, time.Millisecond) }),
+		variable("RETRY_BUDGET_PERCENT", "20", "adaptive: at most this percent of the requests in flight may be retrying ...",
+			func(c *Config, v string) error { return httpserve.Float(v, &c.RetryBudgetPercent, 0, 100, true) }),
+		variable("RETRY_BUDGET_MIN", "3", "adaptive: ... or this many, whatever their share",
+			func(c *Config, v string) error { return httpserve.Int(v, &c.RetryBudgetMin, 0) }),
+		variable("ADAPTIVE_RETRY_BACKOFF", "25ms", "adaptive: the wait before retry n is drawn from [0, min(ADAPTIVE_RETRY_MAX_BACKOFF, this x 2^(n-1))]",
+			func(c *Config, v string) error { return httpserve.Duration(v, &c.AdaptiveRetryBackoff, 0) }),
+		variable("ADAPTIVE_RETRY_MAX_BACKOFF", "250ms", "adaptive: cap of one wait",
+			func(c *Config, v string) error { return httpserve.Duration(v, &c.AdaptiveRetryMaxBackoff, 0) }),
 		variable("BACKEND_CONN_MAX_AGE", "30s", "a backend connection older than this is not reused (0 = no limit)",
 			func(c *Config, v string) error { return httpserve.Duration(v, &c.BackendConnMaxAge, 0) }),
 		variable("SHUTDOWN_TIMEOUT", "10s", "how long in-flight requests may finish on SIGTERM",
@@ -127,6 +155,12 @@ func (c Config) check() error {
 	case c.MaxBackoff < c.InitialBackoff:
 		return httpserve.Invalid("RETRY_MAX_BACKOFF", c.MaxBackoff.String(),
 			fmt.Sprintf("must be at least RETRY_INITIAL_BACKOFF (%s)", c.InitialBackoff))
+	case c.AdaptiveTimeoutFloor > c.AttemptTimeout:
+		return httpserve.Invalid("ADAPTIVE_TIMEOUT_FLOOR", c.AdaptiveTimeoutFloor.String(),
+			fmt.Sprintf("must not exceed ATTEMPT_TIMEOUT (%s)", c.AttemptTimeout))
+	case c.AdaptiveRetryMaxBackoff < c.AdaptiveRetryBackoff:
+		return httpserve.Invalid("ADAPTIVE_RETRY_MAX_BACKOFF", c.AdaptiveRetryMaxBackoff.String(),
+			fmt.Sprintf("must be at least ADAPTIVE_RETRY_BACKOFF (%s)", c.AdaptiveRetryBackoff))
 	}
 	return httpserve.CheckDrain(c.ShutdownDrain, c.ShutdownTimeout)
 }
@@ -150,6 +184,10 @@ func (c Config) Effective() map[string]string {
 		"CB_SLIDING_WINDOW": strconv.Itoa(c.CBSlidingWindow), "CB_MINIMUM_CALLS": strconv.Itoa(c.CBMinimumCalls),
 		"CB_FAILURE_RATE_THRESHOLD": f(c.CBFailureRateThreshold), "CB_WAIT_DURATION": c.CBWaitDuration.String(),
 		"CB_HALF_OPEN_CALLS": strconv.Itoa(c.CBHalfOpenCalls), "BACKEND_CONN_MAX_AGE": c.BackendConnMaxAge.String(),
+		"ADAPTIVE_TIMEOUT_FLOOR": c.AdaptiveTimeoutFloor.String(), "ADAPTIVE_TIMEOUT_FACTOR": f(c.AdaptiveTimeoutFactor),
+		"ADAPTIVE_TIMEOUT_WINDOW": strconv.Itoa(c.AdaptiveTimeoutWindow), "PROBE_INTERVAL": c.ProbeInterval.String(),
+		"RETRY_BUDGET_PERCENT": f(c.RetryBudgetPercent), "RETRY_BUDGET_MIN": strconv.Itoa(c.RetryBudgetMin),
+		"ADAPTIVE_RETRY_BACKOFF": c.AdaptiveRetryBackoff.String(), "ADAPTIVE_RETRY_MAX_BACKOFF": c.AdaptiveRetryMaxBackoff.String(),
 		"SHUTDOWN_TIMEOUT": c.ShutdownTimeout.String(), "SHUTDOWN_DRAIN": c.ShutdownDrain.String(), "LOG_FORMAT": c.LogFormat, "LOG_LEVEL": c.LogLevel,
 	}
 }
@@ -163,6 +201,10 @@ func (c Config) pipelineConfig() resilience.Config {
 		SlidingWindow: c.CBSlidingWindow, MinimumCalls: c.CBMinimumCalls,
 		FailureRateThreshold: c.CBFailureRateThreshold, WaitDuration: c.CBWaitDuration,
 		HalfOpenCalls: c.CBHalfOpenCalls,
+		Adaptive: resilience.Adaptive{Enabled: c.Adaptive,
+			TimeoutFloor: c.AdaptiveTimeoutFloor, TimeoutFactor: c.AdaptiveTimeoutFactor, TimeoutWindow: c.AdaptiveTimeoutWindow,
+			ProbeInterval: c.ProbeInterval, BudgetPercent: c.RetryBudgetPercent, BudgetMin: c.RetryBudgetMin,
+			RetryBackoff: c.AdaptiveRetryBackoff, RetryMaxBackoff: c.AdaptiveRetryMaxBackoff},
 	}
 }
 

@@ -25,6 +25,9 @@ func TestDefaultsMatchDesign(t *testing.T) {
 		"RETRY_JITTER": "0.5", "RETRY_JITTER_SEED": "0", "CB_SLIDING_WINDOW": "10", "CB_MINIMUM_CALLS": "5",
 		"CB_FAILURE_RATE_THRESHOLD": "50", "CB_WAIT_DURATION": "10s", "CB_HALF_OPEN_CALLS": "3",
 		"BACKEND_CONN_MAX_AGE": "30s", "SHUTDOWN_TIMEOUT": "10s", "SHUTDOWN_DRAIN": "0s", "LOG_FORMAT": "text", "LOG_LEVEL": "info",
+		"ADAPTIVE_TIMEOUT_FLOOR": "50ms", "ADAPTIVE_TIMEOUT_FACTOR": "3", "ADAPTIVE_TIMEOUT_WINDOW": "1000",
+		"PROBE_INTERVAL": "100ms", "RETRY_BUDGET_PERCENT": "20", "RETRY_BUDGET_MIN": "3",
+		"ADAPTIVE_RETRY_BACKOFF": "25ms", "ADAPTIVE_RETRY_MAX_BACKOFF": "250ms",
 	}
 	if got := Defaults(); !maps.Equal(got, want) {
 		t.Errorf("Defaults() = %v\nwant %v", got, want)
@@ -45,7 +48,18 @@ func TestLoadConfigOverrides(t *testing.T) {
 	}{
 		{"listen on port 0", "LISTEN_ADDR", "127.0.0.1:0", func(c Config) bool { return c.ListenAddr == "127.0.0.1:0" }},
 		{"backend URL loses its trailing slash", "BACKEND_URL", "http://backend:9000/", func(c Config) bool { return c.BackendURL == "http://backend:9000" }},
-		{"resilience off", "RESILIENCE", "off", func(c Config) bool { return !c.Resilience }},
+		{"resilience off", "RESILIENCE", "off", func(c Config) bool { return !c.Resilience && !c.Adaptive }},
+		{"resilience adaptive", "RESILIENCE", "adaptive", func(c Config) bool {
+			return c.Resilience && c.Adaptive && c.pipelineConfig().Adaptive.Enabled && c.Effective()["RESILIENCE"] == "adaptive"
+		}},
+		{"adaptive floor", "ADAPTIVE_TIMEOUT_FLOOR", "10ms", func(c Config) bool { return c.pipelineConfig().Adaptive.TimeoutFloor == 10*time.Millisecond }},
+		{"adaptive factor", "ADAPTIVE_TIMEOUT_FACTOR", "1.5", func(c Config) bool { return c.pipelineConfig().Adaptive.TimeoutFactor == 1.5 }},
+		{"adaptive window", "ADAPTIVE_TIMEOUT_WINDOW", "200", func(c Config) bool { return c.pipelineConfig().Adaptive.TimeoutWindow == 200 }},
+		{"probe interval", "PROBE_INTERVAL", "20ms", func(c Config) bool { return c.pipelineConfig().Adaptive.ProbeInterval == 20*time.Millisecond }},
+		{"budget percent", "RETRY_BUDGET_PERCENT", "10", func(c Config) bool { return c.pipelineConfig().Adaptive.BudgetPercent == 10 }},
+		{"budget minimum", "RETRY_BUDGET_MIN", "0", func(c Config) bool { return c.pipelineConfig().Adaptive.BudgetMin == 0 }},
+		{"adaptive backoff", "ADAPTIVE_RETRY_BACKOFF", "5ms", func(c Config) bool { return c.pipelineConfig().Adaptive.RetryBackoff == 5*time.Millisecond }},
+		{"adaptive max backoff", "ADAPTIVE_RETRY_MAX_BACKOFF", "1s", func(c Config) bool { return c.pipelineConfig().Adaptive.RetryMaxBackoff == time.Second }},
 		{"attempt timeout", "ATTEMPT_TIMEOUT", "250ms", func(c Config) bool { return c.AttemptTimeout == 250*time.Millisecond }},
 		{"request timeout", "REQUEST_TIMEOUT", "2s", func(c Config) bool { return c.RequestTimeout == 2*time.Second }},
 		{"no retries", "RETRY_MAX_RETRIES", "0", func(c Config) bool { return c.MaxRetries == 0 }},
@@ -101,7 +115,16 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"attempt longer than the request", map[string]string{"ATTEMPT_TIMEOUT": "20s"}, "ATTEMPT_TIMEOUT"},
 		{"max backoff under the initial", map[string]string{"RETRY_MAX_BACKOFF": "500ms"}, "RETRY_MAX_BACKOFF"},
 		{"negative connection age", map[string]string{"BACKEND_CONN_MAX_AGE": "-5s"}, "BACKEND_CONN_MAX_AGE"},
-		{"resilience neither on nor off", map[string]string{"RESILIENCE": "yes"}, "RESILIENCE"},
+		{"resilience neither on, adaptive nor off", map[string]string{"RESILIENCE": "yes"}, "RESILIENCE"},
+		{"adaptive floor above the attempt timeout", map[string]string{"ADAPTIVE_TIMEOUT_FLOOR": "2s"}, "ADAPTIVE_TIMEOUT_FLOOR"},
+		{"adaptive floor under a millisecond", map[string]string{"ADAPTIVE_TIMEOUT_FLOOR": "10us"}, "ADAPTIVE_TIMEOUT_FLOOR"},
+		{"adaptive factor under 1", map[string]string{"ADAPTIVE_TIMEOUT_FACTOR": "0.5"}, "ADAPTIVE_TIMEOUT_FACTOR"},
+		{"adaptive window too small", map[string]string{"ADAPTIVE_TIMEOUT_WINDOW": "5"}, "ADAPTIVE_TIMEOUT_WINDOW"},
+		{"zero probe interval", map[string]string{"PROBE_INTERVAL": "0s"}, "PROBE_INTERVAL"},
+		{"budget of 0 percent", map[string]string{"RETRY_BUDGET_PERCENT": "0"}, "RETRY_BUDGET_PERCENT"},
+		{"budget over 100 percent", map[string]string{"RETRY_BUDGET_PERCENT": "150"}, "RETRY_BUDGET_PERCENT"},
+		{"negative budget minimum", map[string]string{"RETRY_BUDGET_MIN": "-1"}, "RETRY_BUDGET_MIN"},
+		{"adaptive max backoff under the base", map[string]string{"ADAPTIVE_RETRY_MAX_BACKOFF": "10ms"}, "ADAPTIVE_RETRY_MAX_BACKOFF"},
 		{"unknown log format", map[string]string{"LOG_FORMAT": "xml"}, "LOG_FORMAT"},
 		{"unknown log level", map[string]string{"LOG_LEVEL": "verbose"}, "LOG_LEVEL"},
 		{"log level in capitals", map[string]string{"LOG_LEVEL": "DEBUG"}, "LOG_LEVEL"},

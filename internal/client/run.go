@@ -39,19 +39,21 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		seed = uint64(time.Now().UnixNano())
 	}
 	rnd := rand.New(rand.NewPCG(seed, 0))
-	pipeline, err := resilience.New(cfg.pipelineConfig(), resilience.Options{Logger: logger, Registry: reg, Rand: rnd})
+	backend := newBackendClient(cfg)
+	defer backend.close()
+	pipeline, err := resilience.New(cfg.pipelineConfig(), resilience.Options{Logger: logger, Registry: reg, Rand: rnd,
+		Probe: backend.ready})
 	if err != nil {
 		return err
 	}
+	defer pipeline.Close()
 	hm, err := httpserve.NewHTTPMetrics(reg)
 	if err != nil {
 		return fmt.Errorf("registering HTTP metrics: %w", err)
 	}
-	backend := newBackendClient(cfg)
-	defer backend.close()
 	var ready atomic.Bool
 	h := NewServer(Deps{Config: cfg, Pipeline: pipeline, Backend: backend, Ready: &ready, Metrics: hm, Registry: reg})
-	logger.Info("configured", "backend", cfg.BackendURL, "resilience", cfg.Resilience, "jitter_seed", seed)
+	logger.Info("configured", "backend", cfg.BackendURL, "resilience", cfg.Effective()["RESILIENCE"], "jitter_seed", seed)
 	return httpserve.Serve(ctx, httpserve.Options{
 		Addr: cfg.ListenAddr, Handler: h, Logger: logger, Ready: &ready,
 		ShutdownTimeout: cfg.ShutdownTimeout, Drain: cfg.ShutdownDrain, WriteTimeout: cfg.RequestTimeout + writeSlack,

@@ -17,6 +17,9 @@ type request struct {
 	caller context.Context // the caller's context: attempts run under it
 	start  time.Time
 	calls  int // backend calls made
+
+	lastErr error         // the last attempt's error
+	wait    time.Duration // adaptive: the wait before the retry scheduled last
 }
 
 type requestKey struct{}
@@ -52,30 +55,37 @@ func (p *Pipeline) attempt(r *request, call Call) (*result, error) {
 	if !ok {
 		return nil, ErrBreakerOpen
 	}
-	body, outcome, err := p.callOnce(r, call, p.cfg.AttemptTimeout)
+	limit, cause := p.attemptLimit(pm.trial)
+	body, outcome, d, err := p.callOnce(r, call, limit, cause)
 	p.breaker.record(pm, outcome)
+	if p.adaptive != nil && outcome == results.OutcomeSuccess {
+		p.adaptive.timeout.observe(d)
+	}
+	r.lastErr = err
 	if err != nil {
 		return nil, err
 	}
 	return &result{body: body}, nil
 }
 
-// callOnce makes one backend call for r, under limit (the attempt timeout; 0 = none) cut to the
-// request deadline, classifies it and reports it.
-func (p *Pipeline) callOnce(r *request, call Call, limit time.Duration) (body []byte, outcome string, err error) {
+// callOnce makes one backend call for r, under limit (the attempt timeout, whose error is
+// limitErr; 0 = none) cut to the request deadline, classifies it, reports it and says how long
+// it took.
+func (p *Pipeline) callOnce(r *request, call Call, limit time.Duration, limitErr error) (body []byte, outcome string, took time.Duration, err error) {
 	r.calls++
 	start := time.Now()
 	deadline, cause := r.start.Add(p.cfg.RequestTimeout), p.errRequest
 	if limit > 0 && start.Add(limit).Before(deadline) {
-		deadline, cause = start.Add(limit), p.errAttempt
+		deadline, cause = start.Add(limit), limitErr
 	}
 	ctx, cancel := context.WithDeadlineCause(r.caller, deadline, cause)
 	defer cancel()
 	body, err = call(ctx)
+	took = time.Since(start)
 	outcome, err = p.classify(ctx, err)
-	p.emit(Event{Kind: EventAttempt, Attempt: r.calls, Outcome: outcome, Duration: time.Since(start),
+	p.emit(Event{Kind: EventAttempt, Attempt: r.calls, Outcome: outcome, Duration: took,
 		Err: err, RequestID: r.id})
-	return body, outcome, err
+	return body, outcome, took, err
 }
 
 // classify says what a call made under ctx tells about the backend, and the error to report.
@@ -91,7 +101,7 @@ func (p *Pipeline) classify(ctx context.Context, err error) (outcome string, _ e
 			return results.OutcomeFailure, err
 		}
 		return results.OutcomeSuccess, err
-	case cause == p.errAttempt, cause == p.errRequest:
+	case errors.Is(cause, ErrAttemptTimeout), errors.Is(cause, ErrRequestTimeout):
 		if errors.Is(err, ErrReadingBody) {
 			return results.OutcomeFailure, fmt.Errorf("%w, while %w", cause, ErrReadingBody)
 		}

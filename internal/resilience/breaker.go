@@ -27,6 +27,7 @@ type breaker struct {
 	wait     time.Duration
 	trials   int
 	onChange func(from, to State)
+	onOpen   func(gen uint64) // called with b.mu held at every opening (the adaptive prober); nil = none
 
 	notify   sync.Mutex // held while onChange runs
 	turn     *sync.Cond // on notify: signals that reported moved on
@@ -136,6 +137,9 @@ func (b *breaker) move(to State) {
 		opened := b.gen
 		time.AfterFunc(b.wait, func() { b.halfOpen(opened) })
 		b.wakeSleepers()
+		if b.onOpen != nil {
+			b.onOpen(opened)
+		}
 	}
 	gen := b.gen
 	b.mu.Unlock()
@@ -163,6 +167,25 @@ func (b *breaker) halfOpen(gen uint64) {
 		return
 	}
 	b.move(StateHalfOpen)
+}
+
+// probed ends the OPEN state of generation gen before its wait is over: a probe found the
+// backend ready. It reports whether the breaker moved to HALF_OPEN.
+func (b *breaker) probed(gen uint64) bool {
+	b.mu.Lock()
+	if b.gen != gen || b.state != StateOpen {
+		b.mu.Unlock()
+		return false
+	}
+	b.move(StateHalfOpen)
+	return true
+}
+
+// openIn reports whether the breaker is still in the OPEN state of generation gen.
+func (b *breaker) openIn(gen uint64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.gen == gen && b.state == StateOpen
 }
 
 // wakeSleepers ends every retry wait; b.mu is held, so no request is woken once its next

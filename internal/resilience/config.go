@@ -26,4 +26,32 @@ type Config struct {
 	FailureRateThreshold float64       // percent of failed calls that opens the breaker
 	WaitDuration         time.Duration // time OPEN before HALF_OPEN
 	HalfOpenCalls        int           // trial calls in HALF_OPEN
+
+	Adaptive Adaptive // the adaptive profile's parts; used when Adaptive.Enabled (and Enabled)
+}
+
+// Adaptive configures the adaptive profile (RESILIENCE=adaptive): the seed's pipeline with an
+// attempt timeout learned from the backend's latency, active probing while OPEN and a retry
+// budget with a short, fully jittered backoff in place of the exponential one.
+type Adaptive struct {
+	Enabled bool
+
+	// The attempt timeout is clamp(p99.9 of the last TimeoutWindow successful calls × TimeoutFactor,
+	// TimeoutFloor, AttemptTimeout); AttemptTimeout until TimeoutWindow/10 calls have succeeded.
+	TimeoutFloor  time.Duration
+	TimeoutFactor float64
+	TimeoutWindow int
+
+	// While OPEN, the backend's /readyz is probed every ProbeInterval (Options.Probe); the first
+	// probe that succeeds moves the breaker to HALF_OPEN.
+	ProbeInterval time.Duration
+
+	// At most BudgetPercent % of the executions in flight may be retries, or BudgetMin retries
+	// whatever their share (failsafe-go's budget, with Envoy's and Finagle's defaults).
+	BudgetPercent float64
+	BudgetMin     int
+
+	// The wait before retry n is drawn uniformly from [0, min(RetryMaxBackoff, RetryBackoff·2^(n-1))].
+	RetryBackoff    time.Duration
+	RetryMaxBackoff time.Duration
 }

@@ -24,6 +24,8 @@ const (
 	EventNotPermitted                    // the breaker rejected a call, or woke a request asleep for a retry
 	EventFallback                        // a fallback answer was made: Err, RequestID
 	EventRequestDone                     // a request left the pipeline: Attempts, Err (nil = success)
+	EventProbe                           // adaptive: a probe of the backend ended while OPEN: Outcome ("success" or "failure"), Duration, Err
+	EventBudgetRefused                   // adaptive: the retry budget refused a request's retry: Attempt (the retry refused), Err, RequestID
 )
 
 // Event is the one structured record every listener emits. Log lines, metrics and the snapshot

@@ -15,6 +15,8 @@ type metrics struct {
 	notPermitted prometheus.Counter
 	retryCalls   *prometheus.CounterVec
 	fallbacks    prometheus.Counter
+	probes       *prometheus.CounterVec // adaptive profile
+	refused      prometheus.Counter     // adaptive profile
 }
 
 func newMetrics(reg prometheus.Registerer, p *Pipeline) (*metrics, error) {
@@ -44,6 +46,9 @@ func newMetrics(reg prometheus.Registerer, p *Pipeline) (*metrics, error) {
 	}
 	cs := []prometheus.Collector{m.calls, m.notPermitted, m.retryCalls, m.fallbacks}
 	cs = append(cs, stateGauges(p)...)
+	if p.cfg.Enabled && p.cfg.Adaptive.Enabled {
+		cs = append(cs, m.adaptive(p)...)
+	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return nil, err
@@ -87,6 +92,30 @@ func stateGauges(p *Pipeline) []prometheus.Collector {
 	return gs
 }
 
+// adaptive makes the adaptive profile's metrics: the attempt timeout in force, the budget's
+// use, its refusals and the probes' results.
+func (m *metrics) adaptive(p *Pipeline) []prometheus.Collector {
+	m.probes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "client_breaker_probes_total", Help: "Probes of the backend's /readyz while the breaker was OPEN, by result.",
+		ConstLabels: prometheus.Labels{"name": BreakerName},
+	}, []string{"result"})
+	m.probes.WithLabelValues("success")
+	m.probes.WithLabelValues("failure")
+	m.refused = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "client_retry_budget_refused_total", Help: "Retries the retry budget refused (the request got the fallback).",
+		ConstLabels: prometheus.Labels{"name": RetryName},
+	})
+	return []prometheus.Collector{m.probes, m.refused,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "client_adaptive_attempt_timeout_seconds", Help: "The attempt timeout in force: clamp(p99.9 of recent successful calls × ADAPTIVE_TIMEOUT_FACTOR, ADAPTIVE_TIMEOUT_FLOOR, ATTEMPT_TIMEOUT).",
+		}, func() float64 { return p.adaptive.timeout.current().Seconds() }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "client_retry_budget_rate", Help: "Share of the executions in flight that are retries, from 0 to 1 (the budget refuses above RETRY_BUDGET_PERCENT).",
+			ConstLabels: prometheus.Labels{"name": RetryName},
+		}, func() float64 { return p.adaptive.budget.Rate() }),
+	}
+}
+
 func (m *metrics) observe(e Event) {
 	switch e.Kind {
 	case EventAttempt:
@@ -97,5 +126,9 @@ func (m *metrics) observe(e Event) {
 		m.fallbacks.Inc()
 	case EventRequestDone:
 		m.retryCalls.WithLabelValues(retryKind(e)).Inc()
+	case EventProbe:
+		m.probes.WithLabelValues(e.Outcome).Inc()
+	case EventBudgetRefused:
+		m.refused.Inc()
 	}
 }

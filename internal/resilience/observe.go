@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,12 +21,18 @@ type observer struct {
 	metrics  *metrics // nil when no registry was given
 	pipeline *Pipeline
 	breaker  bool // the pipeline has a breaker (not the baseline): its calls are counted
+
+	// Budget refusals are logged at most once a second, with how many there were since.
+	refusals     sync.Mutex
+	refusedLog   time.Time // when the last line was written
+	refusedSince int       // refusals not yet logged
 }
 
 // counters are the running totals the snapshot reports.
 type counters struct {
 	notPermitted, ignored, retries, fallbacks    atomic.Int64
 	okWithout, okWith, failedWithout, failedWith atomic.Int64
+	probesOK, probesFailed, budgetRefused        atomic.Int64 // adaptive profile
 }
 
 func newObserver(log *slog.Logger, reg prometheus.Registerer, p *Pipeline) (*observer, error) {
@@ -75,7 +82,44 @@ func (o *observer) logEvent(e Event) {
 			withID(e, slog.String(results.AttrEvent, results.LogFallback), slog.String(results.AttrError, errText(e.Err)))...)
 	case EventAttempt:
 		o.logAttempt(ctx, e)
+	case EventProbe:
+		o.logProbe(ctx, e)
+	case EventBudgetRefused:
+		o.logRefusal(ctx, e)
 	}
+}
+
+// logProbe writes a probe's record: a good probe at info (it ends the OPEN state), a failed one
+// at debug (one per PROBE_INTERVAL while the backend is down).
+func (o *observer) logProbe(ctx context.Context, e Event) {
+	level, msg := slog.LevelInfo, fmt.Sprintf("CircuitBreaker '%s' probe of the backend succeeded in %s", BreakerName, e.Duration.Round(time.Microsecond))
+	if e.Err != nil {
+		level, msg = slog.LevelDebug, fmt.Sprintf("CircuitBreaker '%s' probe of the backend failed: %s", BreakerName, errText(e.Err))
+	}
+	if !o.log.Enabled(ctx, level) {
+		return
+	}
+	o.log.LogAttrs(ctx, level, msg, slog.String(results.AttrEvent, results.LogProbe),
+		slog.String(results.AttrOutcome, e.Outcome), slog.Float64(results.AttrDuration, ms(e.Duration)),
+		slog.String(results.AttrError, errText(e.Err)))
+}
+
+// logRefusal writes at most one line a second about the retries the budget refused, with their
+// number since the previous line and the last one's error.
+func (o *observer) logRefusal(ctx context.Context, e Event) {
+	o.refusals.Lock()
+	o.refusedSince++
+	if e.Time.Sub(o.refusedLog) < time.Second {
+		o.refusals.Unlock()
+		return
+	}
+	n := o.refusedSince
+	o.refusedSince, o.refusedLog = 0, e.Time
+	o.refusals.Unlock()
+	o.log.LogAttrs(ctx, slog.LevelWarn,
+		fmt.Sprintf("Retry '%s' budget exceeded: %d retries refused since the last such line, answered by the fallback; the last after: %s", RetryName, n, errText(e.Err)),
+		withID(e, slog.String(results.AttrEvent, results.LogBudget), slog.Int(results.AttrRefused, n),
+			slog.String(results.AttrError, errText(e.Err)))...)
 }
 
 // logAttempt writes one backend call's record, at debug level: one per call would flood the
@@ -116,6 +160,14 @@ func (o *observer) count(e Event) {
 		c.fallbacks.Add(1)
 	case EventRequestDone:
 		c.retryCounter(e).Add(1)
+	case EventProbe:
+		if e.Err == nil {
+			c.probesOK.Add(1)
+		} else {
+			c.probesFailed.Add(1)
+		}
+	case EventBudgetRefused:
+		c.budgetRefused.Add(1)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/failsafe-go/failsafe-go"
+	"github.com/failsafe-go/failsafe-go/budget"
 	"github.com/failsafe-go/failsafe-go/fallback"
 	"github.com/failsafe-go/failsafe-go/retrypolicy"
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,13 +44,15 @@ type Options struct {
 	Logger   *slog.Logger          // where the log records go; nil discards them
 	Registry prometheus.Registerer // where the metrics are registered; nil registers nothing
 	Rand     *rand.Rand            // source of the jitter; nil seeds one from the clock
+	Probe    Probe                 // the adaptive profile's probe of the backend; required by it
 }
 
 // Pipeline runs backend calls through the policies. It is safe for concurrent use.
 type Pipeline struct {
 	cfg      Config
 	obs      *observer
-	breaker  *breaker // nil without patterns
+	breaker  *breaker  // nil without patterns
+	adaptive *adaptive // nil unless the adaptive profile
 	policies []failsafe.Policy[*result]
 	// Causes of the two deadlines an attempt runs under, and the errors it reports for them.
 	errAttempt, errRequest error
@@ -79,11 +82,29 @@ func New(cfg Config, opts Options) (*Pipeline, error) {
 		return nil, fmt.Errorf("registering resilience metrics: %w", err)
 	}
 	p.obs = obs
-	if cfg.Enabled {
-		p.breaker = newBreaker(cfg, p.onStateChanged)
-		p.build(&backoff{cfg: cfg, rnd: opts.Rand})
+	if !cfg.Enabled {
+		return p, nil
 	}
+	p.breaker = newBreaker(cfg, p.onStateChanged)
+	if !cfg.Adaptive.Enabled {
+		p.build((&backoff{cfg: cfg, rnd: opts.Rand}).wait, nil)
+		return p, nil
+	}
+	if opts.Probe == nil {
+		return nil, errors.New("the adaptive profile needs a probe of the backend (Options.Probe)")
+	}
+	p.adaptive = newAdaptive(cfg, opts.Probe, p.onBudgetExceeded)
+	p.breaker.onOpen = p.onOpen
+	p.build((&adaptiveBackoff{cfg: cfg, rnd: opts.Rand}).wait, p.adaptive.budget)
 	return p, nil
+}
+
+// Close stops what the pipeline runs in the background (the adaptive profile's probes) and waits
+// for it. Execute must not be called after Close.
+func (p *Pipeline) Close() {
+	if p.adaptive != nil {
+		p.adaptive.close()
+	}
 }
 
 // build makes the policies, once. Order, outermost first:
@@ -95,18 +116,24 @@ func New(cfg Config, opts Options) (*Pipeline, error) {
 // A request asleep for a retry is woken when the breaker opens (breaker.sleep, Execute).
 // The request deadline bounds the whole: it is retry's maximum duration, it cuts the waits
 // (backoff.wait) and every attempt's deadline.
-func (p *Pipeline) build(bo *backoff) {
-	retry := retrypolicy.NewBuilder[*result]().
+//
+// The adaptive profile adds a retry budget (budget non-nil): a retry it refuses ends the request
+// with the fallback, and the retry line is logged only for a retry that goes ahead.
+func (p *Pipeline) build(wait func(n int, elapsed time.Duration) time.Duration, b budget.Budget) {
+	rb := retrypolicy.NewBuilder[*result]().
 		HandleIf(func(_ *result, err error) bool { return Retryable(err) }).
 		AbortIf(func(*result, error) bool { return p.State() == StateOpen }).
 		WithMaxRetries(p.cfg.MaxRetries).
 		WithMaxDuration(p.cfg.RequestTimeout).
 		WithDelayFunc(func(e failsafe.ExecutionAttempt[*result]) time.Duration {
-			return bo.wait(e.Attempts(), e.ElapsedTime())
+			return wait(e.Attempts(), e.ElapsedTime())
 		}).
 		ReturnLastFailure().
-		OnRetryScheduled(p.onRetryScheduled).
-		Build()
+		OnRetryScheduled(p.onRetryScheduled)
+	if b != nil {
+		rb = rb.WithBudget(b).OnRetry(p.onRetry)
+	}
+	retry := rb.Build()
 	fb := fallback.NewBuilderWithFunc(func(exec failsafe.Execution[*result]) (*result, error) {
 		return p.fallback(requestOf(exec.Context()), exec.LastError()), nil
 	}).
@@ -150,7 +177,7 @@ func (p *Pipeline) Execute(ctx context.Context, call Call) Outcome {
 
 // baseline is the pipeline without patterns: one attempt under the request deadline.
 func (p *Pipeline) baseline(r *request, call Call) Outcome {
-	body, _, err := p.callOnce(r, call, 0)
+	body, _, _, err := p.callOnce(r, call, 0, nil)
 	if err != nil {
 		return Outcome{Source: SourceError, Err: err, Attempts: 1, State: StateDisabled}
 	}
@@ -168,6 +195,9 @@ func (p *Pipeline) State() State {
 // fallback makes the degraded answer of request r for err, the error the inner policies ended
 // with. It is the fallback policy's function, and Execute's for a request the breaker woke.
 func (p *Pipeline) fallback(r *request, err error) *result {
+	if errors.Is(err, budget.ErrExceeded) {
+		err = fmt.Errorf("%w; the last attempt: %w", p.adaptive.errBudget, r.lastErr)
+	}
 	if errors.Is(err, ErrBreakerOpen) {
 		p.emit(Event{Kind: EventNotPermitted, Err: err, RequestID: r.id})
 	}
@@ -181,10 +211,28 @@ func (p *Pipeline) onStateChanged(from, to State) {
 
 // onRetryScheduled reports the retry and puts the request to sleep until it: from now until its
 // next attempt begins, the breaker wakes it if it opens.
+// With a retry budget the line waits for the budget's permit (onRetry): a refused retry is not
+// reported as one.
 func (p *Pipeline) onRetryScheduled(e failsafe.ExecutionScheduledEvent[*result]) {
 	r := requestOf(e.Context())
-	p.emit(Event{Kind: EventRetryScheduled, Attempt: e.Attempts(), Wait: e.Delay, Err: e.LastError(), RequestID: r.id})
+	if p.adaptive == nil {
+		p.emit(Event{Kind: EventRetryScheduled, Attempt: e.Attempts(), Wait: e.Delay, Err: e.LastError(), RequestID: r.id})
+	} else {
+		r.wait = e.Delay
+	}
 	p.breaker.sleep(&r.sleeper)
+}
+
+// onRetry reports a retry the budget permitted, just before it goes (adaptive profile).
+func (p *Pipeline) onRetry(e failsafe.ExecutionEvent[*result]) {
+	r := requestOf(e.Context())
+	p.emit(Event{Kind: EventRetryScheduled, Attempt: e.Attempts(), Wait: r.wait, Err: e.LastError(), RequestID: r.id})
+}
+
+// onBudgetExceeded reports a retry the budget refused (adaptive profile).
+func (p *Pipeline) onBudgetExceeded(e budget.ExceededEvent) {
+	r := requestOf(e.Context())
+	p.emit(Event{Kind: EventBudgetRefused, Attempt: e.Attempts(), Err: r.lastErr, RequestID: r.id})
 }
 
 func (p *Pipeline) emit(e Event) {

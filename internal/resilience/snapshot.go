@@ -2,10 +2,22 @@ package resilience
 
 // Snapshot is the pipeline's state and counters, as served on GET /api/resilience.
 type Snapshot struct {
-	Enabled           bool            `json:"enabled"`
-	CircuitBreaker    BreakerSnapshot `json:"circuitBreaker"`
-	Retry             RetrySnapshot   `json:"retry"`
-	FallbackResponses int64           `json:"fallbackResponses"`
+	Enabled           bool              `json:"enabled"`
+	CircuitBreaker    BreakerSnapshot   `json:"circuitBreaker"`
+	Retry             RetrySnapshot     `json:"retry"`
+	FallbackResponses int64             `json:"fallbackResponses"`
+	Adaptive          *AdaptiveSnapshot `json:"adaptive,omitempty"` // RESILIENCE=adaptive only
+}
+
+// AdaptiveSnapshot is the adaptive profile's part of a Snapshot.
+type AdaptiveSnapshot struct {
+	AttemptTimeoutMs float64 `json:"attemptTimeoutMs"` // the attempt timeout in force
+	Samples          int     `json:"samples"`          // successful calls in the timeout's window
+	P999Ms           float64 `json:"p999Ms"`           // their p99.9 (0 before the first)
+	ProbesSucceeded  int64   `json:"probesSucceeded"`
+	ProbesFailed     int64   `json:"probesFailed"`
+	BudgetRate       float64 `json:"budgetRate"`    // share of the executions in flight that are retries, 0 to 1
+	BudgetRefused    int64   `json:"budgetRefused"` // retries the budget refused
 }
 
 // BreakerSnapshot is the circuit breaker's part of a Snapshot.
@@ -45,7 +57,19 @@ func (p *Pipeline) Snapshot() Snapshot {
 			RetriesScheduled:       c.retries.Load(),
 		},
 		FallbackResponses: c.fallbacks.Load(),
+		Adaptive:          p.adaptiveSnapshot(),
 	}
+}
+
+func (p *Pipeline) adaptiveSnapshot() *AdaptiveSnapshot {
+	if p.adaptive == nil {
+		return nil
+	}
+	c := &p.obs.counts
+	n, q, t := p.adaptive.timeout.state()
+	return &AdaptiveSnapshot{AttemptTimeoutMs: ms(t), Samples: n, P999Ms: ms(q),
+		ProbesSucceeded: c.probesOK.Load(), ProbesFailed: c.probesFailed.Load(),
+		BudgetRate: p.adaptive.budget.Rate(), BudgetRefused: c.budgetRefused.Load()}
 }
 
 func (p *Pipeline) breakerSnapshot() BreakerSnapshot {

@@ -9,7 +9,7 @@ import (
 // (DESIGN.md §2). Programs read these, never the sentence. internal/resilience writes them and
 // DecodeLogLine reads them; a test in each package pins the other side.
 const (
-	AttrEvent     = "event"       // LogRetry, LogBreaker, LogFallback or LogAttempt
+	AttrEvent     = "event"       // LogRetry, LogBreaker, LogFallback, LogAttempt, LogProbe or LogBudget
 	AttrAttempt   = "attempt"     // retry: the retry's number; attempt: the call's number (1 = first)
 	AttrWaitMS    = "wait_ms"     // retry: the wait before it, in ms
 	AttrFrom      = "from"        // breaker: the previous state
@@ -18,6 +18,7 @@ const (
 	AttrOutcome   = "outcome"     // attempt: OutcomeSuccess, OutcomeFailure or OutcomeIgnored
 	AttrDuration  = "duration_ms" // attempt: how long the call took, in ms
 	AttrRequestID = "request_id"  // the X-Request-Id of the incoming request, when it had one
+	AttrRefused   = "refused"     // retry_budget: retries refused since the previous retry_budget line
 )
 
 // Values of AttrEvent.
@@ -26,6 +27,8 @@ const (
 	LogBreaker  = "breaker"
 	LogFallback = "fallback"
 	LogAttempt  = "attempt"
+	LogProbe    = "probe"        // adaptive profile: a probe of the backend while OPEN (outcome, duration_ms, error)
+	LogBudget   = "retry_budget" // adaptive profile: retries the budget refused (refused: how many since the last such line)
 )
 
 // RequestIDHeader carries the load's Record.ID to the client, which logs it with each event of

@@ -1,0 +1,150 @@
+package resilience
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/failsafe-go/failsafe-go/budget"
+)
+
+// ErrRetryBudget is the error of a request whose retry the budget refused (RESILIENCE=adaptive).
+var ErrRetryBudget = errors.New("retry budget exceeded")
+
+// Probe asks the backend whether it is ready, over a fresh connection; nil means ready. It must
+// stop when ctx is done.
+type Probe func(ctx context.Context) error
+
+// adaptive holds the adaptive profile's parts of a Pipeline.
+type adaptive struct {
+	cfg       Adaptive
+	timeout   *timeoutEstimator
+	probe     Probe
+	budget    budget.Budget
+	errBudget error // ErrRetryBudget, with the budget's terms
+
+	ctx    context.Context // cancelled by Close: probes stop
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	closed bool
+	work   sync.WaitGroup // probe loops and probes in flight
+}
+
+func newAdaptive(cfg Config, probe Probe, onExceeded func(budget.ExceededEvent)) *adaptive {
+	a := &adaptive{cfg: cfg.Adaptive, timeout: newTimeoutEstimator(cfg.Adaptive, cfg.AttemptTimeout), probe: probe,
+		budget: budget.NewBuilder().WithMaxRate(cfg.Adaptive.BudgetPercent / 100).
+			WithMinConcurrency(uint(cfg.Adaptive.BudgetMin)).OnBudgetExceeded(onExceeded).Build(),
+		errBudget: fmt.Errorf("%w (at most %g%% of the requests in flight may be retrying, or %d; RETRY_BUDGET_PERCENT, RETRY_BUDGET_MIN)",
+			ErrRetryBudget, cfg.Adaptive.BudgetPercent, cfg.Adaptive.BudgetMin),
+	}
+	a.ctx, a.cancel = context.WithCancel(context.Background())
+	return a
+}
+
+// start runs f in the background unless the pipeline is closed, and reports whether it did.
+func (a *adaptive) start(f func()) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return false
+	}
+	a.work.Add(1)
+	go func() {
+		defer a.work.Done()
+		f()
+	}()
+	return true
+}
+
+// close stops the probes and waits for those in flight.
+func (a *adaptive) close() {
+	a.mu.Lock()
+	a.closed = true
+	a.mu.Unlock()
+	a.cancel()
+	a.work.Wait()
+}
+
+// onOpen is the breaker's hook at every opening (b.mu held: it must not block): it starts the
+// probing of that OPEN state.
+func (p *Pipeline) onOpen(gen uint64) {
+	p.adaptive.start(func() { p.probeWhileOpen(gen) })
+}
+
+// probeWhileOpen probes the backend every ProbeInterval while the breaker stays in the OPEN
+// state of generation gen. Probes overlap: one that hangs in a blackhole does not delay the next,
+// so the heal is noticed within an interval. Each probe has the whole ATTEMPT_TIMEOUT.
+func (p *Pipeline) probeWhileOpen(gen uint64) {
+	a := p.adaptive
+	tick := time.NewTicker(a.cfg.ProbeInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-a.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if !p.breaker.openIn(gen) || !a.start(func() { p.probeOnce(gen) }) {
+			return
+		}
+	}
+}
+
+// probeOnce makes one probe. A good one feeds its latency to the timeout's window (so the
+// client learns a slower normal) and moves the breaker to HALF_OPEN.
+func (p *Pipeline) probeOnce(gen uint64) {
+	a := p.adaptive
+	ctx, cancel := context.WithTimeout(a.ctx, p.cfg.AttemptTimeout)
+	defer cancel()
+	start := time.Now()
+	err := a.probe(ctx)
+	d := time.Since(start)
+	if a.ctx.Err() != nil {
+		return // shut down: the probe's failure says nothing of the backend
+	}
+	if err != nil {
+		p.emit(Event{Kind: EventProbe, Outcome: "failure", Duration: d, Err: err})
+		return
+	}
+	a.timeout.observe(d)
+	p.emit(Event{Kind: EventProbe, Outcome: "success", Duration: d})
+	p.breaker.probed(gen)
+}
+
+// attemptLimit is the timeout of an attempt: the adaptive one, except for a HALF_OPEN trial,
+// which has the whole ATTEMPT_TIMEOUT so that a slower backend can prove itself; and the error
+// an attempt cut by it reports.
+func (p *Pipeline) attemptLimit(trial bool) (time.Duration, error) {
+	if p.adaptive == nil || trial {
+		return p.cfg.AttemptTimeout, p.errAttempt
+	}
+	t := p.adaptive.timeout.current()
+	if t == p.cfg.AttemptTimeout {
+		return t, p.errAttempt
+	}
+	return t, fmt.Errorf("%w after %s (adaptive timeout: p99.9 of recent calls × %g, at least %s)",
+		ErrAttemptTimeout, t, p.cfg.Adaptive.TimeoutFactor, p.cfg.Adaptive.TimeoutFloor)
+}
+
+// adaptiveBackoff is the adaptive profile's wait before retry n: full jitter, drawn uniformly
+// from [0, min(RetryMaxBackoff, RetryBackoff·2^(n-1))], cut to fit the request deadline.
+// It is safe for concurrent use.
+type adaptiveBackoff struct {
+	cfg Config
+	mu  sync.Mutex
+	rnd *rand.Rand
+}
+
+func (b *adaptiveBackoff) wait(n int, elapsed time.Duration) time.Duration {
+	ceil := min(b.cfg.Adaptive.RetryBackoff, b.cfg.Adaptive.RetryMaxBackoff)
+	for i := 1; i < n && ceil < b.cfg.Adaptive.RetryMaxBackoff; i++ {
+		ceil = min(2*ceil, b.cfg.Adaptive.RetryMaxBackoff)
+	}
+	b.mu.Lock()
+	w := time.Duration(b.rnd.Float64() * float64(ceil))
+	b.mu.Unlock()
+	return cut(w, b.cfg.RequestTimeout-elapsed, b.cfg.AttemptTimeout)
+}
