@@ -92,9 +92,9 @@ func (o *observer) logEvent(e Event) {
 // logProbe writes a probe's record: a good probe at info (it ends the OPEN state), a failed one
 // at debug (one per PROBE_INTERVAL while the backend is down).
 func (o *observer) logProbe(ctx context.Context, e Event) {
-	level, msg := slog.LevelInfo, fmt.Sprintf("CircuitBreaker '%s' probe of the backend succeeded in %s", BreakerName, e.Duration.Round(time.Microsecond))
+	level, msg := slog.LevelInfo, fmt.Sprintf("Probe '%s' - backend /readyz answered in %s", BreakerName, e.Duration.Round(time.Microsecond))
 	if e.Err != nil {
-		level, msg = slog.LevelDebug, fmt.Sprintf("CircuitBreaker '%s' probe of the backend failed: %s", BreakerName, errText(e.Err))
+		level, msg = slog.LevelDebug, fmt.Sprintf("Probe '%s' - backend /readyz failed: %s", BreakerName, errText(e.Err))
 	}
 	if !o.log.Enabled(ctx, level) {
 		return
