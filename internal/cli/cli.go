@@ -32,12 +32,14 @@ func commands() map[string]command {
 		"report":   {"render report.md and report.html again from a results folder", reportCmd},
 		"diff":     {"compare two results folders figure by figure; exit 1 when a figure got worse", diffCmd},
 		"load":     {"send open-loop load to a URL and print what came back", loadCmd},
+		"bench":    {"measure resilience profiles side by side (detection, recovery, false timeouts, amplification, throughput)", benchCmd},
 		"soak":     {"keep the stack under load and rotating faults; fail if memory, goroutines or fds grow, or a request is lost", soakCmd},
+		"recover":  {"remove what killed runs left on a cluster (--stack k8s): their NetworkPolicies, a paused load generator", recoverCmd},
 		"serve":    {"run one service in the foreground: serve backend | serve client", serveCmd},
 	}
 }
 
-var order = []string{"run", "list", "up", "validate", "report", "diff", "load", "soak", "serve"}
+var order = []string{"run", "list", "up", "validate", "report", "diff", "bench", "load", "soak", "recover", "serve"}
 
 const intro = `chaoslab: chaos experiments for a client/backend pair with retries, a circuit breaker and
 fallbacks, in the Chaos Toolkit format, with evidence of what happened.
