@@ -47,3 +47,26 @@ func BenchmarkExecuteOpenFallback(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkExecuteClosedSuccessAdaptive is BenchmarkExecuteClosedSuccess with RESILIENCE=adaptive:
+// the timeout's window (an insertion into 1000 sorted samples per call) and the retry budget's
+// bookkeeping are its extra cost per call.
+func BenchmarkExecuteClosedSuccessAdaptive(b *testing.B) {
+	cfg := testConfig()
+	cfg.Adaptive = Adaptive{Enabled: true, TimeoutFloor: 50 * time.Millisecond, TimeoutFactor: 3, TimeoutWindow: 1000,
+		ProbeInterval: 100 * time.Millisecond, BudgetPercent: 20, BudgetMin: 3, RetryBackoff: 25 * time.Millisecond,
+		RetryMaxBackoff: 250 * time.Millisecond}
+	p, err := New(cfg, Options{Probe: func(context.Context) error { return nil }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	ok := func(context.Context) ([]byte, error) { return []byte(`{}`), nil }
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if out := p.Execute(ctx, ok); out.Source != SourceBackend {
+			b.Fatalf("source %s", out.Source)
+		}
+	}
+}
