@@ -15,8 +15,10 @@ const reportHelp = `
 Usage: chaoslab report RESULTS_DIR
 
 Renders report.md, report.html and summary.json again from a results folder written by
-` + "`chaoslab run`" + ` (or a --compare folder holding baseline/ and resilient/), and prints the summary
-of a run folder, ending with its verdict. The objectives recorded in run.json are judged again.
+` + "`chaoslab run`" + `, or a --compare folder holding two or more of baseline/, resilient/ and
+adaptive/ (each run's report and summary.json too), and prints the summary of a run folder, or the
+runs of a compare folder side by side, ending with the verdict. The objectives recorded in
+run.json are judged again.
 `
 
 func reportCmd(ctx context.Context, e *env, args []string) error {
@@ -39,11 +41,19 @@ func reportCmd(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// renderFolder renders a compare folder, or reads a run folder once and renders it and prints
-// its summary from that one analysis.
+// renderFolder reads a compare folder's runs, or a run folder, once, renders them and prints
+// their summary from those analyses.
 func renderFolder(e *env, dir string) error {
 	if report.IsCompareDir(dir) {
-		return report.Render(dir)
+		runs, err := report.LoadCompare(dir)
+		if err != nil {
+			return err
+		}
+		if err := report.RenderCompare(dir, runs); err != nil {
+			return err
+		}
+		report.WriteCompareSummary(e.stdout, runs)
+		return nil
 	}
 	a, err := report.Load(dir)
 	if err != nil {

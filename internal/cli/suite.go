@@ -40,7 +40,7 @@ func runSuite(ctx context.Context, e *env, f runFlags, pos []string, args []stri
 			row.Err = "not run: the suite was interrupted"
 		default:
 			fmt.Fprintf(e.stdout, "\n=== %d/%d %s: %s\n", i+1, len(entries), en.Name, en.Fault)
-			row.Resilient, row.Baseline, row.Err = runEntry(ctx, e, f, en, args)
+			row.Runs, row.Err = runEntry(ctx, e, f, en, args)
 		}
 		rows = append(rows, row)
 	}
@@ -53,7 +53,7 @@ func runSuite(ctx context.Context, e *env, f runFlags, pos []string, args []stri
 			return fmt.Errorf("write --junit: %w", err)
 		}
 	}
-	printSuite(e, f.out, rows)
+	printSuite(e, f, rows)
 	if !report.SuitePassed(rows) {
 		return fmt.Errorf("%w", errors.Join(cmdutil.ErrFailed, cmdutil.ErrSilent))
 	}
@@ -90,38 +90,42 @@ func checkSuite(e *env, f *runFlags, pos []string) ([]chaos.Entry, error) {
 	return entries, nil
 }
 
-// runEntry runs one catalogue entry into its folder under the suite's.
-func runEntry(ctx context.Context, e *env, f runFlags, en chaos.Entry, args []string) (res, base *report.Analysis, errText string) {
+// runEntry runs one catalogue entry into its folder under the suite's: once, or once per
+// profile with --compare.
+func runEntry(ctx context.Context, e *env, f runFlags, en chaos.Entry, args []string) (runs []report.ProfileRun, errText string) {
 	exp, err := experiment.Parse(en.Data, "json")
 	if err != nil {
-		return nil, nil, err.Error()
+		return nil, err.Error()
 	}
 	cfg := labConfig(e, f, args)
 	cfg.Experiment, cfg.ExperimentName, cfg.OutDir = exp, en.Name+" ("+en.Path+")", filepath.Join(f.out, en.Name)
 	if cfg.Objectives, err = objectivesFor(exp, f.objectives); err != nil {
-		return nil, nil, err.Error()
+		return nil, err.Error()
 	}
-	out, err := runOne(ctx, cfg, f.compare)
+	runs, err = runOne(ctx, cfg, f.profiles)
 	if err != nil {
-		return nil, nil, err.Error()
+		return nil, err.Error()
 	}
-	return out.Analysis, out.Baseline, ""
+	return runs, ""
 }
 
-// printSuite prints one line per entry and where the index is.
-func printSuite(e *env, dir string, rows []report.SuiteEntry) {
+// printSuite prints one line per entry and where the index is; with --compare the line says
+// which profiles passed.
+func printSuite(e *env, f runFlags, rows []report.SuiteEntry) {
 	fmt.Fprintln(e.stdout, "\nsuite:")
 	for _, r := range rows {
 		var what string
 		switch {
 		case r.Unavailable != "":
 			what = "SKIPPED: " + r.Unavailable
-		case r.Resilient == nil:
+		case len(r.Runs) == 0:
 			what = "FAILED: " + r.Err
+		case f.compare:
+			what = report.CompareHeadline(r.Runs)
 		default:
-			what = r.Resilient.Verdict.Text()
+			what = r.Runs[0].A.Verdict.Text()
 		}
 		fmt.Fprintf(e.stdout, "  %-32s %s\n", r.Name, what)
 	}
-	fmt.Fprintf(e.stdout, "index:   %s\n", filepath.Join(dir, report.IndexHTML))
+	fmt.Fprintf(e.stdout, "index:   %s\n", filepath.Join(f.out, report.IndexHTML))
 }

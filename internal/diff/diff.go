@@ -22,17 +22,18 @@ type Result struct {
 	New         string   `json:"new"`         // the NEW folder, as given
 	Kind        Kind     `json:"kind"`        // run, compare or suite: what both folders are
 	Rows        []Row    `json:"rows"`        // every figure of every run compared: by scope, then in the registry's order
-	OnlyInOld   []string `json:"only_in_old"` // suite entries (or baselines, as ENTRY/baseline) only OLD has
-	OnlyInNew   []string `json:"only_in_new"` // suite entries (or baselines) only NEW has
+	OnlyInOld   []string `json:"only_in_old"` // suite entries (or a compare's runs, as baseline or ENTRY/adaptive) only OLD has
+	OnlyInNew   []string `json:"only_in_new"` // suite entries (or a compare's runs) only NEW has
 	Notes       []string `json:"notes"`       // suite entries that could not be read, and why
 	Regressions int      `json:"regressions"` // how many rows are regressions: the exit status is 1 when > 0
 }
 
 // Row is one figure of one run, OLD against NEW.
 type Row struct {
-	// Scope is which run: "" for two run folders; "resilient" or "baseline" for compare
-	// folders; in a suite, the entry's name ("http-errors"), or "http-errors/resilient" and
-	// "http-errors/baseline" when the entry is a compare folder.
+	// Scope is which run: "" for two run folders; the profile's label ("resilient", "adaptive",
+	// "baseline") for compare folders; in a suite, the entry's name ("http-errors"), or
+	// "http-errors/resilient", "http-errors/adaptive" and "http-errors/baseline" when the entry
+	// is a compare folder.
 	Scope      string    `json:"scope"`
 	Figure     string    `json:"figure"`         // the figure's name, as --tolerance takes it: "during.p99_ms"
 	Unit       string    `json:"unit"`           // ms, fraction (0..1), ratio (calls per request), count, or verdict (1 passed, 0 failed)
@@ -134,23 +135,36 @@ func (r *Result) addSuites(oldDir, newDir string, opt Options) error {
 	return nil
 }
 
-// addSides compares what two folders hold under the scope prefix: the runs (the resilient runs
-// when either is a compare folder), and the baselines when both have one.
+// addSides compares what two folders hold under the scope prefix: two runs, or, when either is
+// a compare folder, each profile both have (a run folder's run stands for the resilient run), in
+// diffOrder; a profile only one has is listed as only in OLD or NEW.
 func (r *Result) addSides(prefix string, o, n side, opt Options) {
-	main := prefix
-	if o.baseline != nil || n.baseline != nil {
-		main = path.Join(prefix, results.ResilientDir)
+	if ro, single := o[""]; single {
+		if rn, single := n[""]; single {
+			r.addRun(prefix, &ro, &rn, opt)
+			return
+		}
 	}
-	r.addRun(main, &o.run, &n.run, opt)
-	base := path.Join(prefix, results.BaselineDir)
-	switch {
-	case o.baseline != nil && n.baseline != nil:
-		r.addRun(base, o.baseline, n.baseline, opt)
-	case o.baseline != nil:
-		r.OnlyInOld = append(r.OnlyInOld, base)
-	case n.baseline != nil:
-		r.OnlyInNew = append(r.OnlyInNew, base)
+	ol, nl := o.byProfile(), n.byProfile()
+	for _, label := range diffOrder() {
+		scope := path.Join(prefix, label)
+		so, inOld := ol[label]
+		sn, inNew := nl[label]
+		switch {
+		case inOld && inNew:
+			r.addRun(scope, &so, &sn, opt)
+		case inOld:
+			r.OnlyInOld = append(r.OnlyInOld, scope)
+		case inNew:
+			r.OnlyInNew = append(r.OnlyInNew, scope)
+		}
 	}
+}
+
+// diffOrder is the order of a compare's runs in a diff: the runs judged first (resilient,
+// adaptive), the baseline last.
+func diffOrder() []string {
+	return []string{results.LabelResilient, results.LabelAdaptive, results.LabelBaseline}
 }
 
 // addRun adds one row per figure of two runs.

@@ -261,6 +261,42 @@ func TestCompareCompareFolders(t *testing.T) {
 	}
 }
 
+// Compare folders of three profiles: each profile both ran, the judged ones first; a profile one
+// folder lacks is listed, not compared.
+func TestCompareThreeProfiles(t *testing.T) {
+	dir := t.TempDir()
+	adaptive := sample()
+	adaptive.Settings.Resilience = results.ResilienceAdaptive
+	worse := adaptive
+	worse.Times.HealToClosedMS = num(9000)
+	old := writeCompare(t, filepath.Join(dir, "old"), baselineSample(), sample())
+	writeRun(t, filepath.Join(old, results.AdaptiveDir), adaptive)
+	cur := writeCompare(t, filepath.Join(dir, "new"), baselineSample(), sample())
+	writeRun(t, filepath.Join(cur, results.AdaptiveDir), worse)
+	r, err := Compare(old, cur, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := regressions(r), []string{"adaptive heal_to_closed_ms"}; !slices.Equal(got, want) {
+		t.Errorf("regressions %v, want %v", got, want)
+	}
+	if got := scopesOf(r); !slices.Equal(got, []string{"resilient", "adaptive", "baseline"}) || r.Kind != KindCompare {
+		t.Errorf("kind %s, scopes %v, want compare with resilient, adaptive, baseline", r.Kind, got)
+	}
+
+	two := filepath.Join(dir, "two") // resilient and adaptive only: still a compare folder
+	writeRun(t, filepath.Join(two, results.ResilientDir), sample())
+	writeRun(t, filepath.Join(two, results.AdaptiveDir), adaptive)
+	r, err = Compare(old, two, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := scopesOf(r); !slices.Equal(got, []string{"resilient", "adaptive"}) || !slices.Equal(r.OnlyInOld, []string{"baseline"}) || r.Regressions != 0 {
+		t.Errorf("scopes %v, only in OLD %v, %d regressions; want resilient and adaptive compared, baseline only in OLD, none",
+			got, r.OnlyInOld, r.Regressions)
+	}
+}
+
 func scopesOf(r *Result) []string {
 	var out []string
 	for _, rows := range scopes(r.Rows) {

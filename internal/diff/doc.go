@@ -1,5 +1,5 @@
 // Package diff compares two results folders figure by figure, for `chaoslab diff OLD NEW`: two
-// run folders, two compare folders (the resilient runs, and the baselines when both have one)
+// run folders, two compare folders (each profile both ran: resilient, adaptive, baseline)
 // or two suite folders (entry by entry, by name). Each run is read from its summary.json
 // (report.ReadSummaryJSON), or, in a folder written before summary.json existed, analyzed from
 // its raw files (report.Load and report.NewSummary).

@@ -18,7 +18,7 @@ type Kind string
 // Kinds of results folders.
 const (
 	KindRun     Kind = "run"     // one run: summary.json, or requests.csv and events.jsonl
-	KindCompare Kind = "compare" // chaoslab run --compare: baseline/ and resilient/
+	KindCompare Kind = "compare" // chaoslab run --compare: two or more of baseline/, resilient/ and adaptive/
 	KindSuite   Kind = "suite"   // chaoslab run --suite: one run or compare folder per catalogue entry
 )
 
@@ -38,8 +38,8 @@ func KindOf(dir string) (Kind, error) {
 	if entries, _ := suiteEntries(dir); len(entries) > 0 {
 		return KindSuite, nil
 	}
-	return "", fmt.Errorf("%s is not a results folder: it has no %s or %s, no %s/ and %s/, and no run folders inside",
-		dir, report.SummaryFile, results.RequestsFile, results.BaselineDir, results.ResilientDir)
+	return "", fmt.Errorf("%s is not a results folder: it has no %s or %s, not two of %s/, %s/ and %s/, and no run folders inside",
+		dir, report.SummaryFile, results.RequestsFile, results.BaselineDir, results.ResilientDir, results.AdaptiveDir)
 }
 
 // isRunDir says whether dir holds one run.
@@ -83,27 +83,35 @@ func LoadSummary(dir string) (report.Summary, error) {
 	return report.NewSummary(a), nil
 }
 
-// side is what one folder (or one suite entry) holds: a run, and a baseline in a compare folder.
-type side struct {
-	run      report.Summary
-	baseline *report.Summary // nil unless a compare folder
+// side is what one folder (or one suite entry) holds: its runs by profile label
+// (report.Profile.Label), or one run under "" for a run folder.
+type side map[string]report.Summary
+
+// byProfile is the side's runs by profile label; a run folder's run stands for the resilient
+// run (RESILIENCE=on, the default), so it is compared with a compare folder's.
+func (s side) byProfile() side {
+	if run, ok := s[""]; ok {
+		return side{results.LabelResilient: run}
+	}
+	return s
 }
 
 // loadSide reads a run or compare folder.
 func loadSide(dir string) (side, error) {
-	if !report.IsCompareDir(dir) {
+	profiles := report.CompareProfiles(dir)
+	if profiles == nil {
 		s, err := LoadSummary(dir)
-		return side{run: s}, err
+		return side{"": s}, err
 	}
-	res, err := LoadSummary(filepath.Join(dir, results.ResilientDir))
-	if err != nil {
-		return side{}, err
+	out := side{}
+	for _, p := range profiles {
+		s, err := LoadSummary(filepath.Join(dir, p.Dir))
+		if err != nil {
+			return nil, err
+		}
+		out[p.Label] = s
 	}
-	base, err := LoadSummary(filepath.Join(dir, results.BaselineDir))
-	if err != nil {
-		return side{}, err
-	}
-	return side{run: res, baseline: &base}, nil
+	return out, nil
 }
 
 // loadSuite reads every entry of a suite folder. An entry that cannot be read is left out

@@ -28,9 +28,11 @@
 // summary (report.WriteSummary) as <system-out>. Every text is cleaned of the characters XML
 // cannot carry (control characters, terminal colour codes' escape).
 //
-// A compare's baseline (Run.Baseline) is expected to fail without its resilience patterns, and
-// `chaoslab run --compare` exits 0 all the same: its failed cases are written as <skipped>, with
-// the failure in the text, so the file fails CI exactly when the exit status does.
+// A compare has one suite per profile it ran (FromRuns). Its baseline (Run.Baseline,
+// RESILIENCE=off) is expected to fail without its resilience patterns, and `chaoslab run
+// --compare` exits 0 all the same when every other profile passed: the baseline's failed cases
+// are written as <skipped>, with the failure in the text, so the file fails CI exactly when the
+// exit status does.
 package junit
 
 import (
@@ -46,12 +48,11 @@ import (
 	"time"
 
 	"chaoslab/internal/report"
-	"chaoslab/internal/results"
 )
 
 // Run is one run to write as a <testsuite>. Exactly one of A, Err and Skipped is set.
 type Run struct {
-	Name string           // the suite's name: "http-errors", "http-errors (resilient)"
+	Name string           // the suite's name: "http-errors", "http-errors (resilient)", "http-errors (adaptive)"
 	A    *report.Analysis // the run's analysis, verdict included
 	// Baseline marks a compare's baseline run (RESILIENCE=off), expected to fail: its failed
 	// cases are written as skipped (see the package doc).
@@ -60,16 +61,24 @@ type Run struct {
 	Skipped  string // why the run was not attempted (A nil), e.g. the stack cannot run it: one skipped case
 }
 
-// Pair returns the runs of one experiment: res alone named name, or with a compare's baseline
-// (base non-nil) both, baseline first, named "name (baseline)" and "name (resilient)".
-func Pair(name string, res, base *report.Analysis) []Run {
-	if base == nil {
-		return []Run{{Name: name, A: res}}
+// FromRuns returns the <testsuite>s of one experiment's runs: a run outside a compare (the zero
+// Profile) named name, or one per profile of a compare, in the order given, named "name
+// (baseline)", "name (resilient)", "name (adaptive)". A run that could not happen (no analysis)
+// is an erroring suite.
+func FromRuns(name string, runs []report.ProfileRun) []Run {
+	out := make([]Run, 0, len(runs))
+	for _, r := range runs {
+		n := name
+		if r.Profile.Label != "" {
+			n += " (" + r.Profile.Label + ")"
+		}
+		if r.A == nil {
+			out = append(out, Run{Name: n, Err: "not run: the compare stopped before this profile"})
+			continue
+		}
+		out = append(out, Run{Name: n, A: r.A, Baseline: !r.Judged()})
 	}
-	return []Run{
-		{Name: name + " (" + results.LabelBaseline + ")", A: base, Baseline: true},
-		{Name: name + " (" + results.LabelResilient + ")", A: res},
-	}
+	return out
 }
 
 // FromSuite returns the runs of a suite, in its order, judged as report.SuitePassed judges
@@ -82,10 +91,10 @@ func FromSuite(entries []report.SuiteEntry) []Run {
 		switch {
 		case e.Unavailable != "":
 			out = append(out, Run{Name: e.Name, Skipped: e.Unavailable})
-		case e.Resilient == nil:
+		case len(e.Runs) == 0:
 			out = append(out, Run{Name: e.Name, Err: e.Err})
 		default:
-			out = append(out, Pair(e.Name, e.Resilient, e.Baseline)...)
+			out = append(out, FromRuns(e.Name, e.Runs)...)
 		}
 		ran = ran || e.Unavailable == ""
 	}

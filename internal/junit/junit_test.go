@@ -503,6 +503,11 @@ func TestWriteRuns(t *testing.T) {
 	res := passing().analyze()
 	failing := passing()
 	failing.info.Objectives["p99_during_fault_max_ms"] = 1
+	adaptive := passing()
+	adaptive.info.Label, adaptive.info.Resilience = results.LabelAdaptive, results.ResilienceAdaptive
+	ps := report.Profiles()
+	pair := []report.ProfileRun{{Profile: ps[0], A: base}, {Profile: ps[1], A: res}}
+	three := []report.ProfileRun{{Profile: ps[0], A: base}, {Profile: ps[1], A: res}, {Profile: ps[2], A: adaptive.analyze()}}
 	tests := []struct {
 		name string
 		runs []Run
@@ -511,24 +516,34 @@ func TestWriteRuns(t *testing.T) {
 	}{
 		{
 			name: "compare: the baseline's failures are expected",
-			runs: Pair("http-errors", res, base),
+			runs: FromRuns("http-errors", pair),
 			want: []string{"http-errors (baseline) 7/0/0/1", "http-errors (resilient) 7/0/0/0"},
 		},
 		{
+			name: "compare of three profiles: only the baseline's failures are expected",
+			runs: FromRuns("http-errors", []report.ProfileRun{three[0], three[1], {Profile: ps[2], A: failing.analyze()}}),
+			want: []string{"http-errors (baseline) 7/0/0/1", "http-errors (resilient) 7/0/0/0", "http-errors (adaptive) 7/1/0/0"},
+		},
+		{
+			name: "compare whose adaptive run could not happen",
+			runs: FromRuns("http-errors", []report.ProfileRun{three[0], three[1], {Profile: ps[2]}}),
+			want: []string{"http-errors (baseline) 7/0/0/1", "http-errors (resilient) 7/0/0/0", "http-errors (adaptive) 1/0/1/0"},
+		},
+		{
 			name: "no compare",
-			runs: Pair("http-errors", failing.analyze(), nil),
+			runs: FromRuns("http-errors", []report.ProfileRun{{A: failing.analyze()}}),
 			want: []string{"http-errors 7/1/0/0"},
 		},
 		{
 			name: "suite",
 			runs: FromSuite([]report.SuiteEntry{
-				{Name: "http-errors", Resilient: res},
+				{Name: "http-errors", Runs: []report.ProfileRun{{A: res}}},
 				{Name: "crash", Unavailable: "needs the netns stack"},
 				{Name: "latency", Err: "not run: the suite was interrupted"},
-				{Name: "partition", Resilient: res, Baseline: base},
+				{Name: "partition", Runs: three},
 			}),
 			want: []string{"http-errors 7/0/0/0", "crash 1/0/0/1", "latency 1/0/1/0",
-				"partition (baseline) 7/0/0/1", "partition (resilient) 7/0/0/0"},
+				"partition (baseline) 7/0/0/1", "partition (resilient) 7/0/0/0", "partition (adaptive) 7/0/0/0"},
 		},
 		{
 			name: "suite that ran nothing",
@@ -549,7 +564,7 @@ func TestWriteRuns(t *testing.T) {
 		})
 	}
 	t.Run("baseline skip text", func(t *testing.T) {
-		doc, _ := write(t, Pair("x", res, base))
+		doc, _ := write(t, FromRuns("x", pair))
 		c := find(t, doc.Suites[0], "x (baseline).steady-state.after/client-answers-200")
 		if c.Skipped == nil || !strings.Contains(*c.Skipped, "expected in a baseline without resilience patterns: tolerance not met") {
 			t.Errorf("skipped %v", c.Skipped)
@@ -558,7 +573,7 @@ func TestWriteRuns(t *testing.T) {
 }
 
 func TestWriteFile(t *testing.T) {
-	runs := Pair("http-errors", passing().analyze(), nil)
+	runs := FromRuns("http-errors", []report.ProfileRun{{A: passing().analyze()}})
 	var want bytes.Buffer
 	if err := Write(&want, "chaoslab", runs); err != nil {
 		t.Fatal(err)

@@ -3,58 +3,86 @@ package lab
 import (
 	"context"
 	"fmt"
+	"io"
 	"maps"
 	"path/filepath"
 
 	"chaoslab/internal/report"
-	"chaoslab/internal/results"
 )
 
-// Compare runs the experiment twice into cfg.OutDir/baseline (RESILIENCE=off: the system without
-// its patterns) and cfg.OutDir/resilient (RESILIENCE=on), then renders one report comparing
-// them. The outcome is the resilient run's: the baseline is expected to deviate.
-func Compare(ctx context.Context, cfg RunConfig) (*Outcome, error) {
+// Comparison is how a compare ended: one run per profile asked for, in report.Profiles' order;
+// a profile an interrupt kept from running has no analysis (and fails the compare).
+type Comparison struct {
+	Dir  string
+	Runs []report.ProfileRun
+}
+
+// Passed says whether the compare is a success: every run but the baseline passed
+// (report.RunsPassed); the baseline is expected to deviate.
+func (c *Comparison) Passed() bool { return report.RunsPassed(c.Runs) }
+
+// Failure says why the compare failed, for a person ("" when it passed).
+func (c *Comparison) Failure() string { return report.RunsFailure(c.Runs) }
+
+// Compare runs the experiment once per profile, in the order given (report.DefaultProfiles when
+// none is given), each into its folder under cfg.OutDir (baseline/ for RESILIENCE=off,
+// resilient/ for on, adaptive/ for adaptive) with the client's RESILIENCE set to the profile,
+// then renders one report comparing them and prints them side by side. Its outcome is every
+// run's but the baseline's, which is expected to deviate. An interrupt stops it after the run
+// under way; the report compares the runs that happened when there are two or more.
+func Compare(ctx context.Context, cfg RunConfig, profiles []report.Profile) (*Comparison, error) {
+	if len(profiles) == 0 {
+		profiles = report.DefaultProfiles()
+	}
+	if cfg.Stdout == nil {
+		cfg.Stdout = io.Discard
+	}
 	if err := MakeResultsDir(cfg.OutDir); err != nil {
 		return nil, err
 	}
-	runs := []struct{ label, resilience string }{
-		{results.LabelBaseline, results.ResilienceOff},
-		{results.LabelResilient, results.ResilienceOn},
-	}
-	var last, baseline *Outcome
-	for i, r := range runs {
+	out := &Comparison{Dir: cfg.OutDir}
+	for i, p := range profiles {
 		c := cfg
-		c.Label = r.label
-		c.OutDir = filepath.Join(cfg.OutDir, r.label)
+		c.Label = p.Label
+		c.OutDir = filepath.Join(cfg.OutDir, p.Dir)
 		c.ClientEnv = maps.Clone(cfg.ClientEnv)
 		if c.ClientEnv == nil {
 			c.ClientEnv = map[string]string{}
 		}
-		c.ClientEnv["RESILIENCE"] = r.resilience
-		fmt.Fprintf(cfg.Stdout, "\n== run %d of 2: %s (RESILIENCE=%s)\n", i+1, r.label, r.resilience)
-		out, err := Run(ctx, c)
+		c.ClientEnv["RESILIENCE"] = p.Resilience
+		fmt.Fprintf(cfg.Stdout, "\n== run %d of %d: %s (RESILIENCE=%s)\n", i+1, len(profiles), p.Label, p.Resilience)
+		o, err := Run(ctx, c)
 		if err != nil {
-			return nil, fmt.Errorf("%s run: %w", r.label, err)
+			return nil, fmt.Errorf("%s run: %w", p.Label, err)
 		}
-		if r.label == results.LabelBaseline {
-			baseline = out
-			if !out.Passed() {
-				fmt.Fprintf(cfg.Stdout, "baseline: %s (expected without resilience patterns)\n", out.Failure())
+		run := report.ProfileRun{Profile: p, A: o.Analysis}
+		if !run.Judged() {
+			if !o.Passed() {
+				fmt.Fprintf(cfg.Stdout, "%s: %s (expected without resilience patterns)\n", p.Label, o.Failure())
 			} else {
-				fmt.Fprintln(cfg.Stdout, "baseline: held its steady state even without resilience patterns")
+				fmt.Fprintf(cfg.Stdout, "%s: held its steady state even without resilience patterns\n", p.Label)
 			}
 		}
-		last = out
+		out.Runs = append(out.Runs, run)
 		if ctx.Err() != nil {
 			break
 		}
 	}
-	if last != baseline { // the resilient run happened
-		last.Baseline = baseline.Analysis
+	ran := out.Runs
+	for _, p := range profiles[len(ran):] { // interrupted: these did not run, and fail the compare
+		out.Runs = append(out.Runs, report.ProfileRun{Profile: p})
 	}
-	last.Dir = cfg.OutDir
-	if err := report.Render(cfg.OutDir); err != nil {
-		return last, fmt.Errorf("render the comparison report: %w", err)
+	report.SortRuns(out.Runs)
+	if len(ran) < 2 { // interrupted after the first run: that run's own report is all there is
+		r := ran[0]
+		if err := report.RenderAnalysis(filepath.Join(cfg.OutDir, r.Profile.Dir), r.A); err != nil {
+			return out, fmt.Errorf("render the %s report: %w", r.Profile.Label, err)
+		}
+		return out, nil
 	}
-	return last, nil
+	report.WriteCompareSummary(cfg.Stdout, out.Runs)
+	if err := report.RenderCompare(cfg.OutDir, out.Runs); err != nil {
+		return out, fmt.Errorf("render the comparison report: %w", err)
+	}
+	return out, nil
 }

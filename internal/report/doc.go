@@ -3,7 +3,8 @@
 // retry waits against the configured schedule, the before/after observations, and Judge's
 // verdict. It writes report.md (the sections of chaos/ANALYSIS_TEMPLATE.md, filled in) and
 // report.html (one self-contained XHTML page with an SVG timeline and the same tables), for one
-// run folder or for a compare folder holding baseline/ and resilient/; and the index of a suite's
+// run folder or for a compare folder holding two or more of baseline/, resilient/ and adaptive/
+// (one column per profile, see Profiles); and the index of a suite's
 // runs (WriteIndex: index.md and index.html, one row per experiment).
 //
 // The lab analyzes from memory: Analyze(run, journal), then RenderAnalysis and WriteSummary, and

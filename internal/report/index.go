@@ -6,6 +6,8 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"chaoslab/internal/results"
 )
@@ -18,26 +20,31 @@ const (
 
 // SuiteEntry is one experiment of a suite run.
 type SuiteEntry struct {
-	Name      string    // catalogue name, e.g. "http-errors"
-	Fault     string    // what the fault is, for a person
-	Dir       string    // the run's folder relative to the index (a compare folder when Baseline is set)
-	Resilient *Analysis // the run (the resilient run with --compare); nil when it could not run
-	Baseline  *Analysis // the baseline run with --compare; nil otherwise
-	Err       string    // why it could not run, when Resilient is nil
+	Name  string // catalogue name, e.g. "http-errors"
+	Fault string // what the fault is, for a person
+	Dir   string // the run's folder relative to the index (a compare folder with --compare)
+	// Runs are the entry's runs: one, with the zero Profile, without --compare; one per profile
+	// with it, in Profiles' order. Nil when it could not run.
+	Runs []ProfileRun
+	Err  string // why it could not run, when Runs is nil
 	// Unavailable says why the stack cannot run this entry at all ("" = it can): such an entry
 	// is listed, not run, and does not fail the suite.
 	Unavailable string
 }
 
-// SuitePassed says whether every entry the stack can run ran and passed
-// (Resilient.Verdict.Passed). A suite that ran nothing did not pass: nothing was shown to hold.
+// Passed says whether the entry ran and passed: every run but a compare's baseline passed
+// (RunsPassed).
+func (e SuiteEntry) Passed() bool { return RunsPassed(e.Runs) }
+
+// SuitePassed says whether every entry the stack can run ran and passed (SuiteEntry.Passed).
+// A suite that ran nothing did not pass: nothing was shown to hold.
 func SuitePassed(entries []SuiteEntry) bool {
 	ran := 0
 	for _, e := range entries {
 		if e.Unavailable != "" {
 			continue
 		}
-		if e.Resilient == nil || !e.Resilient.Verdict.Passed {
+		if !e.Passed() {
 			return false
 		}
 		ran++
@@ -75,26 +82,28 @@ func indexColumns() []indexColumn {
 
 // indexPage is what both index templates render.
 type indexPage struct {
-	Title   string
-	Verdict verdict // the suite's: every entry ran and passed
-	Summary string  // "3 of 5 experiments passed"
-	Compare bool    // some entry has a baseline: each figure is baseline then resilient
-	Columns []string
-	Legend  []string
-	Rows    []indexRow
+	Title    string
+	Verdict  verdict // the suite's: every entry ran and passed
+	Summary  string  // "3 of 5 experiments passed"
+	Compare  bool    // some entry is a compare: each figure has one cell per profile
+	Profiles []Profile
+	Columns  []string
+	Legend   []string
+	Rows     []indexRow
 }
 
 // indexRow is one entry, formatted.
 type indexRow struct {
-	Name, Fault, Dir  string
-	Verdict           verdict
-	HTML, Markdown    string // links to the run's reports; "" when it did not run
-	Figures           []figure
-	BaselineDeviation string // compare: whether the baseline deviated, for a person
+	Name, Fault, Dir string
+	Verdict          verdict   // the entry's: in a compare, which profiles passed
+	Profiles         []verdict // compare: each profile's verdict, "adaptive: PASSED"
+	HTML, Markdown   string    // links to the run's reports; "" when it did not run
+	Figures          []figure
 }
 
-// figure is one key figure of a row: the baseline's (compare only) and the resilient run's.
-type figure struct{ Baseline, Resilient string }
+// figure is one key figure of a row: one cell per profile of the page in a compare (the
+// baseline's, the resilient run's, ...), one cell otherwise.
+type figure struct{ Cells []sideCell }
 
 // WriteIndex writes index.md and index.html into dir: one row per entry with its verdict and key
 // figures, linking to each run's report.
@@ -119,14 +128,14 @@ func WriteIndex(dir, title string, entries []SuiteEntry) error {
 
 func newIndexPage(title string, entries []SuiteEntry) *indexPage {
 	cols := indexColumns()
-	p := &indexPage{Title: title}
+	p := &indexPage{Title: title, Profiles: suiteProfiles(entries)}
+	p.Compare = len(p.Profiles) > 0
 	if p.Title == "" {
 		p.Title = "chaoslab suite"
 	}
 	passed, skipped := 0, 0
 	for _, e := range entries {
-		p.Compare = p.Compare || e.Baseline != nil
-		if e.Resilient != nil && e.Resilient.Verdict.Passed {
+		if e.Passed() {
 			passed++
 		}
 		if e.Unavailable != "" {
@@ -139,10 +148,15 @@ func newIndexPage(title string, entries []SuiteEntry) *indexPage {
 	}
 	p.Legend = append(p.Legend, "Verdict: PASSED when the experiment completed, the steady state was met before the fault and held after it, the system recovered, and the lab saw nothing fail; otherwise FAILED, with every reason. NOT RUN: the experiment could not run. SKIPPED: the stack cannot make this fault, and why.")
 	if p.Compare {
-		p.Legend = append(p.Legend, "With a baseline, each figure is the baseline's (RESILIENCE=off) beside the resilient run's; the verdict is the resilient run's.")
+		var names []string
+		for _, pr := range p.Profiles {
+			names = append(names, fmt.Sprintf("%s (RESILIENCE=%s)", pr.Label, pr.Resilience))
+		}
+		p.Legend = append(p.Legend, "With --compare each figure is given per profile, in this order: "+strings.Join(names, ", ")+
+			"; an entry passes when every profile but the baseline passed (the baseline is expected to deviate), and each profile's verdict is listed under the entry's.")
 	}
 	for _, e := range entries {
-		p.Rows = append(p.Rows, newIndexRow(e, cols))
+		p.Rows = append(p.Rows, newIndexRow(e, cols, p.Profiles))
 	}
 	ran := len(entries) - skipped
 	p.Summary = fmt.Sprintf("%d of %s passed.", passed, plural(ran, "experiment"))
@@ -156,34 +170,104 @@ func newIndexPage(title string, entries []SuiteEntry) *indexPage {
 	return p
 }
 
-func newIndexRow(e SuiteEntry, cols []indexColumn) indexRow {
+// suiteProfiles lists the profiles the entries' compares ran, in Profiles' order; nil when no
+// entry is a compare.
+func suiteProfiles(entries []SuiteEntry) []Profile {
+	var out []Profile
+	for _, p := range Profiles() {
+		for _, e := range entries {
+			if slices.ContainsFunc(e.Runs, func(r ProfileRun) bool { return r.Profile == p }) {
+				out = append(out, p)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// runOf returns the entry's run of profile p; a run outside a compare stands for the resilient
+// run (RESILIENCE=on, the default).
+func runOf(e SuiteEntry, p Profile) (ProfileRun, bool) {
+	for _, r := range e.Runs {
+		if r.Profile == p || (r.Profile == Profile{} && p.Resilience == results.ResilienceOn) {
+			return r, r.A != nil
+		}
+	}
+	return ProfileRun{}, false
+}
+
+func newIndexRow(e SuiteEntry, cols []indexColumn, profiles []Profile) indexRow {
 	r := indexRow{Name: e.Name, Fault: e.Fault, Dir: e.Dir}
-	if e.Resilient == nil {
+	slots := profiles
+	if len(slots) == 0 {
+		slots = []Profile{{}} // one cell: the entry's only run
+	}
+	if len(e.Runs) == 0 {
 		r.Verdict = verdict{"NOT RUN: " + orNA(e.Err), "bad"}
 		if e.Unavailable != "" {
 			r.Verdict = verdict{"SKIPPED: " + e.Unavailable, "warn"}
 		}
 		for range cols {
-			r.Figures = append(r.Figures, figure{NA, NA})
+			f := figure{}
+			for range slots {
+				f.Cells = append(f.Cells, sideCell{Text: NA})
+			}
+			r.Figures = append(r.Figures, f)
 		}
 		return r
 	}
-	r.Verdict = shortVerdict(e.Resilient.Verdict)
+	r.Verdict = verdict{"PASSED", "ok"}
+	var failed []string // a compare's profiles that failed; each one's reasons follow
+	for _, run := range e.Runs {
+		if run.Profile == (Profile{}) {
+			continue
+		}
+		r.Profiles = append(r.Profiles, profileVerdict(run))
+		if run.Judged() && !run.Passed() {
+			failed = append(failed, run.Profile.Label)
+		}
+	}
+	switch {
+	case e.Passed():
+	case len(failed) > 0:
+		r.Verdict = verdict{"FAILED: " + strings.Join(failed, ", ") + " failed", "bad"}
+	default:
+		r.Verdict = verdict{"FAILED: " + RunsFailure(e.Runs), "bad"}
+	}
 	r.HTML, r.Markdown = link(e.Dir, results.ReportHTML), link(e.Dir, results.ReportMarkdown)
 	for _, c := range cols {
-		f := figure{Baseline: "—", Resilient: c.get(e.Resilient)} // "—": no baseline run
-		if e.Baseline != nil {
-			f.Baseline = c.get(e.Baseline)
+		f := figure{}
+		for i, p := range slots {
+			cell := sideCell{Text: "—", Label: p.Label} // "—": this profile did not run
+			if run, ok := runOf(e, p); ok {
+				cell.Text = c.get(run.A)
+			}
+			if len(profiles) > 0 {
+				cell.Class = cellClass(ProfileRun{Profile: p}, i == 0)
+			}
+			f.Cells = append(f.Cells, cell)
 		}
 		r.Figures = append(r.Figures, f)
 	}
-	if b := e.Baseline; b != nil {
-		r.BaselineDeviation = "baseline did not deviate"
-		if b.Deviated || b.Status != "completed" {
-			r.BaselineDeviation = "baseline deviated"
-		}
-	}
 	return r
+}
+
+// profileVerdict is one profile's verdict in a compare's row: "resilient: PASSED", "adaptive:
+// FAILED: reasons"; the baseline's says whether it deviated, as expected without the patterns
+// (its report has the reasons).
+func profileVerdict(r ProfileRun) verdict {
+	label := r.Profile.Label + ": "
+	switch {
+	case r.A == nil:
+		return verdict{label + "did not run", "bad"}
+	case !r.Judged():
+		if r.A.Deviated || r.A.Status != "completed" {
+			return verdict{label + "deviated, as expected", "warn"}
+		}
+		return verdict{label + "did NOT deviate", "warn"}
+	}
+	v := shortVerdict(r.A.Verdict)
+	return verdict{label + v.Text, v.Class}
 }
 
 // shortVerdict is a verdict for a table: "PASSED", or "FAILED: " and the reasons.

@@ -13,14 +13,14 @@ import (
 func suite() []SuiteEntry {
 	deviated := edited(func(f *folder) { f.journal = journalOf(experiment.StatusCompleted, ptr(true), ptr(false)) })
 	return []SuiteEntry{
-		{Name: "partition", Fault: "network partition", Dir: "partition", Resilient: known().analyze()},
-		{Name: "http-errors", Fault: "HTTP 503 on 30% of requests", Dir: "runs/http errors", Resilient: deviated.analyze()},
+		{Name: "partition", Fault: "network partition", Dir: "partition", Runs: single(known().analyze())},
+		{Name: "http-errors", Fault: "HTTP 503 on 30% of requests", Dir: "runs/http errors", Runs: single(deviated.analyze())},
 		{Name: "crash", Fault: "backend killed, restarted after 15 s", Dir: "crash", Err: "the stack did not start: port 8081 in use"},
 	}
 }
 
 func TestSuitePassed(t *testing.T) {
-	passed := SuiteEntry{Name: "a", Resilient: known().analyze()}
+	passed := SuiteEntry{Name: "a", Runs: single(known().analyze())}
 	tests := []struct {
 		name    string
 		entries []SuiteEntry
@@ -49,7 +49,7 @@ func TestWriteIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	md := string(readTest(t, filepath.Join(dir, IndexMarkdown)))
-	failed := entries[1].Resilient.Verdict.Text()
+	failed := entries[1].Runs[0].A.Verdict.Text()
 	rows := []string{
 		// known(): during the fault 87.5% answered 200, 87.5% fallbacks, p99 3 s, 0.86 attempts per
 		// request (1 unknown), OPEN 2.2 s after the fault, CLOSED 9.8 s after the heal.
@@ -90,14 +90,15 @@ func TestWriteIndex(t *testing.T) {
 func TestWriteIndexCompare(t *testing.T) {
 	dir := t.TempDir()
 	base, res := simulated(false, 1).analyze(), simulated(true, 1).analyze()
-	entries := []SuiteEntry{{Name: "partition", Fault: "network partition", Dir: "partition", Resilient: res, Baseline: base}}
+	entries := []SuiteEntry{{Name: "partition", Fault: "network partition", Dir: "partition",
+		Runs: []ProfileRun{{Profile: Profiles()[0], A: base}, {Profile: Profiles()[1], A: res}}}}
 	if err := WriteIndex(dir, "", entries); err != nil {
 		t.Fatal(err)
 	}
 	md := string(readTest(t, filepath.Join(dir, IndexMarkdown)))
 	// The figures the side-by-side report shows for the same runs.
 	b, r := base.Phases[1], res.Phases[1]
-	want := "| [partition](partition/report.md) | network partition | PASSED (baseline deviated) | " +
+	want := "; resilient: PASSED) | " +
 		pctOrNA(b, b.PctOK200) + " / " + pctOrNA(r, r.PctOK200) + " | " + pctOrNA(b, b.PctFallback) + " / " + pctOrNA(r, r.PctFallback) + " | " +
 		latOrNA(b, b.P99) + " / " + latOrNA(r, r.P99) + " | " + ampOrNA(b) + " / " + ampOrNA(r) + " | n/a / " + formatOptional(res.OpenAfterFault) +
 		" | n/a / " + formatOptional(res.ClosedAfterHeal) + " |"

@@ -16,20 +16,10 @@ import (
 //go:embed templates/*.tmpl
 var templates embed.FS // read-only: the templates are parsed per call
 
-// IsCompareDir reports whether dir is a compare folder: it holds baseline/ and resilient/.
-func IsCompareDir(dir string) bool {
-	for _, sub := range []string{results.BaselineDir, results.ResilientDir} {
-		if fi, err := os.Stat(filepath.Join(dir, sub)); err != nil || !fi.IsDir() {
-			return false
-		}
-	}
-	return true
-}
-
 // Render writes report.md, report.html and summary.json into dir, reading it with Load. dir is
-// a run folder, or a compare folder (IsCompareDir), whose report shows the baseline and the
-// resilient run side by side; each run folder of a compare gets its own report and summary.json
-// too (the compare folder itself has no summary.json).
+// a run folder, or a compare folder (IsCompareDir), whose report shows its profiles' runs side
+// by side, in Profiles' order; each run folder of a compare gets its own report and
+// summary.json too (the compare folder itself has no summary.json).
 func Render(dir string) error {
 	if !IsCompareDir(dir) {
 		a, err := Load(dir)
@@ -38,18 +28,45 @@ func Render(dir string) error {
 		}
 		return RenderAnalysis(dir, a)
 	}
-	var runs [2]*Analysis
-	for i, sub := range []string{results.BaselineDir, results.ResilientDir} {
-		a, err := Load(filepath.Join(dir, sub))
-		if err != nil {
-			return fmt.Errorf("%s: %w", sub, err)
-		}
-		if err := RenderAnalysis(filepath.Join(dir, sub), a); err != nil {
-			return err
-		}
-		runs[i] = a
+	runs, err := LoadCompare(dir)
+	if err != nil {
+		return err
 	}
-	return writeReports(dir, comparePage(runs[0], runs[1]))
+	return RenderCompare(dir, runs)
+}
+
+// LoadCompare reads every run of the compare folder dir (IsCompareDir) with Load, in Profiles'
+// order.
+func LoadCompare(dir string) ([]ProfileRun, error) {
+	profiles := CompareProfiles(dir)
+	if profiles == nil {
+		return nil, fmt.Errorf("%s is not a compare folder: it holds fewer than two of %s/, %s/ and %s/",
+			dir, results.BaselineDir, results.ResilientDir, results.AdaptiveDir)
+	}
+	runs := make([]ProfileRun, 0, len(profiles))
+	for _, p := range profiles {
+		a, err := Load(filepath.Join(dir, p.Dir))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p.Dir, err)
+		}
+		runs = append(runs, ProfileRun{Profile: p, A: a})
+	}
+	return runs, nil
+}
+
+// RenderCompare writes the report of each run (RenderAnalysis) into its folder under dir, and
+// the report comparing them side by side, in the order given, into dir, from analyses already
+// made. A run without an analysis (it did not happen) has no column; the headline says so.
+func RenderCompare(dir string, runs []ProfileRun) error {
+	for _, r := range runs {
+		if r.A == nil {
+			continue
+		}
+		if err := RenderAnalysis(filepath.Join(dir, r.Profile.Dir), r.A); err != nil {
+			return fmt.Errorf("%s: %w", r.Profile.Dir, err)
+		}
+	}
+	return writeReports(dir, comparePage(runs))
 }
 
 // RenderAnalysis writes report.md, report.html and summary.json (WriteSummaryJSON) of one run
@@ -73,19 +90,54 @@ func singlePage(a *Analysis) *page {
 	return p
 }
 
-// comparePage puts a baseline and a resilient run side by side, on one scale.
-func comparePage(base, res *Analysis) *page {
-	s := newScale(base, res)
-	b, r := newRunView(results.LabelBaseline, base), newRunView(results.LabelResilient, res)
-	b.Chart, r.Chart = newChart(base, s), newChart(res, s)
-	p := &page{Title: r.Title, Compare: true, Runs: []runView{b, r}, Baseline: &b, Definitions: definitions()}
+// comparePage puts the runs of a compare side by side, in the order given (Profiles' order), on
+// one time and latency scale. A run without an analysis has no column; the headline names it.
+func comparePage(all []ProfileRun) *page {
+	var runs []ProfileRun
+	var as []*Analysis
+	for _, r := range all {
+		if r.A != nil {
+			runs, as = append(runs, r), append(as, r.A)
+		}
+	}
+	s := newScale(as...)
+	p := &page{Compare: true, Definitions: definitions()}
+	for _, r := range runs {
+		v := newRunView(r.Profile.Label, r.A)
+		v.Chart = newChart(r.A, s)
+		p.Runs = append(p.Runs, v)
+		p.Profiles = append(p.Profiles, r.Profile)
+	}
+	for i, r := range runs {
+		switch {
+		case !r.Judged():
+			p.Baseline = &p.Runs[i]
+		case p.Title == "":
+			p.Title = p.Runs[i].Title
+		}
+	}
 	if p.Title == "" {
 		p.Title = "chaoslab run --compare"
 	}
-	p.Verdict = headlineVerdict(res)
-	p.Side = sideRows(base, res)
-	p.SidePhases = sidePhaseRows(base, res)
+	p.Verdict = compareHeadline(all)
+	p.Judged = judgedSentence(all)
+	p.Side = sideRows(runs)
+	p.SideHeads, p.SidePhases = sidePhaseRows(runs)
 	return p
+}
+
+// judgedSentence says which runs the exit status judges, for a person.
+func judgedSentence(runs []ProfileRun) string {
+	var judged []string
+	for _, r := range runs {
+		if r.Judged() {
+			judged = append(judged, r.Profile.Label)
+		}
+	}
+	if len(judged) == 1 {
+		return "The exit status is the " + judged[0] + " run's."
+	}
+	return "The exit status is 0 only when every run but the baseline passed: " + strings.Join(judged, ", ") + "."
 }
 
 // headlineVerdict is the page's headline: the run's Verdict, coloured.
@@ -104,26 +156,63 @@ func baselineSentence(a *Analysis) string {
 	return "The baseline did NOT deviate, which was not expected: check that the fault took effect and that the hypothesis tests what the patterns change."
 }
 
-func sideRows(b, r *Analysis) []sideRow {
-	return []sideRow{
-		{"Resilience", orNA(b.Run.Resilience), orNA(r.Run.Resilience)},
-		{"Journal status / deviated", fmt.Sprintf("%s / %t", orNA(b.Status), b.Deviated), fmt.Sprintf("%s / %t", orNA(r.Status), r.Deviated)},
-		{"Recovered", yesNo(b.Recovered), yesNo(r.Recovered)},
-		{"fault → first fallback", formatOptional(b.FirstFallbackAfterFault), formatOptional(r.FirstFallbackAfterFault)},
-		{"fault → OPEN", formatOptional(b.OpenAfterFault), formatOptional(r.OpenAfterFault)},
-		{"heal → first backend answer", formatOptional(b.FirstBackendAfterHeal), formatOptional(r.FirstBackendAfterHeal)},
-		{"heal → CLOSED", formatOptional(b.ClosedAfterHeal), formatOptional(r.ClosedAfterHeal)},
-		{"p99 while OPEN", latOrNA(b.WhileOpen, b.WhileOpen.P99), latOrNA(r.WhileOpen, r.WhileOpen.P99)},
+// sideMetric is one key number of a run, for the side-by-side table.
+type sideMetric struct {
+	name string
+	get  func(a *Analysis) string
+}
+
+// sideMetrics are the key numbers the side-by-side table and the terminal's compare summary
+// show, one row each.
+func sideMetrics() []sideMetric {
+	return []sideMetric{
+		{"Resilience", func(a *Analysis) string { return orNA(a.Run.Resilience) }},
+		{"Verdict", func(a *Analysis) string { return map[bool]string{true: "PASSED", false: "FAILED"}[a.Verdict.Passed] }},
+		{"Journal status / deviated", func(a *Analysis) string { return fmt.Sprintf("%s / %t", orNA(a.Status), a.Deviated) }},
+		{"Recovered", func(a *Analysis) string { return yesNo(a.Recovered) }},
+		{"fault → first fallback", func(a *Analysis) string { return formatOptional(a.FirstFallbackAfterFault) }},
+		{"fault → OPEN", func(a *Analysis) string { return formatOptional(a.OpenAfterFault) }},
+		{"heal → first backend answer", func(a *Analysis) string { return formatOptional(a.FirstBackendAfterHeal) }},
+		{"heal → CLOSED", func(a *Analysis) string { return formatOptional(a.ClosedAfterHeal) }},
+		{"p99 while OPEN", func(a *Analysis) string { return latOrNA(a.WhileOpen, a.WhileOpen.P99) }},
 	}
 }
 
-// sidePhaseRows puts each phase metric of both runs in one row: before, during, after, each
-// as baseline then resilient.
-func sidePhaseRows(b, r *Analysis) []sidePhaseRow {
-	metrics := []struct {
-		name string
-		get  func(PhaseStats) string
-	}{
+// sideRows has one row per key number, one cell per run.
+func sideRows(runs []ProfileRun) []sideRow {
+	var rows []sideRow
+	for _, m := range sideMetrics() {
+		row := sideRow{Key: m.name}
+		for _, r := range runs {
+			row.Cells = append(row.Cells, sideCell{Text: m.get(r.A), Label: r.Profile.Label, Class: cellClass(r, false)})
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// cellClass is a side-by-side cell's classes: "res" for a judged run, "gap" at a group's start.
+func cellClass(r ProfileRun, first bool) string {
+	var c []string
+	if r.Judged() {
+		c = append(c, "res")
+	}
+	if first {
+		c = append(c, "gap")
+	}
+	return strings.Join(c, " ")
+}
+
+// phaseMetric is one figure of a phase, for the side-by-side tables.
+type phaseMetric struct {
+	name string
+	get  func(PhaseStats) string
+}
+
+// phaseMetrics are the figures of a phase the side-by-side tables show, as the per-phase
+// tables define them.
+func phaseMetrics() []phaseMetric {
+	return []phaseMetric{
 		{"requests", func(p PhaseStats) string { return fmt.Sprint(p.Requests) }},
 		{"answered 200", func(p PhaseStats) string { return pctOrNA(p, p.PctOK200) }},
 		{"fallback", func(p PhaseStats) string { return pctOrNA(p, p.PctFallback) }},
@@ -134,16 +223,30 @@ func sidePhaseRows(b, r *Analysis) []sidePhaseRow {
 		{"max", func(p PhaseStats) string { return latOrNA(p, p.Max) }},
 		{"attempts / request", ampOrNA},
 	}
-	rows := make([]sidePhaseRow, 0, len(metrics))
-	for _, m := range metrics {
+}
+
+// sidePhaseRows puts each phase metric of every run in one row: before, during, after, each
+// with one cell per run. heads are the cells' headings ("during: resilient").
+func sidePhaseRows(runs []ProfileRun) (heads []sideCell, rows []sidePhaseRow) {
+	for _, name := range phaseNames() {
+		for j, r := range runs {
+			heads = append(heads, sideCell{Text: name + ": " + r.Profile.Label, Label: r.Profile.Label, Class: cellClass(r, j == 0)})
+		}
+	}
+	for _, m := range phaseMetrics() {
 		row := sidePhaseRow{Key: m.name}
 		for i := range 3 {
-			row.Cells = append(row.Cells, m.get(b.Phases[i]), m.get(r.Phases[i]))
+			for j, r := range runs {
+				row.Cells = append(row.Cells, sideCell{Text: m.get(r.A.Phases[i]), Label: r.Profile.Label, Class: cellClass(r, j == 0)})
+			}
 		}
 		rows = append(rows, row)
 	}
-	return rows
+	return heads, rows
 }
+
+// phaseNames name Analysis.Phases, in order.
+func phaseNames() [3]string { return [3]string{PhaseBefore, PhaseDuring, PhaseAfter} }
 
 func yesNo(b bool) string {
 	if b {

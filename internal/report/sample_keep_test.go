@@ -14,12 +14,7 @@ func TestWriteSample(t *testing.T) {
 	if dir == "" {
 		t.Skip("set REPORT_SAMPLE_DIR to write a sample report there")
 	}
-	for sub, resilient := range map[string]bool{"baseline": false, "resilient": true} {
-		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		simulated(resilient, 1).write(t, filepath.Join(dir, sub))
-	}
+	writeCompareFolder(t, dir, 1, Profiles()...)
 	if err := Render(dir); err != nil {
 		t.Fatal(err)
 	}
@@ -33,9 +28,9 @@ func TestWriteSample(t *testing.T) {
 		t.Fatal(err)
 	}
 	entries := []SuiteEntry{
-		{Name: "partition", Fault: "network partition", Dir: ".", Resilient: simulated(true, 1).analyze(), Baseline: simulated(false, 1).analyze()},
-		{Name: "known", Fault: "network partition", Dir: "known", Resilient: known().analyze()},
-		{Name: "flapping", Fault: "partition, 3 cycles", Dir: "flapping", Resilient: flap.analyze()},
+		{Name: "partition", Fault: "network partition", Dir: ".", Runs: threeRuns(1)},
+		{Name: "known", Fault: "network partition", Dir: "known", Runs: single(known().analyze())},
+		{Name: "flapping", Fault: "partition, 3 cycles", Dir: "flapping", Runs: single(flap.analyze())},
 	}
 	if err := WriteIndex(dir, "Sample suite", entries); err != nil {
 		t.Fatal(err)

@@ -23,17 +23,12 @@ func TestScreenshotInChromium(t *testing.T) {
 		t.Skip("chromium is not installed (apt-get install -y chromium): the page was not rendered in a browser")
 	}
 	dir := t.TempDir()
-	for sub, resilient := range map[string]bool{"baseline": false, "resilient": true} {
-		if err := os.Mkdir(filepath.Join(dir, sub), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		simulated(resilient, 3).write(t, filepath.Join(dir, sub))
-	}
+	writeCompareFolder(t, dir, 3, Profiles()...)
 	if err := Render(dir); err != nil {
 		t.Fatal(err)
 	}
 	entries := append(suite(), SuiteEntry{Name: "compare", Fault: "network partition", Dir: ".",
-		Resilient: simulated(true, 3).analyze(), Baseline: simulated(false, 3).analyze()})
+		Runs: threeRuns(3)})
 	if err := WriteIndex(dir, "Fault catalogue", entries); err != nil {
 		t.Fatal(err)
 	}

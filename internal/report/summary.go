@@ -44,6 +44,51 @@ func WriteSummary(w io.Writer, a *Analysis) {
 	fmt.Fprintln(w, a.Verdict.Text())
 }
 
+// WriteCompareSummary writes the plain-text summary printed at the end of a compare: the runs
+// side by side, one column per profile, with the key numbers of the side-by-side table of the
+// report (the verdict, detection and recovery times, p99 while OPEN) and, during the fault and
+// after the heal, the figures of the per-phase table; then the compare's headline (which
+// profiles passed). Each run's own summary (WriteSummary) was printed as it ended. Write errors
+// are ignored: it is meant for a terminal.
+func WriteCompareSummary(w io.Writer, runs []ProfileRun) {
+	var shown []ProfileRun
+	for _, r := range runs {
+		if r.A != nil {
+			shown = append(shown, r)
+		}
+	}
+	fmt.Fprintln(w, "\ncompare: the runs side by side (latency from the scheduled arrival; attempts / request = backend calls per request)")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "\t")
+	for _, r := range shown {
+		fmt.Fprintf(tw, "%s\t", r.Profile.Label)
+	}
+	fmt.Fprintln(tw)
+	row := func(name string, get func(a *Analysis) string) {
+		fmt.Fprintf(tw, "%s\t", name)
+		for _, r := range shown {
+			fmt.Fprintf(tw, "%s\t", get(r.A))
+		}
+		fmt.Fprintln(tw)
+	}
+	for _, m := range sideMetrics() {
+		row(m.name, m.get)
+	}
+	for i, phase := range phaseNames() {
+		if i == 0 {
+			continue // before the fault the profiles look alike; the report has it
+		}
+		for _, m := range phaseMetrics() {
+			if m.name == "max" {
+				continue // p99 says it on a terminal; the report has the max
+			}
+			row(phase+": "+m.name, func(a *Analysis) string { return m.get(a.Phases[i]) })
+		}
+	}
+	tw.Flush()
+	fmt.Fprintln(w, compareHeadline(runs).Text)
+}
+
 // headline names the run and how it ended.
 func headline(a *Analysis) string {
 	r := a.Run

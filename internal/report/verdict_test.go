@@ -309,7 +309,7 @@ func renderedMarkdown(t *testing.T, a *Analysis) string {
 func compareMarkdown(t *testing.T, a *Analysis) string {
 	t.Helper()
 	dir := t.TempDir()
-	if err := writeReports(dir, comparePage(a, a)); err != nil {
+	if err := writeReports(dir, comparePage([]ProfileRun{{Profile: Profiles()[0], A: a}, {Profile: Profiles()[1], A: a}})); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(filepath.Join(dir, results.ReportMarkdown))

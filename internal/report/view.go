@@ -8,16 +8,19 @@ import (
 	"chaoslab/internal/results"
 )
 
-// page is what both templates render: one run, or a baseline and a resilient run side by side.
+// page is what both templates render: one run, or the runs of a compare side by side.
 type page struct {
 	Title       string
 	Compare     bool
 	Runs        []runView
-	Verdict     verdict // the headline verdict (the resilient run's in a compare)
-	Baseline    *runView
+	Verdict     verdict  // the headline verdict (in a compare, which profiles passed)
+	Baseline    *runView // compare only: the baseline's run, nil when it did not run
+	Profiles    []Profile
+	Judged      string // compare only: which runs the exit status judges, for a person
 	Definitions []string
-	Side        []sideRow      // compare only: key numbers, baseline | resilient
-	SidePhases  []sidePhaseRow // compare only: per phase, baseline | resilient
+	Side        []sideRow      // compare only: key numbers, one cell per run
+	SideHeads   []sideCell     // compare only: the headings of SidePhases' cells
+	SidePhases  []sidePhaseRow // compare only: per phase, one cell per run
 }
 
 // verdict is a one-line judgement with a colour class (ok, bad, warn).
@@ -25,7 +28,7 @@ type verdict struct{ Text, Class string }
 
 // runView is one run, formatted for a person.
 type runView struct {
-	Label       string // "baseline", "resilient", or "" for a single run
+	Label       string // the profile's label in a compare ("baseline", "resilient", "adaptive"), or "" for a single run
 	A           *Analysis
 	Title       string
 	Settings    []kv
@@ -75,12 +78,19 @@ type serviceView struct {
 
 type changeRow struct{ What, Before, After, Delta string }
 
-type sideRow struct{ Key, Baseline, Resilient string }
+// sideRow is one key number of every run of a compare.
+type sideRow struct {
+	Key   string
+	Cells []sideCell // one per run, in the page's order
+}
 
-// sidePhaseRow is one metric: before, during and after, each baseline then resilient.
+// sideCell is one cell of a side-by-side table: its text, the run's label and its classes.
+type sideCell struct{ Text, Label, Class string }
+
+// sidePhaseRow is one metric: before, during and after, each with one cell per run.
 type sidePhaseRow struct {
 	Key   string
-	Cells []string
+	Cells []sideCell
 }
 
 // definitions is the list of definitions every report repeats.

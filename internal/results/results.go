@@ -22,8 +22,9 @@
 // numbers of milliseconds in fields and columns whose names end in _ms (see Duration); unknown
 // attempt counts are an empty cell in requests.csv (UnknownAttempts in memory).
 //
-// A compare folder (chaoslab run --compare) holds two run folders, baseline/ and resilient/,
-// and the combined report.md and report.html at its top.
+// A compare folder (chaoslab run --compare) holds one run folder per profile it ran, two or
+// more of baseline/ (RESILIENCE=off), resilient/ (on) and adaptive/ (adaptive), and the
+// combined report.md and report.html at its top.
 package results
 
 // File and folder names inside a results folder.
@@ -41,6 +42,7 @@ const (
 	ReportHTML         = "report.html"
 	BaselineDir        = "baseline"
 	ResilientDir       = "resilient"
+	AdaptiveDir        = "adaptive"
 	ClientService      = "client-service"
 	BackendService     = "backend-service"
 	SourceBackend      = "backend"  // Record.Source: the backend answered
@@ -55,5 +57,6 @@ const (
 	ResilienceAdaptive = "adaptive"
 	LabelBaseline      = "baseline"
 	LabelResilient     = "resilient"
+	LabelAdaptive      = "adaptive"
 	DefaultStackName   = "local"
 )
