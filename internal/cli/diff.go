@@ -17,8 +17,8 @@ func diffHelp() string {
 Usage: chaoslab diff [--format text|md|json] [--tolerance FIGURE=VALUE]... OLD NEW
 
 Compares two results folders figure by figure and marks every figure that got worse beyond its
-tolerance. OLD and NEW are two run folders, two compare folders (run --compare: the resilient
-runs, and the baselines), or two suite folders (run --suite: entry by entry, by name; an entry
+tolerance. OLD and NEW are two run folders, two compare folders (run --compare: each profile
+both ran, resilient, adaptive and baseline), or two suite folders (run --suite: entry by entry, by name; an entry
 in one folder only is listed, not compared). Each run is read from its summary.json; a folder
 written before summary.json existed is analyzed from its raw files.
 

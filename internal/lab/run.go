@@ -40,7 +40,7 @@ type RunConfig struct {
 	Warmup           time.Duration // load before the experiment starts, so "before" has numbers
 	Recovery         time.Duration // load after the rollbacks, to see the recovery
 	OutDir           string        // the results folder to create
-	Label            string        // results.LabelBaseline / LabelResilient in a compare run
+	Label            string        // a compare run's profile label (results.LabelBaseline, LabelResilient, LabelAdaptive); "" otherwise
 	ClientEnv        map[string]string
 	Objectives       map[string]float64 // the bounds the run is judged against (report.ParseObjectives)
 	Live             *live.Hub          // the live page's feed; nil = no page
@@ -55,7 +55,6 @@ type RunConfig struct {
 type Outcome struct {
 	Dir      string
 	Analysis *report.Analysis
-	Baseline *report.Analysis // a compare run's baseline (RESILIENCE=off); nil otherwise
 }
 
 // Passed says whether the run is a success (report.Judge: experiment completed, steady state

@@ -84,11 +84,11 @@ type RetrySchedule struct {
 // verdict is not stored: it is computed from a Run by one function (report.Judge), for the exit
 // status and for every report alike.
 type RunInfo struct {
-	Label       string            `json:"label,omitempty"` // LabelBaseline or LabelResilient in a compare run
+	Label       string            `json:"label,omitempty"` // a compare run's profile label (LabelBaseline, LabelResilient, LabelAdaptive)
 	Title       string            `json:"title"`           // the experiment's title
 	Experiment  string            `json:"experiment"`      // path, or "built-in"
 	Stack       string            `json:"stack"`           // local | netns
-	Resilience  string            `json:"resilience"`      // ResilienceOn | ResilienceOff
+	Resilience  string            `json:"resilience"`      // ResilienceOn | ResilienceAdaptive | ResilienceOff
 	RPS         float64           `json:"rps"`
 	Seed        int64             `json:"seed"`
 	Recovery    Duration          `json:"recovery_ms"`     // the recovery window after the rollbacks
