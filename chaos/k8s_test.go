@@ -3,6 +3,7 @@ package chaos_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"testing"
 
 	"chaoslab/internal/experiment"
+	"chaoslab/internal/k8s"
+	"chaoslab/internal/results"
 )
 
 const k8sExperiment = "network-partition-experiment.json"
@@ -148,6 +151,7 @@ case "$*" in
     echo ok ;;
   "get namespace"*) echo "lab   Active   1m" ;;
   "logs -n lab -l app=client-service"*)
+    if [ -n "$FAKE_CLIENT_LOG" ]; then cat "$FAKE_CLIENT_LOG"; exit 0; fi
     echo "[pod/client-service-1/client-service] time=T level=INFO msg=\"Retry 'backendRetry' - Attempt #1\" wait=1.2s"
     echo "[pod/client-service-1/client-service] time=T level=INFO msg=\"GET /api/data\" status=200"
     echo "[pod/client-service-1/client-service] time=T level=WARN msg=\"CircuitBreaker 'backendCB' changed state: CLOSED -> OPEN\""
@@ -172,6 +176,11 @@ esac
 
 func runObserve(t *testing.T, cluster bool, args ...string) (stdout, stderr, calls string, err error) {
 	t.Helper()
+	return runObserveEnv(t, cluster, nil, args...)
+}
+
+func runObserveEnv(t *testing.T, cluster bool, env []string, args ...string) (stdout, stderr, calls string, err error) {
+	t.Helper()
 	if _, err := exec.LookPath("bash"); err != nil {
 		t.Skip("bash not installed")
 	}
@@ -181,7 +190,8 @@ func runObserve(t *testing.T, cluster bool, args ...string) (stdout, stderr, cal
 	if cluster {
 		fake = "1"
 	}
-	cmd.Env = append(os.Environ(), "PATH="+dir+string(os.PathListSeparator)+os.Getenv("PATH"), "FAKE_CLUSTER="+fake, "CHAOSLAB_NAMESPACE=")
+	cmd.Env = append(os.Environ(), "PATH="+dir+string(os.PathListSeparator)+os.Getenv("PATH"), "FAKE_CLUSTER="+fake, "CHAOSLAB_NAMESPACE=", "FAKE_CLIENT_LOG=")
+	cmd.Env = append(cmd.Env, env...)
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err = cmd.Run()
@@ -243,6 +253,65 @@ func TestObserveSystemSnapshot(t *testing.T) {
 	}
 }
 
+// realClientLog is client-service's text log during a partition as `kubectl logs --prefix
+// --timestamps` shows it: retries, breaker transitions, and many fallbacks whose error says
+// "CircuitBreaker 'backendCB' is OPEN": those are fallbacks, not transitions.
+func realClientLog(retries, transitions, fallbacks int) string {
+	const prefix = "[pod/client-service-5d8f7c9b4-x2x7k/client-service] 2026-11-29T20:41:07.512345678Z "
+	const open = "CircuitBreaker 'backendCB' is OPEN and does not permit further calls"
+	var b strings.Builder
+	for i := range retries {
+		fmt.Fprintf(&b, "%stime=2026-11-29T20:41:07.512Z level=INFO msg=\"Retry 'backendRetry' - Attempt #%d\" event=retry attempt=%d wait=1.2s wait_ms=1200 error=\"dial tcp 198.19.12.7:8081: connect: connection refused\" request_id=%d\n", prefix, i%5+1, i%5+1, 100+i)
+	}
+	states := [][2]string{{"CLOSED", "OPEN"}, {"OPEN", "HALF_OPEN"}, {"HALF_OPEN", "OPEN"}, {"OPEN", "HALF_OPEN"}, {"HALF_OPEN", "CLOSED"}}
+	for i := range transitions {
+		st := states[i%len(states)]
+		fmt.Fprintf(&b, "%stime=2026-11-29T20:41:08.001Z level=WARN msg=\"CircuitBreaker 'backendCB' changed state: %s -> %s\" event=breaker from=%s to=%s\n", prefix, st[0], st[1], st[0], st[1])
+	}
+	for i := range fallbacks {
+		fmt.Fprintf(&b, "%stime=2026-11-29T20:41:09.100Z level=WARN msg=\"Fallback response due to error: %s\" event=fallback error=\"%s\" request_id=%d\n", prefix, open, open, 200+i)
+		// A JSON line (LOG_FORMAT=json) of the same kind.
+		if i%10 == 0 {
+			fmt.Fprintf(&b, "%s{\"time\":\"2026-11-29T20:41:09.1Z\",\"level\":\"WARN\",\"msg\":\"Fallback response due to error: %s\",\"event\":\"fallback\",\"error\":\"%s\"}\n", prefix, open, open)
+		}
+	}
+	return b.String()
+}
+
+// TestObserveSystemCountsTransitionsOnly feeds the script a log with 10 transitions and many
+// fallback lines that mention the breaker: only "changed state" lines are transitions.
+func TestObserveSystemCountsTransitionsOnly(t *testing.T) {
+	logFile := filepath.Join(t.TempDir(), "client.log")
+	if err := os.WriteFile(logFile, []byte(realClientLog(12, 10, 95)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	outDir := t.TempDir()
+	_, stderr, _, err := runObserveEnv(t, true, []string{"FAKE_CLIENT_LOG=" + logFile}, "lab", outDir)
+	if err != nil {
+		t.Fatalf("observe-system.sh: %v\nstderr: %s", err, stderr)
+	}
+	files, _ := filepath.Glob(filepath.Join(outDir, "observation-lab-*.txt"))
+	if len(files) != 1 {
+		t.Fatalf("observation files: %v", files)
+	}
+	data, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 95 text fallbacks plus 10 JSON ones.
+	if want := "retry attempts: 12   breaker transitions: 10   fallbacks: 105"; !strings.Contains(string(data), want) {
+		t.Errorf("observation lacks %q:\n%s", want, firstLines(string(data), 40))
+	}
+}
+
+func firstLines(s string, n int) string {
+	lines := strings.SplitN(s, "\n", n+1)
+	if len(lines) > n {
+		lines = lines[:n]
+	}
+	return strings.Join(lines, "\n")
+}
+
 func TestObserveSystemShellcheck(t *testing.T) {
 	sc, err := exec.LookPath("shellcheck")
 	if err != nil {
@@ -251,5 +320,51 @@ func TestObserveSystemShellcheck(t *testing.T) {
 	out, err := exec.Command(sc, "observe-system.sh").CombinedOutput()
 	if err != nil {
 		t.Fatalf("shellcheck observe-system.sh: %v\n%s", err, out)
+	}
+}
+
+// TestObserveSystemOnCluster runs observe-system.sh against the real pods of a cluster (skipped
+// unless CHAOSLAB_K8S_KUBECONFIG is set: README.md, Development) and checks its counts against
+// the client's log decoded by the typed decoder: breaker transitions are only the "changed
+// state" records, never the fallbacks that mention the breaker.
+func TestObserveSystemOnCluster(t *testing.T) {
+	kc := os.Getenv("CHAOSLAB_K8S_KUBECONFIG")
+	if kc == "" {
+		t.Skip("CHAOSLAB_K8S_KUBECONFIG not set: observe-system.sh not run against a cluster")
+	}
+	if _, err := exec.LookPath("kubectl"); err != nil {
+		t.Skip("kubectl not installed")
+	}
+	const since = "60m"
+	logs, err := exec.Command("kubectl", "--kubeconfig", kc, "logs", "-n", "chaoslab", "-l", "app=client-service", "--since="+since, "--tail=-1").Output()
+	if err != nil {
+		t.Fatalf("kubectl logs: %v", err)
+	}
+	want := map[string]int{}
+	for _, line := range strings.Split(string(logs), "\n") {
+		if e, ok := k8s.DecodeLogLine([]byte(line)); ok {
+			want[e.Kind]++
+		}
+	}
+	if want[results.KindBreaker] == 0 {
+		t.Skip("no breaker transition in the client's log: run chaoslab run --stack k8s first")
+	}
+	outDir := t.TempDir()
+	cmd := exec.Command("./observe-system.sh", "chaoslab", outDir)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kc, "LOG_SINCE="+since)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("observe-system.sh: %v\n%s", err, out)
+	}
+	files, _ := filepath.Glob(filepath.Join(outDir, "observation-chaoslab-*.txt"))
+	if len(files) != 1 {
+		t.Fatalf("observation files: %v", files)
+	}
+	data, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := fmt.Sprintf("retry attempts: %d   breaker transitions: %d   fallbacks: %d", want[results.KindRetry], want[results.KindBreaker], want[results.KindFallback])
+	if !strings.Contains(string(data), line) {
+		t.Errorf("observation lacks %q (the typed decoder's counts):\n%s", line, firstLines(string(data), 60))
 	}
 }

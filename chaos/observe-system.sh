@@ -63,15 +63,24 @@ proxy_get() {
     echo "(unavailable: GET $1 through the service proxy failed)"
 }
 
+# count_msg TEXT LINES: how many of LINES have a log message that starts with TEXT.
+count_msg() {
+  local text="$1" lines="$2"
+  grep -cF -e "msg=\"$text" -e "\"msg\":\"$text" <<<"$lines" || true
+}
+
 # service_logs APP: the pattern lines of one service's pods, and how many there are of each kind.
 service_logs() {
   local app="$1" lines
   lines="$(kubectl logs -n "$NS" -l "app=$app" --since="$LOG_SINCE" --tail=-1 --prefix --timestamps 2>&1 |
     grep -E "$LOG_PATTERN" || true)"
+  # Count by the record's message only (msg="..." in text, "msg":"..." in JSON lines): a fallback's
+  # or a retry's error text may itself say "CircuitBreaker 'backendCB' is OPEN ...", which is not a
+  # transition.
   printf 'retry attempts: %s   breaker transitions: %s   fallbacks: %s\n' \
-    "$(grep -c "Retry 'backendRetry'" <<<"$lines" || true)" \
-    "$(grep -c "CircuitBreaker 'backendCB'" <<<"$lines" || true)" \
-    "$(grep -c 'Fallback response due to error' <<<"$lines" || true)"
+    "$(count_msg "Retry 'backendRetry' - Attempt #" "$lines")" \
+    "$(count_msg "CircuitBreaker 'backendCB' changed state: " "$lines")" \
+    "$(count_msg 'Fallback response due to error: ' "$lines")"
   if [ -n "$lines" ]; then
     echo "$lines"
   else
