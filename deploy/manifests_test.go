@@ -215,6 +215,13 @@ func TestDeployments(t *testing.T) {
 			}
 			checkSecurity(t, pod, c)
 			checkResources(t, c)
+			for _, ic := range pod.InitContainers {
+				if ic.Image != image || ic.ImagePullPolicy != corev1.PullIfNotPresent {
+					t.Errorf("init container %s: image %q pull %q, want %q IfNotPresent", ic.Name, ic.Image, ic.ImagePullPolicy, image)
+				}
+				checkSecurity(t, pod, ic)
+				checkResources(t, ic)
+			}
 			if w.port != 0 {
 				checkPortsAndProbes(t, c, w.port)
 			}
