@@ -34,7 +34,7 @@ func commands() map[string]command {
 		"load":     {"send open-loop load to a URL and print what came back", loadCmd},
 		"bench":    {"measure resilience profiles side by side (detection, recovery, false timeouts, amplification, throughput)", benchCmd},
 		"soak":     {"keep the stack under load and rotating faults; fail if memory, goroutines or fds grow, or a request is lost", soakCmd},
-		"recover":  {"remove what killed runs left on a cluster (--stack k8s): their NetworkPolicies, a paused load generator", recoverCmd},
+		"recover":  {"undo what killed runs left on a cluster (--stack k8s): NetworkPolicies, a paused load, a changed RESILIENCE", recoverCmd},
 		"serve":    {"run one service in the foreground: serve backend | serve client", serveCmd},
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"chaoslab/internal/live"
 	"chaoslab/internal/load"
 	"chaoslab/internal/netns"
+	"chaoslab/internal/report"
 	"chaoslab/internal/results"
 	"chaoslab/internal/stack"
 )
@@ -46,7 +47,11 @@ and sends no load: it runs the experiment exactly as ` + "`chaos run`" + ` would
 
 Pipeline variables (RESILIENCE, RETRY_INITIAL_BACKOFF, CB_WAIT_DURATION, ...) are read from the
 environment or set with --env KEY=VALUE, e.g. --env RESILIENCE=off for the baseline.
---compare runs the experiment twice, RESILIENCE=off then on, and writes one report comparing them.
+--compare runs the experiment once per profile of RESILIENCE, each into its own folder (off into
+baseline/, on into resilient/, adaptive into adaptive/), and writes one report with the runs side
+by side on one time scale. --compare alone runs off,on,adaptive; --compare off,on (or
+--compare=off,on) runs the profiles listed, in that order: at least two, each once. It passes when
+every profile but off passed: the baseline, without the patterns, is expected to deviate.
 
 Rollbacks are the safety net: Ctrl-C or SIGTERM stops the method, still runs the rollbacks, records
 status "interrupted" in the journal, writes the results, and exits 1. chaoslab's default rollback
@@ -58,6 +63,7 @@ Examples:
   chaoslab run
   chaoslab run --var partition_duration:int=10 --rps 50
   chaoslab run --compare
+  chaoslab run --compare off,on http-errors
   chaoslab run http-errors --var error_percentage:int=50
   chaoslab run --suite --compare
   chaoslab run --stack none --journal-path out.json my-experiment.json
@@ -71,15 +77,18 @@ type runFlags struct {
 	compare, suite, ui            bool
 	uiAddr                        string
 	seed                          int64
+	compareArg                    compareFlag      // --compare as given
+	profiles                      []report.Profile // --compare's profiles (nil without it)
 	vars                          varsFlag
 	env                           envFlag
 	objectives                    objectiveFlag
+	k8s                           k8sFlags // --stack k8s: --kubeconfig, --context, --namespace (k8s.go)
 }
 
 func runCmd(ctx context.Context, e *env, args []string) error {
 	f := runFlags{vars: varsFlag{}, env: envFlag{}, objectives: objectiveFlag{}}
 	fs := newFlags("run", runHelp+"\nObjectives (NAME=BOUND; a fraction is 0 to 1):\n"+objectivesHelp(), e.stdout)
-	fs.StringVar(&f.stack, "stack", "local", "where to run: "+strings.Join(stack.KindNames(), " | ")+" | none (no stack, no load: like chaos run)")
+	fs.StringVar(&f.stack, "stack", "local", "where to run: "+strings.Join(stack.KindNames(), " | ")+" | k8s (a cluster where deploy/k8s is applied: --kubeconfig, --context, --namespace) | none (no stack, no load: like chaos run)")
 	fs.Var(f.vars, "var", "override a configuration value: key[:type]=value, type str (default), int or float (repeatable)")
 	fs.Var(f.env, "env", "set a pipeline variable for client-service: KEY=VALUE (repeatable)")
 	fs.Float64Var(&f.rps, "rps", 20, "load: requests per second (open loop)")
@@ -90,18 +99,26 @@ func runCmd(ctx context.Context, e *env, args []string) error {
 	fs.DurationVar(&f.recovery, "recovery", 20*time.Second, "load after the rollbacks, to watch the recovery")
 	fs.DurationVar(&f.loadTimeout, "load-timeout", load.DefaultTimeout, "timeout of one load request (keep it longer than the client's REQUEST_TIMEOUT)")
 	fs.Int64Var(&f.seed, "seed", 0, "seed of the client's retry jitter (RETRY_JITTER_SEED), recorded in run.json; 0 = pick one")
-	fs.BoolVar(&f.compare, "compare", false, "run twice, RESILIENCE=off then on, and write one report comparing them")
+	fs.Var(&f.compareArg, "compare", "run once per profile of RESILIENCE and write one report comparing them: alone, off,on,adaptive; or a list of two or more, e.g. --compare off,on")
 	fs.StringVar(&f.junit, "junit", "", "also write the judgement as JUnit XML to FILE, for CI: a test case per objective, steady-state probe and recovery")
 	fs.Var(f.objectives, "objective", "judge the run against NAME=BOUND, overriding the experiment's objectives (repeatable; list below)")
 	fs.BoolVar(&f.ui, "ui", false, "serve a live page on 127.0.0.1 while the run goes on (the timeline, the breaker, counters, activities); it stays up with a link to the report until Ctrl-C")
 	fs.StringVar(&f.uiAddr, "ui-addr", "127.0.0.1:0", "address of the live page (with --ui; loopback only)")
 	fs.BoolVar(&f.suite, "suite", false, "run every catalogue entry in turn and write an index (index.md, index.html)")
-	pos, err := parse(fs, args)
+	addK8sFlags(fs, &f.k8s)
+	pos, err := parse(fs, joinCompareValue(args))
 	if err != nil {
 		return err
 	}
+	if f.profiles, err = f.compareArg.profiles(); err != nil {
+		return err
+	}
+	f.compare = f.profiles != nil
 	if f.suite {
 		return runSuite(ctx, e, f, pos, args)
+	}
+	if f.stack == k8sStack {
+		return runK8s(ctx, e, f, pos, args)
 	}
 	exp, name, err := loadExperiment(pos, f.stack)
 	if err != nil {
@@ -177,7 +194,7 @@ func checkRunFlags(f *runFlags, exp *experiment.Experiment, e *env) error {
 		return cmdutil.Usagef("--warmup and --recovery must be >= 0 and --load-timeout > 0")
 	}
 	if f.compare && f.stack == "none" {
-		return cmdutil.Usagef("--compare needs a stack to run twice: use --stack local or netns")
+		return cmdutil.Usagef("--compare needs a stack to run each profile: use --stack local or netns")
 	}
 	if f.ui && (f.compare || f.suite || f.stack == "none") {
 		return cmdutil.Usagef("--ui shows one run on a stack: drop --compare, --suite and --stack none")
@@ -252,13 +269,13 @@ func runLab(ctx context.Context, e *env, exp *experiment.Experiment, name string
 			srv.Close(context.WithoutCancel(ctx))
 		}()
 	}
-	outcome, err := runOne(ctx, cfg, f.compare)
+	runs, err := runOne(ctx, cfg, f.profiles)
 	if f.junit != "" {
-		runs := []junit.Run{{Name: shortName(name), Err: fmt.Sprint(err)}}
+		jruns := []junit.Run{{Name: shortName(name), Err: fmt.Sprint(err)}}
 		if err == nil {
-			runs = junit.Pair(shortName(name), outcome.Analysis, outcome.Baseline)
+			jruns = junit.FromRuns(shortName(name), runs)
 		}
-		if jerr := junit.WriteFile(f.junit, "chaoslab run "+shortName(name), runs); jerr != nil {
+		if jerr := junit.WriteFile(f.junit, "chaoslab run "+shortName(name), jruns); jerr != nil {
 			return errors.Join(err, jerr)
 		}
 	}
@@ -271,8 +288,8 @@ func runLab(ctx context.Context, e *env, exp *experiment.Experiment, name string
 		}
 	}
 	fmt.Fprintf(e.stdout, "\nresults: %s\nreport:  %s\n", cfg.OutDir, filepath.Join(cfg.OutDir, results.ReportHTML))
-	if !outcome.Passed() {
-		fmt.Fprintf(e.stderr, "chaoslab: FAILED: %s\n", outcome.Failure())
+	if !report.RunsPassed(runs) {
+		fmt.Fprintf(e.stderr, "chaoslab: FAILED: %s\n", report.RunsFailure(runs))
 		return fmt.Errorf("%w", errors.Join(cmdutil.ErrFailed, cmdutil.ErrSilent))
 	}
 	return nil
@@ -324,12 +341,93 @@ func labConfig(e *env, f runFlags, args []string) lab.RunConfig {
 		LookupEnv: lookupEnv(e.getenv), Stdout: e.stdout, Args: args}
 }
 
-// runOne runs the experiment once, or twice with compare.
-func runOne(ctx context.Context, cfg lab.RunConfig, compare bool) (*lab.Outcome, error) {
-	if compare {
-		return lab.Compare(ctx, cfg)
+// runOne runs the experiment once, or once per profile with --compare (profiles non-nil), and
+// returns its runs: one with the zero Profile, or the compare's in report.Profiles' order.
+func runOne(ctx context.Context, cfg lab.RunConfig, profiles []report.Profile) ([]report.ProfileRun, error) {
+	if profiles != nil {
+		c, err := lab.Compare(ctx, cfg, profiles)
+		if c == nil {
+			return nil, err
+		}
+		return c.Runs, err
 	}
-	return lab.Run(ctx, cfg)
+	out, err := lab.Run(ctx, cfg)
+	if out == nil {
+		return nil, err
+	}
+	return []report.ProfileRun{{A: out.Analysis}}, err
+}
+
+// compareFlag is --compare as given: alone (or =true) the default profiles, =LIST a list of
+// profiles, =false none. The list is checked after parsing (profiles), so that a bad one is a
+// usage error naming it.
+type compareFlag struct {
+	set  bool
+	list string // "" = report.DefaultProfiles
+}
+
+func (c *compareFlag) IsBoolFlag() bool { return true }
+
+func (c *compareFlag) String() string {
+	if c == nil || !c.set {
+		return ""
+	}
+	return c.list
+}
+
+func (c *compareFlag) Set(s string) error {
+	switch s {
+	case "true":
+		c.set, c.list = true, ""
+	case "false":
+		c.set, c.list = false, ""
+	default:
+		c.set, c.list = true, s
+	}
+	return nil
+}
+
+// profiles are the profiles --compare asks for; nil without --compare.
+func (c *compareFlag) profiles() ([]report.Profile, error) {
+	switch {
+	case !c.set:
+		return nil, nil
+	case c.list == "":
+		return report.DefaultProfiles(), nil
+	}
+	ps, err := report.ParseProfiles(c.list)
+	if err != nil {
+		return nil, cmdutil.Usagef("--compare %s: %v", c.list, err)
+	}
+	return ps, nil
+}
+
+// joinCompareValue lets --compare take its list as the next argument, as the flag package
+// cannot for a flag that may stand alone: "--compare X" becomes "--compare=X" when X is a list
+// (it has a comma) or a profile's name (off, on, adaptive). No experiment is named like a
+// profile, so "--compare NAME" still runs NAME with the default profiles. Arguments after "--"
+// are left alone.
+func joinCompareValue(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if (a == "--compare" || a == "-compare") && i+1 < len(args) && isProfileList(args[i+1]) {
+			out = append(out, a+"="+args[i+1])
+			i++
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// isProfileList says whether an argument after --compare is its value: a list of profiles.
+func isProfileList(s string) bool {
+	_, known := report.ProfileOf(s)
+	return known || strings.Contains(s, ",")
 }
 
 // shortName is an experiment's name for JUnit: the catalogue name, or the file's base name.

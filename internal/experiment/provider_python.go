@@ -19,10 +19,14 @@ func validatePythonFields(p *Object) []string {
 	return problems
 }
 
-// runPython never runs: CheckRunnable refuses experiments with python providers before a run
-// starts. It is here so the registry lists the type.
-func runPython(_ context.Context, p *Object, _ providerEnv) (any, error) {
+// runPython runs a python provider natively when the run has a Native that supports it (the
+// Kubernetes stack's chaosk8s functions, Options.Native); otherwise it never runs:
+// CheckRunnableWith refuses such experiments before a run starts.
+func runPython(ctx context.Context, p *Object, _ providerEnv) (any, error) {
 	m, _ := getString(p, "module")
 	f, _ := getString(p, "func")
+	if n := nativeFrom(ctx); n != nil && n.Supports(m, f) {
+		return runNative(ctx, n, m, f, p)
+	}
 	return nil, &abortError{err: fmt.Errorf("python provider %s.%s needs the Chaos Toolkit: run it with `chaos run`", m, f)}
 }

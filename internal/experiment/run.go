@@ -45,6 +45,9 @@ type Options struct {
 	Observer   func(ActivityEvent)
 	HTTPClient *http.Client     // nil = a client that opens a fresh connection per request
 	Now        func() time.Time // nil = time.Now
+	// Native runs the python providers it supports (the Kubernetes stack's chaosk8s functions);
+	// nil = none: an experiment with a python provider is refused.
+	Native Native
 }
 
 // ActivityEvent reports an activity starting (Action "start") or ending (Action "end"). Status,
@@ -71,11 +74,11 @@ func Run(ctx context.Context, exp *Experiment, opts Options) (*Journal, error) {
 	if _, err := Validate(exp, opts); err != nil {
 		return nil, err
 	}
-	if err := CheckRunnable(exp); err != nil {
+	if err := CheckRunnableWith(exp, opts.Native); err != nil {
 		return nil, err
 	}
 	r := newRunner(exp, opts)
-	r.run(ctx)
+	r.run(withNative(ctx, opts.Native))
 	return r.j, nil
 }
 

@@ -1,0 +1,200 @@
+package k8s
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"chaoslab/internal/lab"
+	"chaoslab/internal/report"
+)
+
+// Annotations on the ConfigMap while a compare has changed its RESILIENCE.
+const (
+	ResilienceChangedByAnnotation = "chaoslab.io/resilience-changed-by" // the compare's run id
+	ResilienceWasAnnotation       = "chaoslab.io/resilience-was"        // the value before
+	restartedAtAnnotation         = "kubectl.kubernetes.io/restartedAt" // what kubectl rollout restart sets
+)
+
+// SetResilience sets RESILIENCE in the ConfigMap to value, remembering the value before in its
+// annotations (the first time, for run), and restarts client-service so that its pods read it,
+// waiting until the rollout is complete.
+func (c *Cluster) SetResilience(ctx context.Context, run, value string, out io.Writer) error {
+	cms := c.Client.CoreV1().ConfigMaps(c.Namespace)
+	cm, err := cms.Get(ctx, ConfigMapName, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("read the ConfigMap %s: %w", ConfigMapName, err)
+	}
+	ann := map[string]any{}
+	if cm.Annotations[ResilienceChangedByAnnotation] == "" {
+		ann[ResilienceChangedByAnnotation] = run
+		ann[ResilienceWasAnnotation] = cm.Data["RESILIENCE"]
+	}
+	if cm.Data["RESILIENCE"] == value && len(ann) == 0 {
+		return nil
+	}
+	patch := map[string]any{"metadata": map[string]any{"annotations": ann}, "data": map[string]any{"RESILIENCE": value}}
+	if _, err := cms.Patch(ctx, ConfigMapName, types.MergePatchType, mergePatch(patch), metav1.PatchOptions{}); err != nil {
+		return fmt.Errorf("set RESILIENCE=%s in the ConfigMap %s: %w", value, ConfigMapName, err)
+	}
+	if cm.Data["RESILIENCE"] == value {
+		return nil
+	}
+	fmt.Fprintf(out, "  ConfigMap %s: RESILIENCE=%s; restarting Deployment %s\n", ConfigMapName, value, ClientDeployment)
+	return c.restartClient(ctx)
+}
+
+// restartClient is kubectl rollout restart deployment/client-service, then rollout status.
+func (c *Cluster) restartClient(ctx context.Context) error {
+	deps := c.Client.AppsV1().Deployments(c.Namespace)
+	patch := map[string]any{"spec": map[string]any{"template": map[string]any{"metadata": map[string]any{
+		"annotations": map[string]any{restartedAtAnnotation: time.Now().UTC().Format(time.RFC3339Nano)}}}}}
+	if _, err := deps.Patch(ctx, ClientDeployment, types.MergePatchType, mergePatch(patch), metav1.PatchOptions{}); err != nil {
+		return fmt.Errorf("restart Deployment %s: %w", ClientDeployment, err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	for {
+		d, err := deps.Get(wctx, ClientDeployment, metav1.GetOptions{})
+		if err == nil {
+			n := specReplicas(d)
+			if d.Status.ObservedGeneration >= d.Generation && d.Status.UpdatedReplicas == n && d.Status.Replicas == n && d.Status.AvailableReplicas == n {
+				return nil
+			}
+		}
+		if !sleepFor(wctx, time.Second) {
+			return fmt.Errorf("Deployment %s did not finish its rollout within 3 minutes: kubectl -n %s rollout status deployment/%s", ClientDeployment, c.Namespace, ClientDeployment)
+		}
+	}
+}
+
+// restoreResilienceExcept restores a change of any run but keep ("" = of any run).
+func (c *Cluster) restoreResilienceExcept(ctx context.Context, keep string) (string, error) {
+	if keep != "" {
+		cm, err := c.Client.CoreV1().ConfigMaps(c.Namespace).Get(ctx, ConfigMapName, metav1.GetOptions{})
+		if err == nil && cm.Annotations[ResilienceChangedByAnnotation] == keep {
+			return "", nil
+		}
+	}
+	return c.restoreResilience(ctx, "")
+}
+
+// restoreResilience puts back the RESILIENCE a compare changed (of run; "" = of any run) and
+// restarts the client; it says what it did ("" = nothing).
+func (c *Cluster) restoreResilience(ctx context.Context, run string) (string, error) {
+	cms := c.Client.CoreV1().ConfigMaps(c.Namespace)
+	cm, err := cms.Get(ctx, ConfigMapName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read the ConfigMap %s: %w", ConfigMapName, err)
+	}
+	by := cm.Annotations[ResilienceChangedByAnnotation]
+	if by == "" || (run != "" && by != run) {
+		return "", nil
+	}
+	was := cm.Annotations[ResilienceWasAnnotation]
+	patch := map[string]any{"metadata": map[string]any{"annotations": map[string]any{ResilienceChangedByAnnotation: nil, ResilienceWasAnnotation: nil}}}
+	if was != "" {
+		patch["data"] = map[string]any{"RESILIENCE": was}
+	}
+	if _, err := cms.Patch(ctx, ConfigMapName, types.MergePatchType, mergePatch(patch), metav1.PatchOptions{}); err != nil {
+		return "", fmt.Errorf("restore RESILIENCE=%s in the ConfigMap %s: %w", was, ConfigMapName, err)
+	}
+	what := fmt.Sprintf("ConfigMap %s/%s: RESILIENCE=%s restored (%s had set it to %s)", c.Namespace, ConfigMapName, was, by, cm.Data["RESILIENCE"])
+	if was != cm.Data["RESILIENCE"] {
+		if err := c.restartClient(ctx); err != nil {
+			return "", err
+		}
+		what += ", client-service restarted"
+	}
+	return what, nil
+}
+
+// Compare runs the experiment once per profile, as lab.Compare does on the local stack: before
+// each run the ConfigMap's RESILIENCE is set to the profile and client-service is restarted
+// (rollout), each run goes into its folder under cfg.OutDir, and one report compares them. The
+// ConfigMap is restored (and the client restarted) afterwards, also after an interrupt; a
+// killed compare is restored by the next run or `chaoslab recover --stack k8s`.
+func Compare(ctx context.Context, cfg RunConfig, profiles []report.Profile) (*lab.Comparison, error) {
+	if len(profiles) == 0 {
+		profiles = report.DefaultProfiles()
+	}
+	if cfg.Stdout == nil {
+		cfg.Stdout = io.Discard
+	}
+	c := cfg.Cluster
+	if err := c.Preflight(ctx); err != nil {
+		return nil, err
+	}
+	if err := lab.MakeResultsDir(cfg.OutDir); err != nil {
+		return nil, err
+	}
+	removed, err := c.RemoveLeftovers(ctx)
+	for _, what := range removed {
+		fmt.Fprintf(cfg.Stdout, "  removed a leftover of an earlier run: %s\n", what)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("remove the leftovers of earlier runs: %w", err)
+	}
+	run := NewRunID(time.Now())
+	cfg.compareRun = run
+	bg := context.WithoutCancel(ctx)
+	defer func() {
+		if what, err := c.restoreResilience(bg, run); err != nil {
+			fmt.Fprintf(cfg.Stdout, "  !! %v: chaoslab recover --stack k8s puts it back\n", err)
+		} else if what != "" {
+			fmt.Fprintf(cfg.Stdout, "  %s\n", what)
+		}
+	}()
+	out := &lab.Comparison{Dir: cfg.OutDir}
+	for i, p := range profiles {
+		fmt.Fprintf(cfg.Stdout, "\n== run %d of %d: %s (RESILIENCE=%s)\n", i+1, len(profiles), p.Label, p.Resilience)
+		if err := c.SetResilience(ctx, run, p.Resilience, cfg.Stdout); err != nil {
+			return nil, fmt.Errorf("%s run: %w", p.Label, err)
+		}
+		rc := cfg
+		rc.Label = p.Label
+		rc.OutDir = filepath.Join(cfg.OutDir, p.Dir)
+		o, err := Run(ctx, rc)
+		if err != nil {
+			return nil, fmt.Errorf("%s run: %w", p.Label, err)
+		}
+		pr := report.ProfileRun{Profile: p, A: o.Analysis}
+		if !pr.Judged() {
+			if !o.Passed() {
+				fmt.Fprintf(cfg.Stdout, "%s: %s (expected without resilience patterns)\n", p.Label, o.Failure())
+			} else {
+				fmt.Fprintf(cfg.Stdout, "%s: held its steady state even without resilience patterns\n", p.Label)
+			}
+		}
+		out.Runs = append(out.Runs, pr)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	ran := out.Runs
+	for _, p := range profiles[len(ran):] {
+		out.Runs = append(out.Runs, report.ProfileRun{Profile: p})
+	}
+	report.SortRuns(out.Runs)
+	if len(ran) < 2 {
+		r := ran[0]
+		if err := report.RenderAnalysis(filepath.Join(cfg.OutDir, r.Profile.Dir), r.A); err != nil {
+			return out, fmt.Errorf("render the %s report: %w", r.Profile.Label, err)
+		}
+		return out, nil
+	}
+	report.WriteCompareSummary(cfg.Stdout, out.Runs)
+	if err := report.RenderCompare(cfg.OutDir, out.Runs); err != nil {
+		return out, fmt.Errorf("render the comparison report: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,277 @@
+package k8s
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+
+	"chaoslab/internal/results"
+)
+
+// podSelector selects the pods a run observes.
+const podSelector = "app in (client-service,backend-service)"
+
+// Observer follows the services' pods during a run: their phases, readiness, restarts and
+// deletions become events (results.KindProcess: "kill" when a pod is deleted or its container
+// restarts, "start" when a new pod or container is Ready again, "phase" when the phase changes),
+// and every pod's log is streamed into the service's log file; the client's log lines become
+// breaker, retry, fallback and attempt events through DecodeLogLine.
+type Observer struct {
+	cluster *Cluster
+	events  *results.EventLog
+	logs    map[string]io.Writer // app -> its log file
+	since   time.Time
+	logger  *slog.Logger
+	problem func(format string, args ...any)
+
+	mu       sync.Mutex
+	pods     map[string]*podState // by UID
+	breaker  string
+	streamWG sync.WaitGroup
+}
+
+type podState struct {
+	name, app string
+	phase     corev1.PodPhase
+	ready     bool
+	restarts  int32
+	deleted   bool
+	streamed  map[int32]bool // restart count -> its log streamed
+	killedAt  time.Time
+}
+
+// NewObserver makes an observer; logs maps each app (results.ClientService, BackendService) to
+// where its pods' lines go. problem is told of what should fail the run (a container restart).
+func NewObserver(c *Cluster, events *results.EventLog, logs map[string]io.Writer, logger *slog.Logger, problem func(string, ...any)) *Observer {
+	return &Observer{cluster: c, events: events, logs: logs, since: time.Now(), logger: logger, problem: problem, pods: map[string]*podState{}}
+}
+
+// Breaker is the client's breaker state as its log last said ("" before any transition).
+func (o *Observer) Breaker() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.breaker
+}
+
+// Run watches the pods until ctx ends, then waits for the log streams to drain.
+func (o *Observer) Run(ctx context.Context) {
+	defer o.streamWG.Wait()
+	pods := o.cluster.Client.CoreV1().Pods(o.cluster.Namespace)
+	for ctx.Err() == nil {
+		list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: podSelector})
+		if err != nil {
+			if ctx.Err() == nil {
+				o.logger.Warn("list pods", "error", err)
+				sleep(ctx, time.Second)
+			}
+			continue
+		}
+		for i := range list.Items {
+			o.update(ctx, &list.Items[i], false)
+		}
+		w, err := pods.Watch(ctx, metav1.ListOptions{LabelSelector: podSelector, ResourceVersion: list.ResourceVersion})
+		if err != nil {
+			if ctx.Err() == nil {
+				o.logger.Warn("watch pods", "error", err)
+				sleep(ctx, time.Second)
+			}
+			continue
+		}
+		o.drain(ctx, w)
+		w.Stop()
+	}
+}
+
+func (o *Observer) drain(ctx context.Context, w watch.Interface) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, open := <-w.ResultChan():
+			if !open {
+				return
+			}
+			p, ok := ev.Object.(*corev1.Pod)
+			if !ok {
+				continue
+			}
+			o.update(ctx, p, ev.Type == watch.Deleted)
+		}
+	}
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func podRestarts(p *corev1.Pod) (n int32, reason string) {
+	for _, c := range p.Status.ContainerStatuses {
+		n += c.RestartCount
+		if t := c.LastTerminationState.Terminated; t != nil {
+			reason = fmt.Sprintf("%s, exit code %d", t.Reason, t.ExitCode)
+		}
+	}
+	return n, reason
+}
+
+func podRunning(p *corev1.Pod) bool {
+	for _, c := range p.Status.ContainerStatuses {
+		if c.State.Running != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// update records what changed in a pod since it was last seen. The first sight of a pod at
+// start (initial) records nothing but its state.
+func (o *Observer) update(ctx context.Context, p *corev1.Pod, deleted bool) {
+	app := p.Labels["app"]
+	now := time.Now()
+	restarts, reason := podRestarts(p)
+	ready := podReady(p)
+	o.mu.Lock()
+	st, seen := o.pods[string(p.UID)]
+	if !seen {
+		st = &podState{name: p.Name, app: app, phase: p.Status.Phase, ready: ready, restarts: restarts, streamed: map[int32]bool{}}
+		o.pods[string(p.UID)] = st
+	}
+	var evs []results.Event
+	add := func(action, msg string) {
+		evs = append(evs, results.Event{Time: now, Kind: results.KindProcess, Action: action, Service: app, Message: msg})
+	}
+	if seen && p.Status.Phase != st.phase {
+		add("phase", fmt.Sprintf("pod %s: phase %s -> %s", p.Name, st.phase, p.Status.Phase))
+		st.phase = p.Status.Phase
+	}
+	if !st.deleted && (deleted || p.DeletionTimestamp != nil) {
+		st.deleted, st.killedAt = true, now
+		add("kill", fmt.Sprintf("pod %s deleted", p.Name))
+	}
+	if seen && restarts > st.restarts {
+		st.killedAt = now
+		add("kill", fmt.Sprintf("pod %s: container restarted (%d restarts; last: %s)", p.Name, restarts, reason))
+		if o.problem != nil {
+			o.problem("pod %s (%s) restarted during the run (%s): pods should remain running", p.Name, app, reason)
+		}
+	}
+	st.restarts = restarts
+	if ready && !st.ready && !st.deleted {
+		ev := results.Event{Time: now, Kind: results.KindProcess, Action: "start", Service: app, Message: fmt.Sprintf("pod %s ready", p.Name)}
+		if !st.killedAt.IsZero() {
+			ev.DurationMS = float64(now.Sub(st.killedAt)) / float64(time.Millisecond)
+		} else if k := o.lastKill(app); !k.IsZero() {
+			ev.DurationMS = float64(now.Sub(k)) / float64(time.Millisecond)
+		}
+		evs = append(evs, ev)
+	}
+	st.ready = ready && !st.deleted
+	stream := !st.deleted && podRunning(p) && !st.streamed[restarts]
+	if stream {
+		st.streamed[restarts] = true
+	}
+	o.mu.Unlock()
+	for _, e := range evs {
+		o.events.Add(e)
+	}
+	if stream {
+		o.streamWG.Add(1)
+		go func() {
+			defer o.streamWG.Done()
+			o.stream(ctx, p.Name, app)
+		}()
+	}
+}
+
+// lastKill is the time of the last kill of any pod of app (a replacement pod is a new pod).
+// o.mu must be held.
+func (o *Observer) lastKill(app string) time.Time {
+	var t time.Time
+	for _, st := range o.pods {
+		if st.app == app && st.killedAt.After(t) {
+			t = st.killedAt
+		}
+	}
+	return t
+}
+
+// stream follows one pod's log: every line goes to the service's log file (from the container's
+// start, as the local stack's files hold a service's whole life); the client's lines since the
+// start of the run become events.
+func (o *Observer) stream(ctx context.Context, pod, app string) {
+	req := o.cluster.Client.CoreV1().Pods(o.cluster.Namespace).GetLogs(pod, &corev1.PodLogOptions{Follow: true})
+	rc, err := req.Stream(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			o.logger.Warn("stream pod log", "pod", pod, "error", err)
+		}
+		return
+	}
+	defer rc.Close()
+	go func() { // a follow stream ends with the pod; end it with the run too
+		<-ctx.Done()
+		rc.Close()
+	}()
+	sc := bufio.NewScanner(rc)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		o.write(app, line)
+		if app != results.ClientService {
+			continue
+		}
+		if e, ok := DecodeLogLine(line); ok && !e.Time.Before(o.since) {
+			if e.Kind == results.KindBreaker {
+				o.mu.Lock()
+				o.breaker = e.To
+				o.mu.Unlock()
+			}
+			o.events.Add(e)
+		}
+	}
+}
+
+func (o *Observer) write(app string, line []byte) {
+	w := o.logs[app]
+	if w == nil {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	fmt.Fprintf(w, "%s\n", line)
+}
+
+// Running reports, per app, whether a pod is Ready, and the restarts of its current pods.
+func (o *Observer) Running(app string) (ready bool, restarts int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, st := range o.pods {
+		if st.app == app && !st.deleted {
+			ready = ready || st.ready
+			restarts += int(st.restarts)
+		}
+	}
+	return ready, restarts
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

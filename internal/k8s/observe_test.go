@@ -1,0 +1,116 @@
+package k8s
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"chaoslab/internal/results"
+)
+
+func runningPod(name, app string, ready bool, restarts int32) *corev1.Pod {
+	cond := corev1.ConditionFalse
+	if ready {
+		cond = corev1.ConditionTrue
+	}
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "lab", UID: types.UID("uid-" + name), Labels: map[string]string{"app": app}},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning,
+			Conditions:        []corev1.PodCondition{{Type: corev1.PodReady, Status: cond}},
+			ContainerStatuses: []corev1.ContainerStatus{{Name: app, RestartCount: restarts, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}},
+	}
+}
+
+// syncWriter is a log file for the observer, safe to read while it writes.
+type syncWriter struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+// TestObserverRecordsPodLife: a deleted backend pod is a kill, its Ready replacement a start
+// with the time since the kill, a container restart of the client a kill and a problem, and
+// every pod's log goes to its service's file.
+func TestObserverRecordsPodLife(t *testing.T) {
+	c, cs := labCluster(runningPod("backend-a", results.BackendService, true, 0), runningPod("client-a", results.ClientService, true, 0))
+	events := results.NewEventLog(nil)
+	var mu sync.Mutex
+	var problems []string
+	backendLog := &syncWriter{}
+	obs := NewObserver(c, events, map[string]io.Writer{results.BackendService: backendLog}, slog.New(slog.DiscardHandler),
+		func(f string, a ...any) { mu.Lock(); problems = append(problems, fmt.Sprintf(f, a...)); mu.Unlock() })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); obs.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	waitUntil := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 10s; events %+v", what, events.Events())
+			}
+			time.Sleep(10 * time.Millisecond) // polling the observer's state
+		}
+	}
+	find := func(action, svc string) *results.Event {
+		for _, e := range events.Events() {
+			if e.Kind == results.KindProcess && e.Action == action && e.Service == svc {
+				return &e
+			}
+		}
+		return nil
+	}
+	waitUntil("the pods seen", func() bool { r, _ := obs.Running(results.ClientService); return r })
+	if len(events.Events()) != 0 {
+		t.Errorf("pods seen at the start made events: %+v", events.Events())
+	}
+
+	pods := cs.CoreV1().Pods("lab")
+	if err := pods.Delete(ctx, "backend-a", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil("the kill", func() bool { return find("kill", results.BackendService) != nil })
+	if _, err := pods.Create(ctx, runningPod("backend-b", results.BackendService, false, 0), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pods.UpdateStatus(ctx, runningPod("backend-b", results.BackendService, true, 0), metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil("the replacement's start", func() bool { return find("start", results.BackendService) != nil })
+	if s := find("start", results.BackendService); s.DurationMS <= 0 || !strings.Contains(s.Message, "backend-b") {
+		t.Errorf("start event %+v: want the new pod and the time since the kill", s)
+	}
+
+	restarted := runningPod("client-a", results.ClientService, true, 1)
+	restarted.Status.ContainerStatuses[0].LastTerminationState.Terminated = &corev1.ContainerStateTerminated{Reason: "OOMKilled", ExitCode: 137}
+	if _, err := pods.UpdateStatus(ctx, restarted, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil("the client's restart", func() bool { return find("kill", results.ClientService) != nil })
+	mu.Lock()
+	if len(problems) != 1 || !strings.Contains(problems[0], "client-a") || !strings.Contains(problems[0], "OOMKilled") {
+		t.Errorf("problems %q: want the client's restart named with its reason", problems)
+	}
+	mu.Unlock()
+	waitUntil("the backend pods' logs", func() bool {
+		backendLog.mu.Lock()
+		defer backendLog.mu.Unlock()
+		return strings.Count(backendLog.b.String(), "fake logs") >= 2 // the fake clientset's log body, once per pod
+	})
+}
