@@ -104,3 +104,24 @@ func TestValidateBuiltIn(t *testing.T) {
 		t.Errorf("output = %q", out)
 	}
 }
+
+// TestValidateNotesNativeActivities: validate says which chaosk8s calls --stack k8s runs
+// natively, and which need `chaos run`.
+func TestValidateNotesNativeActivities(t *testing.T) {
+	dir := t.TempDir()
+	exp := filepath.Join(dir, "k8s.json")
+	os.WriteFile(exp, []byte(`{"title": "t", "description": "d", "method": [
+		{"type": "action", "name": "kill", "provider": {"type": "python", "module": "chaosk8s.pod.actions", "func": "terminate_pods", "arguments": {"label_selector": "app=x", "ns": "chaoslab"}}},
+		{"type": "action", "name": "exec", "provider": {"type": "python", "module": "chaosk8s.pod.actions", "func": "exec_in_pods", "arguments": {"cmd": "true", "label_selector": "app=x"}}}]}`), 0o644)
+	out, errOut, err := runCLI(t, "validate", exp)
+	if err != nil {
+		t.Fatalf("validate: %v", err)
+	}
+	all := out + errOut
+	if !strings.Contains(all, "chaosk8s.pod.actions.terminate_pods runs natively with `chaoslab run --stack k8s`") {
+		t.Errorf("no native note for terminate_pods:\n%s", all)
+	}
+	if !strings.Contains(all, "chaosk8s.pod.actions.exec_in_pods needs the Chaos Toolkit") {
+		t.Errorf("exec_in_pods not noted as needing chaos run:\n%s", all)
+	}
+}

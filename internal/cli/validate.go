@@ -6,6 +6,7 @@ import (
 
 	"chaoslab/internal/cmdutil"
 	"chaoslab/internal/experiment"
+	"chaoslab/internal/k8s"
 )
 
 const validateHelp = `
@@ -14,8 +15,9 @@ Usage: chaoslab validate [flags] EXPERIMENT
 Checks a Chaos Toolkit experiment like ` + "`chaos validate`" + `: structure, providers, tolerances,
 pauses, configuration (every env key without a default must be set) and substitution. Every problem
 is listed with the activity and the field it is in. Activities with a python provider (for example
-chaostoolkit-kubernetes, module chaosk8s) are reported as needing the real Chaos Toolkit; their
-module, function and arguments are checked against what chaosk8s 0.39 provides.
+chaostoolkit-kubernetes, module chaosk8s) are noted: those chaoslab runs natively with
+--stack k8s say so, the others need the real Chaos Toolkit; chaosk8s modules, functions and
+arguments are checked against what chaosk8s 0.39 provides.
 
 Exit status: 0 valid, 2 invalid.
 `
@@ -35,7 +37,7 @@ func validateCmd(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	notes, err := experiment.Validate(exp, experiment.Options{Vars: vars, LookupEnv: lookupEnv(e.getenv)})
+	notes, err := experiment.Validate(exp, experiment.Options{Vars: vars, LookupEnv: lookupEnv(e.getenv), Native: &k8s.Activities{}})
 	for _, n := range notes {
 		fmt.Fprintf(e.stdout, "note: %s\n", n)
 	}

@@ -14,7 +14,7 @@ import (
 // chaosk8s module and function are known, an error when not. Configuration is resolved with
 // opts.LookupEnv and opts.Vars, because pauses and tolerances are checked after substitution.
 func Validate(exp *Experiment, opts Options) (notes []string, err error) {
-	v := &validator{exp: exp}
+	v := &validator{exp: exp, native: opts.Native}
 	v.conf, v.problems = configuration(exp, opts.LookupEnv, opts.Vars)
 	v.checkTop()
 	v.checkStrategy(opts.RollbackStrategy)
@@ -29,6 +29,7 @@ func Validate(exp *Experiment, opts Options) (notes []string, err error) {
 
 type validator struct {
 	exp      *Experiment
+	native   Native // what runs python providers natively (notes only); nil = nothing
 	conf     map[string]any
 	problems []string
 	notes    []string
@@ -154,6 +155,9 @@ func (v *validator) checkPython(where string, p *Object) {
 		return
 	}
 	note := fmt.Sprintf("%s: python provider %s.%s needs the Chaos Toolkit: chaoslab does not run it; run the experiment with `chaos run`", where, module, fn)
+	if v.native != nil && v.native.Supports(module, fn) {
+		note = fmt.Sprintf("%s: python provider %s.%s runs natively with `chaoslab run --stack k8s`, or with `chaos run`", where, module, fn)
+	}
 	if module != "chaosk8s" && !strings.HasPrefix(module, "chaosk8s.") {
 		v.notes = append(v.notes, note+" (module not checked: chaoslab knows only chaosk8s)")
 		return
