@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -88,20 +89,25 @@ func (f Figures) FalseTimeoutShare() float64 {
 func Run(ctx context.Context, cfg Config) ([][]Figures, error) {
 	var all [][]Figures
 	for run := range cfg.Runs {
+		dir := filepath.Join(cfg.OutDir, fmt.Sprintf("run%d", run+1))
 		var figs []Figures
 		for _, p := range cfg.Profiles {
-			f, err := Measure(ctx, cfg, p, filepath.Join(cfg.OutDir, fmt.Sprintf("run%d", run+1), p))
+			f, err := Measure(ctx, cfg, p, filepath.Join(dir, p))
 			if err != nil {
 				return all, fmt.Errorf("run %d, RESILIENCE=%s: %w", run+1, p, err)
 			}
 			figs = append(figs, f)
+		}
+		if err := throughputs(ctx, cfg, figs, filepath.Join(dir, "throughput")); err != nil {
+			return all, fmt.Errorf("run %d, throughput: %w", run+1, err)
 		}
 		all = append(all, figs)
 	}
 	return all, nil
 }
 
-// Measure takes one profile's figures, with its runs' folders under dir.
+// Measure takes one profile's figures but the throughput (see throughputs), with its runs'
+// folders under dir.
 func Measure(ctx context.Context, cfg Config, profile, dir string) (Figures, error) {
 	f := Figures{Profile: profile}
 	secs := max(1, int(cfg.Fault.Round(time.Second)/time.Second))
@@ -137,12 +143,6 @@ func Measure(ctx context.Context, cfg Config, profile, dir string) (Figures, err
 		f.HealthyTimeouts += a.Calls[0].TimedOut
 		progress(cfg, profile, r.name, f)
 	}
-	tp, fb, err := throughput(ctx, cfg, profile, filepath.Join(dir, "throughput"))
-	if err != nil {
-		return f, fmt.Errorf("throughput: %w", err)
-	}
-	f.Throughput, f.LoopFallbackShare = tp, fb
-	progress(cfg, profile, "throughput", f)
 	return f, nil
 }
 
@@ -216,36 +216,68 @@ func StepRecovery(a *report.Analysis, target float64) *time.Duration {
 	return found
 }
 
-// throughput starts a stack with profile and measures, after a second of warm-up, how many
-// requests per second the backend answers for cfg.Workers closed-loop workers through
-// client-service, and the share of the answers the fallback made.
-func throughput(ctx context.Context, cfg Config, profile, dir string) (perSecond, fallbackShare float64, err error) {
-	env := maps.Clone(cfg.ClientEnv)
-	if env == nil {
-		env = map[string]string{}
+// throughputRounds is how many slices each profile's throughput is measured in.
+const throughputRounds = 5
+
+// throughputs starts one stack per profile of figs, all at once, and measures the closed-loop
+// throughput of each: cfg.Workers workers send through client-service one request after another,
+// in throughputRounds slices of cfg.Throughput/throughputRounds taken in turn (profile A, B, A,
+// B, ...), so that every profile meets the same moments of a noisy machine and their ratio is
+// fair. An idle stack costs next to nothing. Each profile gets a second of warm-up first.
+// It sets Throughput (backend answers per second) and LoopFallbackShare of each.
+func throughputs(ctx context.Context, cfg Config, figs []Figures, dir string) error {
+	type target struct {
+		url               string
+		backend, fallback int64
 	}
-	env["RESILIENCE"] = profile
 	if err := lab.MakeResultsDir(dir); err != nil {
-		return 0, 0, err
+		return err
 	}
-	s, err := stack.Start(ctx, stack.Config{Kind: "local", Dir: dir, ClientEnv: env, Serve: cfg.Serve})
-	if err != nil {
-		return 0, 0, err
+	targets := make([]*target, len(figs))
+	for i, f := range figs {
+		env := maps.Clone(cfg.ClientEnv)
+		if env == nil {
+			env = map[string]string{}
+		}
+		env["RESILIENCE"] = f.Profile
+		sdir := filepath.Join(dir, f.Profile)
+		if err := os.MkdirAll(sdir, 0o755); err != nil {
+			return fmt.Errorf("create %s: %w", sdir, err)
+		}
+		s, err := stack.Start(ctx, stack.Config{Kind: "local", Dir: sdir, ClientEnv: env, Serve: cfg.Serve})
+		if err != nil {
+			return fmt.Errorf("RESILIENCE=%s: %w", f.Profile, err)
+		}
+		defer s.Close(context.WithoutCancel(ctx))
+		targets[i] = &target{url: s.ClientURL + "/api/data"}
 	}
-	defer s.Close(context.WithoutCancel(ctx))
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Workers}, Timeout: 10 * time.Second}
 	defer client.CloseIdleConnections()
-	if _, _, err := closedLoop(ctx, client, s.ClientURL+"/api/data", cfg.Workers, time.Second); err != nil {
-		return 0, 0, err
+	for _, t := range targets {
+		if _, _, err := closedLoop(ctx, client, t.url, cfg.Workers, time.Second); err != nil {
+			return err
+		}
 	}
-	backend, fallback, err := closedLoop(ctx, client, s.ClientURL+"/api/data", cfg.Workers, cfg.Throughput)
-	if err != nil {
-		return 0, 0, err
+	slice := cfg.Throughput / throughputRounds
+	for range throughputRounds {
+		for i, t := range targets {
+			b, f, err := closedLoop(ctx, client, t.url, cfg.Workers, slice)
+			if err != nil {
+				return fmt.Errorf("RESILIENCE=%s: %w", figs[i].Profile, err)
+			}
+			t.backend += b
+			t.fallback += f
+		}
 	}
-	if backend+fallback > 0 {
-		fallbackShare = float64(fallback) / float64(backend+fallback)
+	for i, t := range targets {
+		f := &figs[i]
+		f.Throughput = float64(t.backend) / (slice * throughputRounds).Seconds()
+		if n := t.backend + t.fallback; n > 0 {
+			f.LoopFallbackShare = float64(t.fallback) / float64(n)
+		}
+		progress(cfg, f.Profile, "throughput", *f)
 	}
-	return float64(backend) / cfg.Throughput.Seconds(), fallbackShare, nil
+	return nil
 }
 
 // closedLoop has workers GET url one after another for d, and counts the 200 answers of the

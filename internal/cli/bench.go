@@ -32,8 +32,11 @@ and the ratio of the last profile to the first (by default adaptive / on). For e
                                  a 200 at all (backend or fallback)
   latency step -> 99% backend    backend-latency-within-timeout at 300 ms: from the step to the
                                  first request from which on 99 % were answered by the backend
-  healthy throughput             --workers closed-loop clients on a healthy stack for
-                                 --throughput (after 1 s of warm-up): 200 answers per second
+  healthy throughput             --workers closed-loop clients through client-service on a
+                                 healthy stack: backend answers per second over --throughput,
+                                 taken in 5 slices, the profiles' stacks in turn (A, B, A, B,
+                                 ...) so that each meets the same moments of the machine; after
+                                 1 s of warm-up each
 
 Each figure comes from the run's own analysis (the same as chaoslab run's report); every run
 keeps its results folder under --out. With --runs N the bench repeats; a cell is then the median
