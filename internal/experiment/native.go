@@ -37,9 +37,6 @@ func nativeFrom(ctx context.Context) Native {
 // are runnable; any other python provider is a usage error naming the activity, the module and
 // the function, and saying to use `chaos run`.
 func CheckRunnableWith(exp *Experiment, native Native) error {
-	if native == nil {
-		return CheckRunnable(exp)
-	}
 	sections := []struct {
 		key  string
 		list []*Object
@@ -56,10 +53,13 @@ func CheckRunnableWith(exp *Experiment, native Native) error {
 			}
 			module, _ := getString(p, "module")
 			fn, _ := getString(p, "func")
+			name, _ := getString(a, "name")
+			if native == nil {
+				return cmdutil.Usagef("%s[%d] %q uses the python provider %s.%s, which chaoslab cannot run: run it with `chaos run`", s.key, i, name, module, fn)
+			}
 			if native.Supports(module, fn) {
 				continue
 			}
-			name, _ := getString(a, "name")
 			return cmdutil.Usagef("%s[%d] %q uses the python provider %s.%s, which chaoslab does not run natively: run the experiment with `chaos run`", s.key, i, name, module, fn)
 		}
 	}

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-
-	"chaoslab/internal/cmdutil"
 )
 
 // Validate checks an experiment as `chaos validate` does and returns every problem at once in
@@ -247,26 +245,4 @@ func (v *validator) checkTolerance(where string, a *Object) {
 // CheckRunnable reports, as a usage error, the first activity chaoslab cannot run: one with a
 // python provider, which needs the Chaos Toolkit. The message names the activity, the module
 // and the function.
-func CheckRunnable(exp *Experiment) error {
-	sections := []struct {
-		key  string
-		list []*Object
-	}{
-		{"steady-state-hypothesis.probes", exp.hypothesisProbes()},
-		{"method", exp.section("method")},
-		{"rollbacks", exp.section("rollbacks")},
-	}
-	for _, s := range sections {
-		for i, a := range s.list {
-			p := asObject(mustGet(a, "provider"))
-			if t, _ := getString(p, "type"); t != "python" {
-				continue
-			}
-			name, _ := getString(a, "name")
-			module, _ := getString(p, "module")
-			fn, _ := getString(p, "func")
-			return cmdutil.Usagef("%s[%d] %q uses the python provider %s.%s, which chaoslab cannot run: run it with `chaos run`", s.key, i, name, module, fn)
-		}
-	}
-	return nil
-}
+func CheckRunnable(exp *Experiment) error { return CheckRunnableWith(exp, nil) }

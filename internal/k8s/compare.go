@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -124,9 +123,6 @@ func (c *Cluster) restoreResilience(ctx context.Context, run string) (string, er
 // ConfigMap is restored (and the client restarted) afterwards, also after an interrupt; a
 // killed compare is restored by the next run or `chaoslab recover --stack k8s`.
 func Compare(ctx context.Context, cfg RunConfig, profiles []report.Profile) (*lab.Comparison, error) {
-	if len(profiles) == 0 {
-		profiles = report.DefaultProfiles()
-	}
 	if cfg.Stdout == nil {
 		cfg.Stdout = io.Discard
 	}
@@ -154,47 +150,16 @@ func Compare(ctx context.Context, cfg RunConfig, profiles []report.Profile) (*la
 			fmt.Fprintf(cfg.Stdout, "  %s\n", what)
 		}
 	}()
-	out := &lab.Comparison{Dir: cfg.OutDir}
-	for i, p := range profiles {
-		fmt.Fprintf(cfg.Stdout, "\n== run %d of %d: %s (RESILIENCE=%s)\n", i+1, len(profiles), p.Label, p.Resilience)
+	return lab.CompareProfiles(ctx, cfg.OutDir, cfg.Stdout, profiles, func(ctx context.Context, p report.Profile, dir string) (*lab.Outcome, error) {
 		if err := c.SetResilience(ctx, run, p.Resilience, cfg.Stdout); err != nil {
-			return nil, fmt.Errorf("%s run: %w", p.Label, err)
+			return nil, err
 		}
 		rc := cfg
-		rc.Label = p.Label
-		rc.OutDir = filepath.Join(cfg.OutDir, p.Dir)
+		rc.Label, rc.OutDir = p.Label, dir
 		o, err := Run(ctx, rc)
 		if err != nil {
-			return nil, fmt.Errorf("%s run: %w", p.Label, err)
+			return nil, err
 		}
-		pr := report.ProfileRun{Profile: p, A: o.Analysis}
-		if !pr.Judged() {
-			if !o.Passed() {
-				fmt.Fprintf(cfg.Stdout, "%s: %s (expected without resilience patterns)\n", p.Label, o.Failure())
-			} else {
-				fmt.Fprintf(cfg.Stdout, "%s: held its steady state even without resilience patterns\n", p.Label)
-			}
-		}
-		out.Runs = append(out.Runs, pr)
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	ran := out.Runs
-	for _, p := range profiles[len(ran):] {
-		out.Runs = append(out.Runs, report.ProfileRun{Profile: p})
-	}
-	report.SortRuns(out.Runs)
-	if len(ran) < 2 {
-		r := ran[0]
-		if err := report.RenderAnalysis(filepath.Join(cfg.OutDir, r.Profile.Dir), r.A); err != nil {
-			return out, fmt.Errorf("render the %s report: %w", r.Profile.Label, err)
-		}
-		return out, nil
-	}
-	report.WriteCompareSummary(cfg.Stdout, out.Runs)
-	if err := report.RenderCompare(cfg.OutDir, out.Runs); err != nil {
-		return out, fmt.Errorf("render the comparison report: %w", err)
-	}
-	return out, nil
+		return &o.Outcome, nil
+	})
 }
