@@ -54,7 +54,7 @@ type Activities struct {
 // activity is one native chaosk8s function: its parameters with their Python defaults, and its body.
 type activity struct {
 	params map[string]any
-	run    func(a *Activities, ctx context.Context, args args) (any, error)
+	run    func(a *Activities, ctx context.Context, args *args) (any, error)
 }
 
 func catalogue() map[string]map[string]activity {
@@ -131,77 +131,85 @@ func (a *Activities) Call(ctx context.Context, module, fn string, in map[string]
 			}
 		}
 	}
-	return act.run(a, ctx, merged)
+	return act.run(a, ctx, &merged)
 }
 
-// args are one call's arguments, the defaults filled in.
+// args are one call's arguments, the defaults filled in. Reading one that has the wrong type
+// records the first such error in err and gives the zero value: an activity reads all its
+// arguments, then checks err once.
 type args struct {
 	fn   string
 	vals map[string]any
+	err  error
 }
 
-func (g args) str(k string) (string, bool, error) {
+func (g *args) fail(format string, a ...any) {
+	if g.err == nil {
+		g.err = fmt.Errorf(format, a...)
+	}
+}
+
+// str is the string argument k, and whether it was given (not None).
+func (g *args) str(k string) (string, bool) {
 	switch v := g.vals[k].(type) {
 	case nil:
-		return "", false, nil
+		return "", false
 	case string:
-		return v, true, nil
+		return v, true
 	default:
-		return "", false, fmt.Errorf("%s: argument %s must be a string, got %T %v", g.fn, k, v, v)
+		g.fail("%s: argument %s must be a string, got %T %v", g.fn, k, v, v)
+		return "", false
 	}
 }
 
-func (g args) boolean(k string) (bool, error) {
+func (g *args) boolean(k string) bool {
 	switch v := g.vals[k].(type) {
 	case nil:
-		return false, nil
+		return false
 	case bool:
-		return v, nil
+		return v
 	default:
-		return false, fmt.Errorf("%s: argument %s must be true or false, got %T %v", g.fn, k, v, v)
+		g.fail("%s: argument %s must be true or false, got %T %v", g.fn, k, v, v)
+		return false
 	}
 }
 
-func (g args) integer(k string) (int64, error) {
+func (g *args) integer(k string) int64 {
 	switch v := g.vals[k].(type) {
 	case int64:
-		return v, nil
+		return v
 	case int:
-		return int64(v), nil
+		return int64(v)
 	case float64:
 		if v == math.Trunc(v) {
-			return int64(v), nil
+			return int64(v)
 		}
-		return 0, fmt.Errorf("%s: argument %s must be a whole number, got %v", g.fn, k, v)
+		g.fail("%s: argument %s must be a whole number, got %v", g.fn, k, v)
 	default:
-		return 0, fmt.Errorf("%s: argument %s must be a number, got %T %v (give a configuration value a type: --var %s:int=...)", g.fn, k, v, v, k)
+		g.fail("%s: argument %s must be a number, got %T %v (give a configuration value a type: --var %s:int=...)", g.fn, k, v, v, k)
 	}
+	return 0
 }
 
 // ns is the namespace argument ("default" when absent, as in chaosk8s).
-func (g args) ns() (string, error) {
-	ns, ok, err := g.str("ns")
-	if err != nil {
-		return "", err
+func (g *args) ns() string {
+	if ns, ok := g.str("ns"); ok && ns != "" {
+		return ns
 	}
-	if !ok || ns == "" {
-		return "default", nil
-	}
-	return ns, nil
+	return "default"
 }
 
 // createNetworkPolicy is chaosk8s.networking.actions.create_network_policy: the policy from
 // spec (a dict) or from the JSON/YAML file spec_path (which wins when it exists), created in ns.
 // It returns None.
-func (a *Activities) createNetworkPolicy(ctx context.Context, g args) (any, error) {
-	ns, err := g.ns()
-	if err != nil {
-		return nil, err
-	}
+func (a *Activities) createNetworkPolicy(ctx context.Context, g *args) (any, error) {
+	ns := g.ns()
 	spec := g.vals["spec"]
-	if path, ok, err := g.str("spec_path"); err != nil {
-		return nil, err
-	} else if ok && path != "" {
+	path, ok := g.str("spec_path")
+	if g.err != nil {
+		return nil, g.err
+	}
+	if ok && path != "" {
 		if data, rerr := os.ReadFile(path); rerr == nil {
 			switch strings.ToLower(filepath.Ext(path)) {
 			case ".json", ".yml", ".yaml":
@@ -244,14 +252,11 @@ func (a *Activities) createNetworkPolicy(ctx context.Context, g args) (any, erro
 
 // removeNetworkPolicy is chaosk8s.networking.actions.remove_network_policy: it deletes the
 // policy (a missing one is an error, as the API's 404 is in Python) and returns None.
-func (a *Activities) removeNetworkPolicy(ctx context.Context, g args) (any, error) {
-	ns, err := g.ns()
-	if err != nil {
-		return nil, err
-	}
-	name, _, err := g.str("name")
-	if err != nil {
-		return nil, err
+func (a *Activities) removeNetworkPolicy(ctx context.Context, g *args) (any, error) {
+	ns := g.ns()
+	name, _ := g.str("name")
+	if g.err != nil {
+		return nil, g.err
 	}
 	if err := a.Client.NetworkingV1().NetworkPolicies(ns).Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
 		return nil, fmt.Errorf("remove_network_policy: delete NetworkPolicy %q in namespace %s: %w", name, ns, err)
@@ -267,42 +272,18 @@ func (a *Activities) removeNetworkPolicy(ctx context.Context, g args) (any, erro
 // keep all, or qty of them (mode fixed) or qty percent (mode percentage, rounded up), at random
 // with rand; delete them with grace_period seconds (< 0: the pod's own). It returns the names of
 // the pods it deleted.
-func (a *Activities) terminatePods(ctx context.Context, g args) (any, error) {
-	ns, err := g.ns()
-	if err != nil {
-		return nil, err
-	}
-	sel, _, err := g.str("label_selector")
-	if err != nil {
-		return nil, err
-	}
-	pattern, _, err := g.str("name_pattern")
-	if err != nil {
-		return nil, err
-	}
-	all, err := g.boolean("all")
-	if err != nil {
-		return nil, err
-	}
-	random, err := g.boolean("rand")
-	if err != nil {
-		return nil, err
-	}
-	mode, _, err := g.str("mode")
-	if err != nil {
-		return nil, err
-	}
-	order, _, err := g.str("order")
-	if err != nil {
-		return nil, err
-	}
-	qty, err := g.integer("qty")
-	if err != nil {
-		return nil, err
-	}
-	grace, err := g.integer("grace_period")
-	if err != nil {
-		return nil, err
+func (a *Activities) terminatePods(ctx context.Context, g *args) (any, error) {
+	ns := g.ns()
+	sel, _ := g.str("label_selector")
+	pattern, _ := g.str("name_pattern")
+	all := g.boolean("all")
+	random := g.boolean("rand")
+	mode, _ := g.str("mode")
+	order, _ := g.str("order")
+	qty := g.integer("qty")
+	grace := g.integer("grace_period")
+	if g.err != nil {
+		return nil, g.err
 	}
 	if mode != "fixed" && mode != "percentage" {
 		return nil, fmt.Errorf("terminate_pods: mode %s is not supported (fixed or percentage)", mode)
@@ -312,6 +293,7 @@ func (a *Activities) terminatePods(ctx context.Context, g args) (any, error) {
 	}
 	var re *regexp.Regexp
 	if pattern != "" {
+		var err error
 		if re, err = regexp.Compile(pattern); err != nil {
 			return nil, fmt.Errorf("terminate_pods: name_pattern %q: %w", pattern, err)
 		}
@@ -360,14 +342,11 @@ func (a *Activities) terminatePods(ctx context.Context, g args) (any, error) {
 	return deleted, nil
 }
 
-func (a *Activities) listPods(ctx context.Context, g args) ([]corev1.Pod, string, string, error) {
-	ns, err := g.ns()
-	if err != nil {
-		return nil, "", "", err
-	}
-	sel, _, err := g.str("label_selector")
-	if err != nil {
-		return nil, "", "", err
+func (a *Activities) listPods(ctx context.Context, g *args) ([]corev1.Pod, string, string, error) {
+	ns := g.ns()
+	sel, _ := g.str("label_selector")
+	if g.err != nil {
+		return nil, "", "", g.err
 	}
 	list, err := a.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel})
 	if err != nil {
@@ -379,16 +358,10 @@ func (a *Activities) listPods(ctx context.Context, g args) ([]corev1.Pod, string
 // podsInPhase is chaosk8s.pod.probes.pods_in_phase: true when every pod of label_selector is in
 // phase; no pod at all is an error; a pod in another phase is an error, or false without
 // raise_on_invalid_phase.
-func (a *Activities) podsInPhase(ctx context.Context, g args) (any, error) {
+func (a *Activities) podsInPhase(ctx context.Context, g *args) (any, error) {
+	phase, _ := g.str("phase")
+	raise := g.boolean("raise_on_invalid_phase")
 	pods, sel, _, err := a.listPods(ctx, g)
-	if err != nil {
-		return nil, err
-	}
-	phase, _, err := g.str("phase")
-	if err != nil {
-		return nil, err
-	}
-	raise, err := g.boolean("raise_on_invalid_phase")
 	if err != nil {
 		return nil, err
 	}
@@ -407,16 +380,10 @@ func (a *Activities) podsInPhase(ctx context.Context, g args) (any, error) {
 }
 
 // podsNotInPhase is chaosk8s.pod.probes.pods_not_in_phase: true when no pod of label_selector is in phase.
-func (a *Activities) podsNotInPhase(ctx context.Context, g args) (any, error) {
+func (a *Activities) podsNotInPhase(ctx context.Context, g *args) (any, error) {
+	phase, _ := g.str("phase")
+	raise := g.boolean("raise_on_in_phase")
 	pods, sel, _, err := a.listPods(ctx, g)
-	if err != nil {
-		return nil, err
-	}
-	phase, _, err := g.str("phase")
-	if err != nil {
-		return nil, err
-	}
-	raise, err := g.boolean("raise_on_in_phase")
 	if err != nil {
 		return nil, err
 	}
@@ -435,12 +402,9 @@ func (a *Activities) podsNotInPhase(ctx context.Context, g args) (any, error) {
 }
 
 // countPods is chaosk8s.pod.probes.count_pods: how many pods match label_selector (and phase).
-func (a *Activities) countPods(ctx context.Context, g args) (any, error) {
+func (a *Activities) countPods(ctx context.Context, g *args) (any, error) {
+	phase, _ := g.str("phase")
 	pods, _, _, err := a.listPods(ctx, g)
-	if err != nil {
-		return nil, err
-	}
-	phase, _, err := g.str("phase")
 	if err != nil {
 		return nil, err
 	}
@@ -455,18 +419,12 @@ func (a *Activities) countPods(ctx context.Context, g args) (any, error) {
 
 // deployment reads the Deployment name in ns, if it also matches label_selector (chaosk8s lists
 // with field selector metadata.name=NAME and the label selector).
-func (a *Activities) deployment(ctx context.Context, g args) (*appsv1.Deployment, string, error) {
-	ns, err := g.ns()
-	if err != nil {
-		return nil, "", err
-	}
-	name, _, err := g.str("name")
-	if err != nil {
-		return nil, "", err
-	}
-	sel, _, err := g.str("label_selector")
-	if err != nil {
-		return nil, "", err
+func (a *Activities) deployment(ctx context.Context, g *args) (*appsv1.Deployment, string, error) {
+	ns := g.ns()
+	name, _ := g.str("name")
+	sel, _ := g.str("label_selector")
+	if g.err != nil {
+		return nil, name, g.err
 	}
 	list, err := a.Client.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{LabelSelector: sel,
 		FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String()})
@@ -491,12 +449,9 @@ func specReplicas(d *appsv1.Deployment) int32 {
 // deploymentAvailableAndHealthy is chaosk8s.deployment.probes.deployment_available_and_healthy:
 // true when the Deployment's available replicas equal its spec's; a missing Deployment is an
 // error; an unhealthy one is an error, or false without raise_on_unavailable.
-func (a *Activities) deploymentAvailableAndHealthy(ctx context.Context, g args) (any, error) {
+func (a *Activities) deploymentAvailableAndHealthy(ctx context.Context, g *args) (any, error) {
+	raise := g.boolean("raise_on_unavailable")
 	d, name, err := a.deployment(ctx, g)
-	if err != nil {
-		return nil, err
-	}
-	raise, err := g.boolean("raise_on_unavailable")
 	if err != nil {
 		return nil, err
 	}
@@ -516,26 +471,14 @@ func (a *Activities) deploymentAvailableAndHealthy(ctx context.Context, g args) 
 // the Deployment for up to timeout seconds and returns true as soon as its ready replicas equal
 // its spec's (the first state seen counts, as in chaosk8s); otherwise it fails with "deployment
 // 'NAME' failed to recover within Ns", or returns false without raise_on_not_fully_available.
-func (a *Activities) deploymentFullyAvailable(ctx context.Context, g args) (any, error) {
-	ns, err := g.ns()
-	if err != nil {
-		return nil, err
-	}
-	name, _, err := g.str("name")
-	if err != nil {
-		return nil, err
-	}
-	sel, _, err := g.str("label_selector")
-	if err != nil {
-		return nil, err
-	}
-	timeout, err := g.integer("timeout")
-	if err != nil {
-		return nil, err
-	}
-	raise, err := g.boolean("raise_on_not_fully_available")
-	if err != nil {
-		return nil, err
+func (a *Activities) deploymentFullyAvailable(ctx context.Context, g *args) (any, error) {
+	ns := g.ns()
+	name, _ := g.str("name")
+	sel, _ := g.str("label_selector")
+	timeout := g.integer("timeout")
+	raise := g.boolean("raise_on_not_fully_available")
+	if g.err != nil {
+		return nil, g.err
 	}
 	ok, err := a.waitDeployment(ctx, ns, name, sel, time.Duration(timeout)*time.Second)
 	if err != nil {

@@ -122,6 +122,15 @@ func TestCallArguments(t *testing.T) {
 		{"chaosk8s.pod.actions", "terminate_pods", map[string]any{"order": "newest"}, "order newest is not supported"},
 		{"chaosk8s.pod.actions", "terminate_pods", map[string]any{"all": "yes"}, "all must be true or false"},
 		{"chaosk8s.pod.actions", "exec_in_pods", map[string]any{}, "not run natively"},
+		// Every activity reads all its arguments first: the first mistyped one is the error,
+		// before any API call (the fake clientset has no such objects: a call would fail otherwise).
+		{"chaosk8s.pod.actions", "terminate_pods", map[string]any{"all": "yes", "qty": 1.5}, "all must be true or false"},
+		{"chaosk8s.networking.actions", "remove_network_policy", map[string]any{"name": 5}, "name must be a string"},
+		{"chaosk8s.networking.actions", "create_network_policy", map[string]any{"spec_path": true}, "spec_path must be a string"},
+		{"chaosk8s.pod.probes", "pods_in_phase", map[string]any{"label_selector": "app=x", "phase": 3}, "phase must be a string"},
+		{"chaosk8s.pod.probes", "count_pods", map[string]any{"label_selector": 7}, "label_selector must be a string"},
+		{"chaosk8s.deployment.probes", "deployment_available_and_healthy", map[string]any{"name": "b", "raise_on_unavailable": "no"}, "raise_on_unavailable must be true or false"},
+		{"chaosk8s.deployment.probes", "deployment_fully_available", map[string]any{"name": "b", "timeout": 1.5}, "timeout must be a whole number"},
 	}
 	for _, tc := range cases {
 		_, err := a.Call(ctx, tc.module, tc.fn, tc.args)
