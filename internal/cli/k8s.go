@@ -69,16 +69,8 @@ func checkK8sFlags(f *runFlags, exp *experiment.Experiment, e *env) error {
 	case len(f.env) > 0:
 		return cmdutil.Usagef("--env does not apply to --stack k8s: the client's variables come from the ConfigMap chaoslab-config (kubectl -n NAMESPACE edit configmap chaoslab-config, then a rollout restart); --compare sets RESILIENCE there itself")
 	}
-	switch f.strategy {
-	case "always", "default", "never", "deviated":
-	default:
-		return cmdutil.Usagef("--rollback-strategy %q: use always, default, never or deviated", f.strategy)
-	}
-	if f.rps <= 0 || f.rps > 1000 {
-		return cmdutil.Usagef("--rps %g: must be > 0 and <= 1000 on Kubernetes (the load goes through the API server)", f.rps)
-	}
-	if f.warmup < 0 || f.recovery < 0 || f.loadTimeout <= 0 {
-		return cmdutil.Usagef("--warmup and --recovery must be >= 0 and --load-timeout > 0")
+	if err := checkLabFlags(f, 1000, " on Kubernetes (the load goes through the API server)"); err != nil {
+		return err
 	}
 	if _, err := experiment.Validate(exp, experiment.Options{Vars: f.vars, LookupEnv: lookupEnv(e.getenv)}); err != nil {
 		return err

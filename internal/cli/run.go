@@ -177,21 +177,30 @@ func catalogueExperiment(en chaos.Entry, stackKind string) (*experiment.Experime
 	return exp, en.Name + " (" + en.Path + ")", nil
 }
 
-// checkRunFlags rejects bad input before anything starts.
-func checkRunFlags(f *runFlags, exp *experiment.Experiment, e *env) error {
-	if _, ok := stack.Kinds()[f.stack]; !ok && f.stack != "none" {
-		return cmdutil.Usagef("--stack %q: use %s or none", f.stack, strings.Join(stack.KindNames(), ", "))
-	}
+// checkLabFlags checks the flags every stack reads: the rollback strategy, the rate (at most
+// maxRPS; why says what bounds it) and the durations.
+func checkLabFlags(f *runFlags, maxRPS float64, why string) error {
 	switch f.strategy {
 	case "always", "default", "never", "deviated":
 	default:
 		return cmdutil.Usagef("--rollback-strategy %q: use always, default, never or deviated", f.strategy)
 	}
-	if f.rps <= 0 || f.rps > 10000 {
-		return cmdutil.Usagef("--rps %g: must be > 0 and <= 10000", f.rps)
+	if f.rps <= 0 || f.rps > maxRPS {
+		return cmdutil.Usagef("--rps %g: must be > 0 and <= %g%s", f.rps, maxRPS, why)
 	}
 	if f.warmup < 0 || f.recovery < 0 || f.loadTimeout <= 0 {
 		return cmdutil.Usagef("--warmup and --recovery must be >= 0 and --load-timeout > 0")
+	}
+	return nil
+}
+
+// checkRunFlags rejects bad input before anything starts.
+func checkRunFlags(f *runFlags, exp *experiment.Experiment, e *env) error {
+	if _, ok := stack.Kinds()[f.stack]; !ok && f.stack != "none" {
+		return cmdutil.Usagef("--stack %q: use %s or none", f.stack, strings.Join(stack.KindNames(), ", "))
+	}
+	if err := checkLabFlags(f, 10000, ""); err != nil {
+		return err
 	}
 	if f.compare && f.stack == "none" {
 		return cmdutil.Usagef("--compare needs a stack to run each profile: use --stack local or netns")
