@@ -177,9 +177,9 @@ func labRun(ctx context.Context, cfg Config, profile, name string, vars map[stri
 		env = map[string]string{}
 	}
 	env["RESILIENCE"] = profile
-	out, err := lab.Run(ctx, lab.RunConfig{Stack: "local", Experiment: exp, ExperimentName: name, Vars: vars,
+	out, err := lab.Run(ctx, lab.RunConfig{Stack: lab.Processes{Kind: "local", Serve: cfg.Serve}, Experiment: exp, ExperimentName: name, Vars: vars,
 		RPS: cfg.RPS, LoadTimeout: 20 * time.Second, Warmup: cfg.Warmup, Recovery: cfg.Recovery, OutDir: dir,
-		ClientEnv: env, Serve: cfg.Serve, LookupEnv: cfg.LookupEnv, Stdout: io.Discard, Objectives: map[string]float64{}})
+		ClientEnv: env, LookupEnv: cfg.LookupEnv, Stdout: io.Discard, Objectives: map[string]float64{}})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}

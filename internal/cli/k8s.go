@@ -2,20 +2,15 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"path/filepath"
 	"strings"
-	"time"
 
 	"chaoslab/chaos"
 	"chaoslab/internal/cmdutil"
 	"chaoslab/internal/experiment"
-	"chaoslab/internal/junit"
 	"chaoslab/internal/k8s"
 	"chaoslab/internal/report"
-	"chaoslab/internal/results"
 )
 
 // k8sStack is the --stack value of a run on a Kubernetes cluster (deploy/k8s applied).
@@ -40,32 +35,21 @@ func (f k8sFlags) cluster(getenv func(string) string) (*k8s.Cluster, error) {
 	return k8s.Connect(k8s.ClusterConfig{Kubeconfig: f.kubeconfig, Context: f.context, Namespace: ns})
 }
 
-// loadK8sExperiment reads the named file, or the Kubernetes network partition when none is named.
-func loadK8sExperiment(pos []string) (*experiment.Experiment, string, error) {
-	switch len(pos) {
-	case 0:
-		exp, err := experiment.Parse([]byte(chaos.K8sPartitionExperiment), "json")
-		if err != nil {
-			return nil, "", fmt.Errorf("the built-in Kubernetes experiment: %w", err)
-		}
-		return exp, "built-in (" + chaos.K8sPartitionExperimentPath + ")", nil
-	case 1:
-		if _, ok := chaos.Lookup(pos[0]); ok && !strings.ContainsAny(pos[0], "./") {
-			return nil, "", cmdutil.Usagef("%s is a catalogue entry for the local stacks; on Kubernetes run chaos/network-partition-experiment.json (the default) or chaos/pod-kill-experiment.json", pos[0])
-		}
-		exp, name, err := loadExperiment(pos, k8sStack)
-		return exp, name, err
-	default:
-		return nil, "", cmdutil.Usagef("one experiment at a time, got %d: %v", len(pos), pos)
+// loadK8sPartition is the Kubernetes network partition, run when no experiment is named.
+func loadK8sPartition() (*experiment.Experiment, string, error) {
+	exp, err := experiment.Parse([]byte(chaos.K8sPartitionExperiment), "json")
+	if err != nil {
+		return nil, "", fmt.Errorf("the built-in Kubernetes experiment: %w", err)
 	}
+	return exp, "built-in (" + chaos.K8sPartitionExperimentPath + ")", nil
 }
 
 // checkK8sFlags rejects what --stack k8s does not do, and an experiment it cannot run, before
 // anything touches the cluster.
 func checkK8sFlags(f *runFlags, exp *experiment.Experiment, e *env) error {
 	switch {
-	case f.ui:
-		return cmdutil.Usagef("--ui is not available with --stack k8s")
+	case f.ui && (f.compare || f.suite):
+		return cmdutil.Usagef("--ui shows one run on a stack: drop --compare and --suite")
 	case len(f.env) > 0:
 		return cmdutil.Usagef("--env does not apply to --stack k8s: the client's variables come from the ConfigMap chaoslab-config (kubectl -n NAMESPACE edit configmap chaoslab-config, then a rollout restart); --compare sets RESILIENCE there itself")
 	}
@@ -80,66 +64,6 @@ func checkK8sFlags(f *runFlags, exp *experiment.Experiment, e *env) error {
 	}
 	_, err := objectivesFor(exp, f.objectives)
 	return err
-}
-
-// runK8s is `chaoslab run --stack k8s`: the experiment against a cluster where deploy/k8s is
-// applied, with load and evidence, into the same results folder and report as locally.
-func runK8s(ctx context.Context, e *env, f runFlags, pos, args []string) error {
-	exp, name, err := loadK8sExperiment(pos)
-	if err != nil {
-		return err
-	}
-	if err := checkK8sFlags(&f, exp, e); err != nil {
-		return err
-	}
-	objectives, err := objectivesFor(exp, f.objectives)
-	if err != nil {
-		return err
-	}
-	if f.out == "" {
-		f.out = filepath.Join("chaoslab-results", time.Now().UTC().Format("20060102T150405Z"))
-	}
-	c, err := f.k8s.cluster(e.getenv)
-	if err != nil {
-		return err
-	}
-	cfg := k8s.RunConfig{Cluster: c, Experiment: exp, ExperimentName: name, Vars: f.vars, RollbackStrategy: f.strategy,
-		RPS: f.rps, LoadTimeout: f.loadTimeout, Warmup: f.warmup, Recovery: f.recovery, OutDir: f.out, Objectives: objectives,
-		LookupEnv: lookupEnv(e.getenv), Stdout: e.stdout, Args: args}
-	var runs []report.ProfileRun
-	if f.compare {
-		cmp, err := k8s.Compare(ctx, cfg, f.profiles)
-		if cmp == nil {
-			return err
-		}
-		runs = cmp.Runs
-	} else {
-		out, err := k8s.Run(ctx, cfg)
-		if out == nil {
-			return err
-		}
-		runs = []report.ProfileRun{{A: out.Analysis}}
-	}
-	if f.junit != "" {
-		if jerr := junit.WriteFile(f.junit, "chaoslab run "+shortName(name), junit.FromRuns(shortName(name), runs)); jerr != nil {
-			return jerr
-		}
-	}
-	if f.journal != "" && !f.compare {
-		if err := copyFile(filepath.Join(f.out, results.JournalFile), f.journal); err != nil {
-			return err
-		}
-	}
-	fmt.Fprintf(e.stdout, "\nresults: %s\nreport:  %s\n", f.out, filepath.Join(f.out, results.ReportHTML))
-	switch {
-	case inconclusive(runs):
-		fmt.Fprintf(e.stderr, "chaoslab: INCONCLUSIVE: %s: the client never lost the backend, so the run proves nothing (check with chaos/README.md's manual Option 1, or use a cluster whose network plugin enforces policies)\n", k8s.InconclusiveWhy)
-		return errors.Join(cmdutil.ErrFailed, cmdutil.ErrSilent)
-	case !report.RunsPassed(runs):
-		fmt.Fprintf(e.stderr, "chaoslab: FAILED: %s\n", report.RunsFailure(runs))
-		return errors.Join(cmdutil.ErrFailed, cmdutil.ErrSilent)
-	}
-	return nil
 }
 
 // inconclusive says whether a run never proved its partition (k8s.Inconclusive is one of its

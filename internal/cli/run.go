@@ -15,6 +15,7 @@ import (
 	"chaoslab/internal/cmdutil"
 	"chaoslab/internal/experiment"
 	"chaoslab/internal/junit"
+	"chaoslab/internal/k8s"
 	"chaoslab/internal/lab"
 	"chaoslab/internal/live"
 	"chaoslab/internal/load"
@@ -82,7 +83,8 @@ type runFlags struct {
 	vars                          varsFlag
 	env                           envFlag
 	objectives                    objectiveFlag
-	k8s                           k8sFlags // --stack k8s: --kubeconfig, --context, --namespace (k8s.go)
+	k8s                           k8sFlags  // --stack k8s: --kubeconfig, --context, --namespace (k8s.go)
+	plug                          lab.Stack // where the runs happen (prepareLab)
 }
 
 func runCmd(ctx context.Context, e *env, args []string) error {
@@ -117,9 +119,6 @@ func runCmd(ctx context.Context, e *env, args []string) error {
 	if f.suite {
 		return runSuite(ctx, e, f, pos, args)
 	}
-	if f.stack == k8sStack {
-		return runK8s(ctx, e, f, pos, args)
-	}
 	exp, name, err := loadExperiment(pos, f.stack)
 	if err != nil {
 		return err
@@ -136,6 +135,9 @@ func runCmd(ctx context.Context, e *env, args []string) error {
 // loadExperiment reads the named file, or the catalogue entry of that name, or the built-in
 // partition when none is named; a catalogue entry the stack cannot run is refused with the reason.
 func loadExperiment(pos []string, stackKind string) (*experiment.Experiment, string, error) {
+	if stackKind == k8sStack && len(pos) == 0 {
+		return loadK8sPartition()
+	}
 	switch len(pos) {
 	case 0:
 		exp, err := experiment.Parse([]byte(chaos.LocalPartitionExperiment), "json")
@@ -196,8 +198,11 @@ func checkLabFlags(f *runFlags, maxRPS float64, why string) error {
 
 // checkRunFlags rejects bad input before anything starts.
 func checkRunFlags(f *runFlags, exp *experiment.Experiment, e *env) error {
+	if f.stack == k8sStack {
+		return checkK8sFlags(f, exp, e)
+	}
 	if _, ok := stack.Kinds()[f.stack]; !ok && f.stack != "none" {
-		return cmdutil.Usagef("--stack %q: use %s or none", f.stack, strings.Join(stack.KindNames(), ", "))
+		return cmdutil.Usagef("--stack %q: use %s, k8s or none", f.stack, strings.Join(stack.KindNames(), ", "))
 	}
 	if err := checkLabFlags(f, 10000, ""); err != nil {
 		return err
@@ -260,7 +265,7 @@ func runNoStack(ctx context.Context, e *env, exp *experiment.Experiment, f runFl
 }
 
 func runLab(ctx context.Context, e *env, exp *experiment.Experiment, name string, f runFlags, args []string) (err error) {
-	if err := prepareLab(ctx, &f); err != nil {
+	if err := prepareLab(ctx, e, &f); err != nil {
 		return err
 	}
 	cfg := labConfig(e, f, args)
@@ -297,6 +302,10 @@ func runLab(ctx context.Context, e *env, exp *experiment.Experiment, name string
 		}
 	}
 	fmt.Fprintf(e.stdout, "\nresults: %s\nreport:  %s\n", cfg.OutDir, filepath.Join(cfg.OutDir, results.ReportHTML))
+	if inconclusive(runs) {
+		fmt.Fprintf(e.stderr, "chaoslab: INCONCLUSIVE: %s: the client never lost the backend, so the run proves nothing (check with chaos/README.md's manual Option 1, or use a cluster whose network plugin enforces policies)\n", k8s.InconclusiveWhy)
+		return errors.Join(cmdutil.ErrFailed, cmdutil.ErrSilent)
+	}
 	if !report.RunsPassed(runs) {
 		fmt.Fprintf(e.stderr, "chaoslab: FAILED: %s\n", report.RunsFailure(runs))
 		return fmt.Errorf("%w", errors.Join(cmdutil.ErrFailed, cmdutil.ErrSilent))
@@ -324,8 +333,21 @@ func lingerLive(ctx context.Context, e *env, srv *live.Server, dir string) {
 	<-ctx.Done()
 }
 
-// prepareLab checks what a stack needs and fixes the jitter seed, once for every run.
-func prepareLab(ctx context.Context, f *runFlags) error {
+// prepareLab checks what a stack needs, makes its plug and fixes the jitter seed, once for
+// every run. On Kubernetes the client's variables are the ConfigMap's (the seed too).
+func prepareLab(ctx context.Context, e *env, f *runFlags) error {
+	if f.out == "" {
+		f.out = filepath.Join("chaoslab-results", time.Now().UTC().Format("20060102T150405Z"))
+	}
+	if f.stack == k8sStack {
+		c, err := f.k8s.cluster(e.getenv)
+		if err != nil {
+			return err
+		}
+		f.plug = &k8s.Stack{Cluster: c, Stdout: e.stdout}
+		return nil
+	}
+	f.plug = lab.Processes{Kind: f.stack}
 	if f.stack == "netns" {
 		if err := netns.Preflight(ctx); err != nil {
 			return err
@@ -337,15 +359,12 @@ func prepareLab(ctx context.Context, f *runFlags) error {
 		}
 		f.env["RETRY_JITTER_SEED"] = strconv.FormatInt(f.seed, 10)
 	}
-	if f.out == "" {
-		f.out = filepath.Join("chaoslab-results", time.Now().UTC().Format("20060102T150405Z"))
-	}
 	return nil
 }
 
 // labConfig is the lab run the flags ask for, without its experiment.
 func labConfig(e *env, f runFlags, args []string) lab.RunConfig {
-	return lab.RunConfig{Stack: f.stack, Vars: f.vars, RollbackStrategy: f.strategy,
+	return lab.RunConfig{Stack: f.plug, Vars: f.vars, RollbackStrategy: f.strategy,
 		RPS: f.rps, LoadTimeout: f.loadTimeout, Warmup: f.warmup, Recovery: f.recovery, OutDir: f.out, ClientEnv: f.env,
 		LookupEnv: lookupEnv(e.getenv), Stdout: e.stdout, Args: args}
 }
@@ -354,7 +373,13 @@ func labConfig(e *env, f runFlags, args []string) lab.RunConfig {
 // returns its runs: one with the zero Profile, or the compare's in report.Profiles' order.
 func runOne(ctx context.Context, cfg lab.RunConfig, profiles []report.Profile) ([]report.ProfileRun, error) {
 	if profiles != nil {
-		c, err := lab.Compare(ctx, cfg, profiles)
+		compare := lab.Compare
+		if ks, ok := cfg.Stack.(*k8s.Stack); ok {
+			compare = func(ctx context.Context, cfg lab.RunConfig, profiles []report.Profile) (*lab.Comparison, error) {
+				return k8s.Compare(ctx, ks, cfg, profiles)
+			}
+		}
+		c, err := compare(ctx, cfg, profiles)
 		if c == nil {
 			return nil, err
 		}

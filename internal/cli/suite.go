@@ -23,7 +23,7 @@ func runSuite(ctx context.Context, e *env, f runFlags, pos []string, args []stri
 	if err != nil {
 		return err
 	}
-	if err := prepareLab(ctx, &f); err != nil {
+	if err := prepareLab(ctx, e, &f); err != nil {
 		return err
 	}
 	if err := lab.MakeResultsDir(f.out); err != nil {

@@ -3,15 +3,12 @@ package k8s
 import (
 	"context"
 	"fmt"
-	"io"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	"chaoslab/internal/lab"
-	"chaoslab/internal/report"
 )
 
 // Annotations on the ConfigMap while a compare has changed its RESILIENCE.
@@ -24,7 +21,7 @@ const (
 // SetResilience sets RESILIENCE in the ConfigMap to value, remembering the value before in its
 // annotations (the first time, for run), and restarts client-service so that its pods read it,
 // waiting until the rollout is complete.
-func (c *Cluster) SetResilience(ctx context.Context, run, value string, out io.Writer) error {
+func (c *Cluster) SetResilience(ctx context.Context, run, value string, say func(string)) error {
 	cms := c.Client.CoreV1().ConfigMaps(c.Namespace)
 	cm, err := cms.Get(ctx, ConfigMapName, metav1.GetOptions{})
 	if err != nil {
@@ -45,7 +42,7 @@ func (c *Cluster) SetResilience(ctx context.Context, run, value string, out io.W
 	if cm.Data["RESILIENCE"] == value {
 		return nil
 	}
-	fmt.Fprintf(out, "  ConfigMap %s: RESILIENCE=%s; restarting Deployment %s\n", ConfigMapName, value, ClientDeployment)
+	say(fmt.Sprintf("ConfigMap %s: RESILIENCE=%s; restarting Deployment %s", ConfigMapName, value, ClientDeployment))
 	return c.restartClient(ctx)
 }
 
@@ -117,49 +114,3 @@ func (c *Cluster) restoreResilience(ctx context.Context, run string) (string, er
 	return what, nil
 }
 
-// Compare runs the experiment once per profile, as lab.Compare does on the local stack: before
-// each run the ConfigMap's RESILIENCE is set to the profile and client-service is restarted
-// (rollout), each run goes into its folder under cfg.OutDir, and one report compares them. The
-// ConfigMap is restored (and the client restarted) afterwards, also after an interrupt; a
-// killed compare is restored by the next run or `chaoslab recover --stack k8s`.
-func Compare(ctx context.Context, cfg RunConfig, profiles []report.Profile) (*lab.Comparison, error) {
-	if cfg.Stdout == nil {
-		cfg.Stdout = io.Discard
-	}
-	c := cfg.Cluster
-	if err := c.Preflight(ctx); err != nil {
-		return nil, err
-	}
-	if err := lab.MakeResultsDir(cfg.OutDir); err != nil {
-		return nil, err
-	}
-	removed, err := c.RemoveLeftovers(ctx)
-	for _, what := range removed {
-		fmt.Fprintf(cfg.Stdout, "  removed a leftover of an earlier run: %s\n", what)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("remove the leftovers of earlier runs: %w", err)
-	}
-	run := NewRunID(time.Now())
-	cfg.compareRun = run
-	bg := context.WithoutCancel(ctx)
-	defer func() {
-		if what, err := c.restoreResilience(bg, run); err != nil {
-			fmt.Fprintf(cfg.Stdout, "  !! %v: chaoslab recover --stack k8s puts it back\n", err)
-		} else if what != "" {
-			fmt.Fprintf(cfg.Stdout, "  %s\n", what)
-		}
-	}()
-	return lab.CompareProfiles(ctx, cfg.OutDir, cfg.Stdout, profiles, func(ctx context.Context, p report.Profile, dir string) (*lab.Outcome, error) {
-		if err := c.SetResilience(ctx, run, p.Resilience, cfg.Stdout); err != nil {
-			return nil, err
-		}
-		rc := cfg
-		rc.Label, rc.OutDir = p.Label, dir
-		o, err := Run(ctx, rc)
-		if err != nil {
-			return nil, err
-		}
-		return &o.Outcome, nil
-	})
-}

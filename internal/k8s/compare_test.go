@@ -2,7 +2,6 @@ package k8s
 
 import (
 	"context"
-	"io"
 	"strings"
 	"testing"
 
@@ -25,7 +24,7 @@ func TestSetAndRestoreResilience(t *testing.T) {
 		return got, d.Spec.Template.Annotations[restartedAtAnnotation]
 	}
 
-	if err := c.SetResilience(ctx, "run-cmp", "off", io.Discard); err != nil {
+	if err := c.SetResilience(ctx, "run-cmp", "off", func(string) {}); err != nil {
 		t.Fatal(err)
 	}
 	got, restarted := read()
@@ -34,7 +33,7 @@ func TestSetAndRestoreResilience(t *testing.T) {
 		t.Fatalf("after SetResilience off: data %v annotations %v, client restarted at %q", got.Data, got.Annotations, restarted)
 	}
 	// The next profile keeps the first value before the compare.
-	if err := c.SetResilience(ctx, "run-cmp", "adaptive", io.Discard); err != nil {
+	if err := c.SetResilience(ctx, "run-cmp", "adaptive", func(string) {}); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := read(); got.Data["RESILIENCE"] != "adaptive" || got.Annotations[ResilienceWasAnnotation] != "on" {

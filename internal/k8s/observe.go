@@ -44,7 +44,7 @@ type podState struct {
 	ready     bool
 	restarts  int32
 	deleted   bool
-	streamed  map[int32]bool // restart count -> its log streamed
+	streamed  map[string]bool // container/restart count -> its log streamed
 	killedAt  time.Time
 }
 
@@ -127,15 +127,6 @@ func podRestarts(p *corev1.Pod) (n int32, reason string) {
 	return n, reason
 }
 
-func podRunning(p *corev1.Pod) bool {
-	for _, c := range p.Status.ContainerStatuses {
-		if c.State.Running != nil {
-			return true
-		}
-	}
-	return false
-}
-
 // update records what changed in a pod since it was last seen. The first sight of a pod at
 // start (initial) records nothing but its state.
 func (o *Observer) update(ctx context.Context, p *corev1.Pod, deleted bool) {
@@ -146,7 +137,7 @@ func (o *Observer) update(ctx context.Context, p *corev1.Pod, deleted bool) {
 	o.mu.Lock()
 	st, seen := o.pods[string(p.UID)]
 	if !seen {
-		st = &podState{name: p.Name, app: app, phase: p.Status.Phase, ready: ready, restarts: restarts, streamed: map[int32]bool{}}
+		st = &podState{name: p.Name, app: app, phase: p.Status.Phase, ready: ready, restarts: restarts, streamed: map[string]bool{}}
 		o.pods[string(p.UID)] = st
 	}
 	var evs []results.Event
@@ -179,19 +170,23 @@ func (o *Observer) update(ctx context.Context, p *corev1.Pod, deleted bool) {
 		evs = append(evs, ev)
 	}
 	st.ready = ready && !st.deleted
-	stream := !st.deleted && podRunning(p) && !st.streamed[restarts]
-	if stream {
-		st.streamed[restarts] = true
+	var streams []string
+	for _, c := range p.Status.ContainerStatuses {
+		key := fmt.Sprintf("%s/%d", c.Name, c.RestartCount)
+		if !st.deleted && c.State.Running != nil && !st.streamed[key] {
+			st.streamed[key] = true
+			streams = append(streams, c.Name)
+		}
 	}
 	o.mu.Unlock()
 	for _, e := range evs {
 		o.events.Add(e)
 	}
-	if stream {
+	for _, c := range streams {
 		o.streamWG.Add(1)
 		go func() {
 			defer o.streamWG.Done()
-			o.stream(ctx, p.Name, app)
+			o.stream(ctx, p.Name, c)
 		}()
 	}
 }
@@ -208,11 +203,13 @@ func (o *Observer) lastKill(app string) time.Time {
 	return t
 }
 
-// stream follows one pod's log: every line goes to the service's log file (from the container's
+// stream follows one container's log: every line goes to its log file (from the container's
 // start, as the local stack's files hold a service's whole life); the client's lines since the
-// start of the run become events.
-func (o *Observer) stream(ctx context.Context, pod, app string) {
-	req := o.cluster.Client.CoreV1().Pods(o.cluster.Namespace).GetLogs(pod, &corev1.PodLogOptions{Follow: true})
+// start of the run become events. The containers are named after their service in deploy/k8s
+// (client-service, backend-service, and the backend's sidecar fault-proxy).
+func (o *Observer) stream(ctx context.Context, pod, container string) {
+	app := container
+	req := o.cluster.Client.CoreV1().Pods(o.cluster.Namespace).GetLogs(pod, &corev1.PodLogOptions{Follow: true, Container: container})
 	rc, err := req.Stream(ctx)
 	if err != nil {
 		if ctx.Err() == nil {

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -30,7 +31,7 @@ const (
 
 // RunConfig configures one lab run.
 type RunConfig struct {
-	Stack            string // a stack.Kinds name
+	Stack            Stack // where the run happens: Processes{Kind: "local"}, the k8s stack, ...
 	Experiment       *experiment.Experiment
 	ExperimentName   string // its path, or "built-in"
 	Vars             map[string]any
@@ -44,7 +45,6 @@ type RunConfig struct {
 	ClientEnv        map[string]string
 	Objectives       map[string]float64 // the bounds the run is judged against (report.ParseObjectives)
 	Live             *live.Hub          // the live page's feed; nil = no page
-	Serve            stack.ServeCommand
 	LookupEnv        func(string) (string, bool) // the environment the experiment sees (nil = os.LookupEnv)
 	Stdout           io.Writer
 	Logger           *slog.Logger
@@ -99,6 +99,13 @@ func Run(ctx context.Context, cfg RunConfig) (*Outcome, error) {
 	if cfg.Stdout == nil {
 		cfg.Stdout = io.Discard
 	}
+	if cfg.Stack == nil {
+		return nil, errors.New("lab.Run: no stack")
+	}
+	clientEnv, err := cfg.Stack.Prepare(ctx, cfg.ClientEnv)
+	if err != nil {
+		return nil, err
+	}
 	if err := MakeResultsDir(cfg.OutDir); err != nil {
 		return nil, err
 	}
@@ -110,12 +117,12 @@ func Run(ctx context.Context, cfg RunConfig) (*Outcome, error) {
 		defer f.Close()
 		cfg.Logger = slog.New(slog.NewTextHandler(f, nil))
 	}
-	client, err := stack.DescribeClient(cfg.ClientEnv)
+	client, err := stack.DescribeClient(clientEnv)
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{cfg: cfg, info: results.RunInfo{Label: cfg.Label, Title: cfg.Experiment.Title(), Experiment: cfg.ExperimentName,
-		Stack: cfg.Stack, RPS: cfg.RPS, Recovery: results.Duration(cfg.Recovery), LoadTimeout: results.Duration(cfg.LoadTimeout),
+	r := &runner{cfg: cfg, clientEnv: clientEnv, info: results.RunInfo{Label: cfg.Label, Title: cfg.Experiment.Title(), Experiment: cfg.ExperimentName,
+		Stack: cfg.Stack.Name(), RPS: cfg.RPS, Recovery: results.Duration(cfg.Recovery), LoadTimeout: results.Duration(cfg.LoadTimeout),
 		Start: time.Now().UTC(), Vars: cfg.Vars, ChaoslabArgs: cfg.Args, Objectives: cfg.Objectives,
 		ClientEnv: client.Env, Resilience: client.Resilience, Retry: client.Retry, CBWait: results.Duration(client.CBWait), HalfOpen: client.HalfOpenCalls}}
 	r.info.Seed, _ = strconv.ParseInt(client.Env["RETRY_JITTER_SEED"], 10, 64)
@@ -141,10 +148,12 @@ func Warnings(cfg RunConfig, client stack.ClientSettings) []string {
 }
 
 type runner struct {
-	cfg    RunConfig
-	info   results.RunInfo
-	events *results.EventLog
-	stack  *stack.Stack
+	cfg       RunConfig
+	clientEnv map[string]string // the client's variables in force (Stack.Prepare)
+	info      results.RunInfo
+	events    *results.EventLog
+	stack     Running
+	endpoints Endpoints
 	rec    load.Recorder
 	status *status
 	before *results.Snapshot
@@ -179,25 +188,44 @@ func (r *runner) run(ctx context.Context) (*Outcome, error) {
 		h.Info(r.info)
 	}
 
-	fmt.Fprintf(r.cfg.Stdout, "chaoslab: %s (%s stack, %g rps, resilience %s) -> %s\n", r.info.Title, r.cfg.Stack, r.cfg.RPS, r.info.Resilience, r.cfg.OutDir)
+	fmt.Fprintf(r.cfg.Stdout, "chaoslab: %s (%s stack, %g rps, resilience %s) -> %s\n", r.info.Title, r.info.Stack, r.cfg.RPS, r.info.Resilience, r.cfg.OutDir)
 	for _, w := range r.info.Warnings {
 		fmt.Fprintln(r.cfg.Stdout, "  warning: "+w)
 	}
 	r.phase("starting")
-	st, err := stack.Start(ctx, stack.Config{Kind: r.cfg.Stack, Dir: r.cfg.OutDir, ClientEnv: r.cfg.ClientEnv, Serve: r.cfg.Serve, Events: r.events, Logger: r.cfg.Logger,
-		Notify: func(m string) { fmt.Fprintln(r.cfg.Stdout, "  "+m) }})
+	st, err := r.cfg.Stack.Start(ctx, StartEnv{Dir: r.cfg.OutDir, ClientEnv: r.clientEnv, Events: r.events, Logger: r.cfg.Logger,
+		Say: r.say, Problem: r.problem})
 	if err != nil {
-		return nil, fmt.Errorf("start the %s stack: %w (logs in %s)", r.cfg.Stack, err, r.cfg.OutDir)
+		return nil, err
 	}
-	r.stack = st
-	defer st.Close(context.WithoutCancel(ctx))
-	fmt.Fprintf(r.cfg.Stdout, "  client %s  backend %s  fault API %s\n", st.ClientURL, st.BackendURL, st.FaultURL)
+	r.stack, r.endpoints = st, st.Endpoints()
+	closed := false
+	defer func() {
+		if !closed {
+			st.Close(context.WithoutCancel(ctx))
+		}
+	}()
+	if d := r.endpoints.Detail; d != "" {
+		fmt.Fprintln(r.cfg.Stdout, "  "+d)
+	} else {
+		fmt.Fprintf(r.cfg.Stdout, "  client %s  backend %s  fault API %s\n", r.endpoints.Client, r.endpoints.Backend, r.endpoints.Faults)
+	}
 
 	r.status = startStatus(r.cfg.Stdout, r.cfg.expectedDuration(), &r.rec.Counter, st.Breaker)
 	journal := r.drive(ctx)
 	r.status.close()
 
+	closed = true
 	return r.finish(ctx, journal)
+}
+
+// say prints a line for the user without garbling the status line.
+func (r *runner) say(msg string) {
+	if r.status != nil {
+		r.status.printf("  %s", msg)
+		return
+	}
+	fmt.Fprintln(r.cfg.Stdout, "  "+msg)
 }
 
 // drive runs load, warm-up, experiment and recovery; it returns the journal (nil if the
@@ -219,7 +247,7 @@ func (r *runner) drive(ctx context.Context) *experiment.Journal {
 	loadCtx, stopLoad := context.WithCancel(context.WithoutCancel(ctx))
 	loadDone := make(chan error, 1)
 	go func() {
-		lc := load.Config{Target: r.stack.ClientURL + "/api/data", RPS: r.cfg.RPS, Timeout: r.cfg.LoadTimeout}
+		lc := load.Config{Target: r.endpoints.Client + "/api/data", RPS: r.cfg.RPS, Timeout: r.cfg.LoadTimeout}
 		onRecord := r.rec.Add
 		if h := r.cfg.Live; h != nil {
 			onRecord = func(rec results.Record) { r.rec.Add(rec); h.Record(rec) }
@@ -243,7 +271,7 @@ func (r *runner) drive(ctx context.Context) *experiment.Journal {
 	if runCtx.Err() != nil {
 		return journal
 	}
-	if on, detail := r.stack.FaultActive(); on {
+	if on, detail := r.stack.FaultLeft(); on {
 		r.problem("the rollbacks left a fault in place (%s): recovery cannot be measured", detail)
 		r.status.printf("!! the rollbacks left a fault in place (%s): recovery cannot be measured; chaoslab removes it at exit", detail)
 	}
@@ -257,7 +285,7 @@ func (r *runner) runExperiment(ctx context.Context) *experiment.Journal {
 	if lookup == nil {
 		lookup = os.LookupEnv
 	}
-	stackEnv := map[string]string{EnvClientURL: r.stack.ClientURL, EnvBackendURL: r.stack.BackendURL, EnvToxiproxyURL: r.stack.FaultURL}
+	stackEnv := r.endpoints.env()
 	opts := experiment.Options{
 		Vars:             r.cfg.Vars,
 		RollbackStrategy: r.cfg.RollbackStrategy,
@@ -269,6 +297,7 @@ func (r *runner) runExperiment(ctx context.Context) *experiment.Journal {
 		},
 		Logger:   r.cfg.Logger.With("component", "experiment"),
 		Observer: r.observe,
+		Native:   r.stack.Native(),
 	}
 	j, err := experiment.Run(ctx, r.cfg.Experiment, opts)
 	if err != nil {
@@ -290,6 +319,7 @@ func (r *runner) observe(e experiment.ActivityEvent) {
 
 func (r *runner) phase(p string) {
 	r.events.Add(results.Event{Time: time.Now(), Kind: results.KindPhase, Phase: p})
+	r.cfg.Logger.Info("phase", "phase", p)
 	if r.status != nil {
 		r.status.setPhase(p)
 	}
