@@ -8,7 +8,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-
 )
 
 // Annotations on the ConfigMap while a compare has changed its RESILIENCE.
@@ -113,4 +112,3 @@ func (c *Cluster) restoreResilience(ctx context.Context, run string) (string, er
 	}
 	return what, nil
 }
-

@@ -43,8 +43,8 @@ type RunConfig struct {
 	OutDir           string        // the results folder to create
 	Label            string        // a compare run's profile label (results.LabelBaseline, LabelResilient, LabelAdaptive); "" otherwise
 	ClientEnv        map[string]string
-	Objectives       map[string]float64 // the bounds the run is judged against (report.ParseObjectives)
-	Live             *live.Hub          // the live page's feed; nil = no page
+	Objectives       map[string]float64          // the bounds the run is judged against (report.ParseObjectives)
+	Live             *live.Hub                   // the live page's feed; nil = no page
 	LookupEnv        func(string) (string, bool) // the environment the experiment sees (nil = os.LookupEnv)
 	Stdout           io.Writer
 	Logger           *slog.Logger
@@ -154,10 +154,10 @@ type runner struct {
 	events    *results.EventLog
 	stack     Running
 	endpoints Endpoints
-	rec    load.Recorder
-	status *status
-	before *results.Snapshot
-	after  *results.Snapshot
+	rec       load.Recorder
+	status    *status
+	before    *results.Snapshot
+	after     *results.Snapshot
 
 	mu       sync.Mutex // guards problems: the service watcher and the run add to it
 	problems []string

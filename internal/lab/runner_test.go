@@ -96,8 +96,8 @@ func (f *fakeStack) Endpoints() Endpoints {
 	return Endpoints{Client: f.srv.URL, Backend: f.srv.URL, Faults: f.srv.URL, Env: map[string]string{"FAKE_KEY": "fake-value"}}
 }
 func (f *fakeStack) Native() experiment.Native { return nil }
-func (f *fakeStack) Died() <-chan Exit        { return f.died }
-func (f *fakeStack) Breaker() string          { return "CLOSED" }
+func (f *fakeStack) Died() <-chan Exit         { return f.died }
+func (f *fakeStack) Breaker() string           { return "CLOSED" }
 func (f *fakeStack) FaultLeft() (bool, string) {
 	return f.faultLeft != "", f.faultLeft
 }

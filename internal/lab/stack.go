@@ -32,7 +32,7 @@ type StartEnv struct {
 	ClientEnv map[string]string // the client's variables, as Prepare returned them
 	Events    *results.EventLog // the typed event stream: the stack adds its faults, processes and log records
 	Logger    *slog.Logger
-	Say       func(msg string)                  // a line for the user (the status line stays intact)
+	Say       func(msg string)                 // a line for the user (the status line stays intact)
 	Problem   func(format string, args ...any) // something that fails the run
 }
 
