@@ -75,6 +75,7 @@ func (a *API) routes() http.Handler {
 		a.procs.register(mux)
 	}
 	mux.HandleFunc("POST /reset", a.handleReset)
+	mux.HandleFunc("GET /faults", a.handleFaults)
 	mux.Handle("/", a.cfg.TCP.Handler())
 	return a.watch(mux)
 }
@@ -88,6 +89,18 @@ func (a *API) watch(next http.Handler) http.Handler {
 			a.track.check(started)
 		}
 	})
+}
+
+// FaultsAnswer is the answer of GET /faults: what of a fault remains (Leftover), for a runner
+// that reaches the API from afar (the Kubernetes sidecar).
+type FaultsAnswer struct {
+	Leftover bool   `json:"leftover"` // a fault in effect, or one scheduled
+	Detail   string `json:"detail"`   // what, for a person ("" when nothing)
+}
+
+func (a *API) handleFaults(w http.ResponseWriter, _ *http.Request) {
+	left, detail := a.Leftover()
+	writeJSON(w, http.StatusOK, FaultsAnswer{Leftover: left, Detail: detail})
 }
 
 func (a *API) handleReset(w http.ResponseWriter, r *http.Request) {

@@ -239,3 +239,21 @@ func eventually(t *testing.T, cond func() bool) {
 }
 
 var _ http.Handler = (*HTTPFaults)(nil)
+
+// GET /faults says over HTTP what Leftover says in process: a runner that reaches the API from
+// afar (the Kubernetes sidecar) checks with it that the rollbacks removed every fault.
+func TestFaultsAnswerIsLeftover(t *testing.T) {
+	procs := newFakeProcs()
+	a, _, _, _ := startAPI(t, procs)
+	if code, body := call(t, "GET", a.URL()+"/faults", ""); code != 200 || body != `{"leftover":false,"detail":""}`+"\n" {
+		t.Errorf("GET /faults with no fault = %d %q", code, body)
+	}
+	if code, body := call(t, "POST", a.URL()+"/processes/client-service/kill", `{"signal":"SIGTERM"}`); code != 200 {
+		t.Fatalf("kill = %d %s", code, body)
+	}
+	_, detail := a.Leftover()
+	code, body := call(t, "GET", a.URL()+"/faults", "")
+	if code != 200 || !strings.Contains(body, `"leftover":true`) || !strings.Contains(body, detail) || detail == "" {
+		t.Errorf("GET /faults after a kill = %d %q, want leftover with %q", code, body, detail)
+	}
+}
