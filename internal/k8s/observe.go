@@ -34,6 +34,7 @@ type Observer struct {
 
 	mu       sync.Mutex
 	pods     map[string]*podState // by UID
+	expected map[string]time.Time // app -> until when a restart of its container is the experiment's
 	breaker  string
 	streamWG sync.WaitGroup
 }
@@ -52,6 +53,17 @@ type podState struct {
 // where its pods' lines go. problem is told of what should fail the run (a container restart).
 func NewObserver(c *Cluster, events *results.EventLog, logs map[string]io.Writer, logger *slog.Logger, problem func(string, ...any)) *Observer {
 	return &Observer{cluster: c, events: events, logs: logs, since: time.Now(), logger: logger, problem: problem, pods: map[string]*podState{}}
+}
+
+// ExpectRestart says that a restart of app's container until the given time is the
+// experiment's doing (a kill through the fault sidecar): it is recorded, not a problem.
+func (o *Observer) ExpectRestart(app string, until time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.expected == nil {
+		o.expected = map[string]time.Time{}
+	}
+	o.expected[app] = until
 }
 
 // Breaker is the client's breaker state as its log last said ("" before any transition).
@@ -154,9 +166,16 @@ func (o *Observer) update(ctx context.Context, p *corev1.Pod, deleted bool) {
 	}
 	if seen && restarts > st.restarts {
 		st.killedAt = now
-		add("kill", fmt.Sprintf("pod %s: container restarted (%d restarts; last: %s)", p.Name, restarts, reason))
-		if o.problem != nil {
-			o.problem("pod %s (%s) restarted during the run (%s): pods should remain running", p.Name, app, reason)
+		until, expected := o.expected[app]
+		switch {
+		case expected && now.Before(until):
+			delete(o.expected, app)
+			add("kill", fmt.Sprintf("pod %s: container killed by the experiment, restarted by the kubelet (%d restarts; last: %s)", p.Name, restarts, reason))
+		default:
+			add("kill", fmt.Sprintf("pod %s: container restarted (%d restarts; last: %s)", p.Name, restarts, reason))
+			if o.problem != nil {
+				o.problem("pod %s (%s) restarted during the run (%s): pods should remain running", p.Name, app, reason)
+			}
 		}
 	}
 	st.restarts = restarts

@@ -113,4 +113,24 @@ func TestObserverRecordsPodLife(t *testing.T) {
 		defer backendLog.mu.Unlock()
 		return strings.Count(backendLog.b.String(), "fake logs") >= 2 // the fake clientset's log body, once per pod
 	})
+
+	// A restart the experiment made (a kill through the fault sidecar) is recorded, not a problem.
+	obs.ExpectRestart(results.BackendService, time.Now().Add(time.Minute))
+	if _, err := pods.UpdateStatus(ctx, runningPod("backend-b", results.BackendService, true, 1), metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	killedByExperiment := func() bool {
+		for _, e := range events.Events() {
+			if e.Action == "kill" && strings.Contains(e.Message, "backend-b: container killed by the experiment") {
+				return true
+			}
+		}
+		return false
+	}
+	waitUntil("the backend's expected restart", killedByExperiment)
+	mu.Lock()
+	if len(problems) != 1 {
+		t.Errorf("problems %q: an expected restart is not one", problems)
+	}
+	mu.Unlock()
 }

@@ -26,8 +26,9 @@ type Proxy struct {
 	ln  net.Listener
 }
 
-// ServeService starts a Proxy to the Service name's port in the cluster's namespace.
-func (c *Cluster) ServeService(name, port string, logger *slog.Logger) (*Proxy, error) {
+// ServeService starts a Proxy to the Service name's port in the cluster's namespace. before, if
+// not nil, is told of every request before it is sent on.
+func (c *Cluster) ServeService(name, port string, logger *slog.Logger, before func(*http.Request)) (*Proxy, error) {
 	transport, err := rest.TransportFor(c.Rest)
 	if err != nil {
 		return nil, fmt.Errorf("a transport to the API server: %w", err)
@@ -39,6 +40,9 @@ func (c *Cluster) ServeService(name, port string, logger *slog.Logger) (*Proxy, 
 	prefix := strings.TrimSuffix(base.Path, "/") + "/api/v1/namespaces/" + c.Namespace + "/services/" + name + ":" + port + "/proxy"
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
+			if before != nil {
+				before(r.In)
+			}
 			r.Out.URL.Scheme, r.Out.URL.Host = base.Scheme, base.Host
 			r.Out.URL.Path = prefix + r.In.URL.Path
 			r.Out.URL.RawPath = ""

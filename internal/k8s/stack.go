@@ -195,8 +195,9 @@ func (r *running) serve() error {
 	for _, p := range []struct {
 		to         **Proxy
 		name, port string
-	}{{&r.client, ClientServiceName, ServicePort}, {&r.backend, FaultsServiceName, DirectPort}, {&r.faults, FaultsServiceName, FaultsPort}} {
-		px, err := r.c.ServeService(p.name, p.port, r.env.Logger)
+		before     func(*http.Request)
+	}{{&r.client, ClientServiceName, ServicePort, nil}, {&r.backend, FaultsServiceName, DirectPort, nil}, {&r.faults, FaultsServiceName, FaultsPort, r.faultRequest}} {
+		px, err := r.c.ServeService(p.name, p.port, r.env.Logger, p.before)
 		if err != nil {
 			return err
 		}
@@ -205,6 +206,21 @@ func (r *running) serve() error {
 	}
 	return nil
 }
+
+// faultRequest is told of every request to the fault sidecar: a kill through it is the
+// experiment's, so the container's restart that follows is expected, not a problem.
+func (r *running) faultRequest(req *http.Request) {
+	if req.Method != http.MethodPost {
+		return
+	}
+	if svc, ok := strings.CutSuffix(strings.TrimPrefix(req.URL.Path, "/processes/"), "/kill"); ok && !strings.Contains(svc, "/") {
+		r.obs.ExpectRestart(svc, time.Now().Add(expectRestartWithin))
+	}
+}
+
+// expectRestartWithin is how long after a kill through the sidecar a restart of the killed
+// container counts as the experiment's: the kubelet notices a dead container within seconds.
+const expectRestartWithin = 30 * time.Second
 
 // observe follows the pods and their logs into the run's files and events until Close.
 func (r *running) observe() error {
