@@ -1,117 +1,101 @@
 package deploy_test
 
 import (
+	"bytes"
 	"context"
-	"net"
+	"errors"
 	"net/http"
 	"net/http/httptest"
-	"path"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
-	corev1 "k8s.io/api/core/v1"
-
-	"chaoslab/internal/experiment"
+	"chaoslab/internal/cli"
+	"chaoslab/internal/cmdutil"
+	"chaoslab/internal/load"
 )
 
-const loadWaitConfigMap = "chaoslab-load-wait"
+// clientBase is where the load Deployment reaches client-service.
+const clientBase = "http://client-service:8080"
 
-// loadWait returns the load Deployment's init container and the experiment it runs, read from
-// the ConfigMap volume it mounts.
-func loadWait(t *testing.T, m *manifests) (corev1.Container, string) {
+// loadArgs returns the arguments of the load container's chaoslab command and its flags.
+func loadArgs(t *testing.T, m *manifests) ([]string, map[string]string) {
 	t.Helper()
-	pod := m.deployments["chaoslab-load"].Spec.Template.Spec
-	if len(pod.InitContainers) != 1 {
-		t.Fatalf("chaoslab-load has %d init containers, want 1 that waits for client-service", len(pod.InitContainers))
+	c := m.deployments["chaoslab-load"].Spec.Template.Spec.Containers[0]
+	args := c.Command[1:]
+	if len(args) == 0 || args[0] != "load" {
+		t.Fatalf("command = %v, want chaoslab load ...", c.Command)
 	}
-	ic := pod.InitContainers[0]
-	if len(ic.Command) < 2 || ic.Command[0] != "/usr/local/bin/chaoslab" || ic.Command[1] != "run" {
-		t.Fatalf("init container command %v, want /usr/local/bin/chaoslab run ...", ic.Command)
+	flags := map[string]string{}
+	for i := 1; i+1 < len(args); i += 2 {
+		flags[args[i]] = args[i+1]
 	}
-	args := strings.Join(ic.Command[2:], " ")
-	if !strings.Contains(args, "--stack none") || !strings.Contains(args, "--journal-path /dev/null") {
-		t.Errorf("init container args %q, want --stack none (no lab, no load) and --journal-path /dev/null (read-only root filesystem)", args)
-	}
-	file := ic.Command[len(ic.Command)-1]
-	var mount *corev1.VolumeMount
-	for i, vm := range ic.VolumeMounts {
-		if path.Dir(file) == vm.MountPath {
-			mount = &ic.VolumeMounts[i]
-		}
-	}
-	if mount == nil {
-		t.Fatalf("the experiment %s is in no volume the init container mounts (%v)", file, ic.VolumeMounts)
-	}
-	var vol *corev1.Volume
-	for i, v := range pod.Volumes {
-		if v.Name == mount.Name {
-			vol = &pod.Volumes[i]
-		}
-	}
-	if vol == nil || vol.ConfigMap == nil || vol.ConfigMap.Name != loadWaitConfigMap {
-		t.Fatalf("volume %q must be the ConfigMap %s, got %+v", mount.Name, loadWaitConfigMap, vol)
-	}
-	data, ok := m.configMaps[loadWaitConfigMap].Data[path.Base(file)]
-	if !ok {
-		t.Fatalf("ConfigMap %s has no key %s", loadWaitConfigMap, path.Base(file))
-	}
-	return ic, data
+	return args, flags
 }
 
-// TestLoadWaitsForClient: the load's init container runs an experiment whose only check is
-// client-service's /readyz through its Service, and that run fails (exit 1, so the kubelet runs
-// it again and the load does not start) while nothing answers there.
+// TestLoadWaitsForClient: the load container itself waits for client-service's /readyz through
+// its Service (chaoslab load --wait-ready), with no init container, volume or ConfigMap of its
+// own; and its exact arguments, pointed at a stand-in, send nothing until /readyz answers 200
+// and exit 1 when it never does.
 func TestLoadWaitsForClient(t *testing.T) {
 	m := loadManifests(t)
-	_, data := loadWait(t, m)
-	exp, err := experiment.Parse([]byte(data), "json")
-	if err != nil {
-		t.Fatalf("the wait experiment: %v", err)
+	pod := m.deployments["chaoslab-load"].Spec.Template.Spec
+	if len(pod.InitContainers) != 0 || len(pod.Volumes) != 0 || len(pod.Containers[0].VolumeMounts) != 0 {
+		t.Errorf("chaoslab-load has init containers %v, volumes %v: want none, the load waits itself (--wait-ready)",
+			pod.InitContainers, pod.Volumes)
 	}
-	if _, err := experiment.Validate(exp, experiment.Options{}); err != nil {
-		t.Fatalf("the wait experiment does not validate: %v", err)
+	if _, ok := m.configMaps["chaoslab-load-wait"]; ok || slices.ContainsFunc(m.kust.Resources, func(r string) bool { return strings.HasPrefix(r, "load-wait") }) {
+		t.Error("the ConfigMap chaoslab-load-wait is gone with the init container: remove it from kustomization.yaml")
 	}
-	target := "http://client-service:8080/readyz"
-	if !strings.Contains(data, `"url": "`+target+`"`) {
-		t.Fatalf("the wait experiment must GET %s", target)
+	args, flags := loadArgs(t, m)
+	checkURLPointsAt(t, "--wait-ready", flags["--wait-ready"], m.services["client-service"], "/readyz")
+	if !strings.HasPrefix(flags["--wait-ready"], clientBase) || !strings.HasPrefix(flags["--target"], clientBase) {
+		t.Fatalf("--wait-ready %q and --target %q: want both under %s", flags["--wait-ready"], flags["--target"], clientBase)
 	}
-	checkURLPointsAt(t, "wait URL", target, m.services["client-service"], "/readyz")
-
-	ready := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/readyz" {
-			http.NotFound(w, r)
-		}
-	}))
-	defer ready.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	refused := "http://" + ln.Addr().String()
-	ln.Close() // nothing listens there: connection refused, as a Service without ready endpoints
 	for _, tc := range []struct {
-		name, base string
-		exit       int
+		name     string
+		notReady int64
+		extra    []string // appended: the flag package keeps the last value
+		exit     int
 	}{
-		{"client ready", ready.URL, 0},
-		{"client not ready", refused, 1},
+		{"client ready after two 503s", 2, []string{"--duration", "50ms"}, 0},
+		{"client never ready", 1 << 62, []string{"--wait-timeout", "100ms"}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e, err := experiment.Parse([]byte(strings.ReplaceAll(data, "http://client-service:8080", tc.base)), "json")
-			if err != nil {
-				t.Fatal(err)
+			var polls, data, early atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				switch r.URL.Path {
+				case "/readyz":
+					if polls.Add(1) <= tc.notReady {
+						http.Error(w, "starting", http.StatusServiceUnavailable)
+					}
+				case "/api/data":
+					if data.Add(1); polls.Load() <= tc.notReady {
+						early.Add(1)
+					}
+				}
+			}))
+			defer srv.Close()
+			var run []string
+			for _, a := range append(slices.Clone(args), tc.extra...) {
+				run = append(run, strings.Replace(a, clientBase, srv.URL, 1))
 			}
-			j, err := experiment.Run(context.Background(), e, experiment.Options{})
-			if err != nil {
-				t.Fatal(err)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			var out, errb bytes.Buffer
+			err := cli.Run(ctx, run, func(string) string { return "" }, &out, &errb)
+			if got := cmdutil.ExitCode(err); got != tc.exit {
+				t.Fatalf("chaoslab %s: exit %d (%v), want %d", strings.Join(run, " "), got, err, tc.exit)
 			}
-			if got := j.ExitCode(); got != tc.exit {
-				t.Errorf("exit code %d (status %s), want %d", got, j.Status, tc.exit)
+			var nr *load.NotReadyError
+			if tc.exit == 1 && (!errors.As(err, &nr) || nr.Last != "HTTP 503") {
+				t.Errorf("err = %v, want not ready with last answer HTTP 503", err)
+			}
+			if early.Load() != 0 || (tc.exit == 0) != (data.Load() > 0) {
+				t.Errorf("%d /api/data requests, %d of them before /readyz answered 200", data.Load(), early.Load())
 			}
 		})
-	}
-	if !slices.ContainsFunc(m.kust.Resources, func(r string) bool { return strings.HasPrefix(r, "load-wait") }) {
-		t.Error("the wait ConfigMap is not in kustomization.yaml")
 	}
 }
