@@ -9,14 +9,13 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"chaoslab/internal/results"
 )
 
 // observer turns events into the log records, the metrics and the snapshot counters.
 type observer struct {
 	log      *slog.Logger
+	attempts *slog.Logger // log, and while an AttemptLease is in force debug records too
 	counts   counters
 	metrics  *metrics // nil when no registry was given
 	pipeline *Pipeline
@@ -35,10 +34,14 @@ type counters struct {
 	probesOK, probesFailed, budgetRefused        atomic.Int64 // adaptive profile
 }
 
-func newObserver(log *slog.Logger, reg prometheus.Registerer, p *Pipeline) (*observer, error) {
-	o := &observer{log: log.With("component", "resilience"), pipeline: p, breaker: p.cfg.Enabled}
-	if reg != nil {
-		m, err := newMetrics(reg, p)
+func newObserver(opts Options, p *Pipeline) (*observer, error) {
+	o := &observer{log: opts.Logger.With("component", "resilience"), pipeline: p, breaker: p.cfg.Enabled}
+	o.attempts = o.log
+	if opts.AttemptRecords != nil {
+		o.attempts = slog.New(leaseHandler{Handler: opts.Logger.Handler(), lease: opts.AttemptRecords}).With("component", "resilience")
+	}
+	if opts.Registry != nil {
+		m, err := newMetrics(opts.Registry, p)
 		if err != nil {
 			return nil, err
 		}
@@ -123,12 +126,12 @@ func (o *observer) logRefusal(ctx context.Context, e Event) {
 }
 
 // logAttempt writes one backend call's record, at debug level: one per call would flood the
-// info logs at high rates.
+// info logs at high rates. An AttemptLease in force writes it whatever the level.
 func (o *observer) logAttempt(ctx context.Context, e Event) {
-	if !o.log.Enabled(ctx, slog.LevelDebug) {
+	if !o.attempts.Enabled(ctx, slog.LevelDebug) {
 		return
 	}
-	o.log.LogAttrs(ctx, slog.LevelDebug, fmt.Sprintf("Backend call #%d: %s", e.Attempt, e.Outcome),
+	o.attempts.LogAttrs(ctx, slog.LevelDebug, fmt.Sprintf("Backend call #%d: %s", e.Attempt, e.Outcome),
 		withID(e, slog.String(results.AttrEvent, results.LogAttempt), slog.Int(results.AttrAttempt, e.Attempt),
 			slog.String(results.AttrOutcome, e.Outcome), slog.Float64(results.AttrDuration, ms(e.Duration)),
 			slog.String(results.AttrError, errText(e.Err)))...)

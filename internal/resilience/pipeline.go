@@ -45,6 +45,9 @@ type Options struct {
 	Registry prometheus.Registerer // where the metrics are registered; nil registers nothing
 	Rand     *rand.Rand            // source of the jitter; nil seeds one from the clock
 	Probe    Probe                 // the adaptive profile's probe of the backend; required by it
+	// AttemptRecords, while in force, writes the attempt records whatever the logger's level;
+	// nil = only at debug level.
+	AttemptRecords *AttemptLease
 }
 
 // Pipeline runs backend calls through the policies. It is safe for concurrent use.
@@ -77,7 +80,7 @@ func New(cfg Config, opts Options) (*Pipeline, error) {
 		errAttempt: fmt.Errorf("%w after %s (ATTEMPT_TIMEOUT)", ErrAttemptTimeout, cfg.AttemptTimeout),
 		errRequest: fmt.Errorf("%w of %s (REQUEST_TIMEOUT)", ErrRequestTimeout, cfg.RequestTimeout),
 	}
-	obs, err := newObserver(opts.Logger, opts.Registry, p)
+	obs, err := newObserver(opts, p)
 	if err != nil {
 		return nil, fmt.Errorf("registering resilience metrics: %w", err)
 	}
@@ -182,6 +185,12 @@ func (p *Pipeline) baseline(r *request, call Call) Outcome {
 		return Outcome{Source: SourceError, Err: err, Attempts: 1, State: StateDisabled}
 	}
 	return Outcome{Source: SourceBackend, Data: body, Attempts: 1, State: StateDisabled}
+}
+
+// AttemptRecords reports whether a record of every backend call is written now: the logger is
+// at debug level, or an AttemptLease is in force.
+func (p *Pipeline) AttemptRecords() bool {
+	return p.obs.attempts.Enabled(context.Background(), slog.LevelDebug)
 }
 
 // State is the breaker's state. The breaker moves from OPEN to HALF_OPEN when the wait ends.
