@@ -17,7 +17,8 @@ import (
 type Config struct {
 	ListenAddr string
 	BackendURL string // without a trailing slash
-	Resilience bool   // RESILIENCE=on or adaptive: the patterns run
+	Resilience bool   // RESILIENCE=on, retry or adaptive: the patterns run
+	RetryOnly  bool   // RESILIENCE=retry: only the retry and the timeouts run; no breaker, no fallback
 	Adaptive   bool   // RESILIENCE=adaptive: the patterns adapt (adaptive timeout, probing, retry budget)
 
 	AttemptTimeout time.Duration
@@ -68,7 +69,7 @@ func settings() []setting {
 			func(c *Config, v string) error { return httpserve.ListenAddr(v, &c.ListenAddr) }),
 		variable("BACKEND_URL", "http://localhost:8081", "base URL of backend-service; the only URL ever called",
 			func(c *Config, v string) error { return backendURL(v, &c.BackendURL) }),
-		variable("RESILIENCE", "on", "on = the patterns; adaptive = the patterns with an adaptive attempt timeout, active probing while OPEN and a retry budget; off = baseline: one attempt, no breaker, no fallback, errors as 502",
+		variable("RESILIENCE", "on", "on = the patterns; retry = the retries with ATTEMPT_TIMEOUT and REQUEST_TIMEOUT only: no breaker, no fallback, errors as 502; adaptive = the patterns with an adaptive attempt timeout, active probing while OPEN and a retry budget; off = baseline: one attempt, no breaker, no fallback, errors as 502",
 			func(c *Config, v string) error { return profile(v, c) }),
 		variable("ATTEMPT_TIMEOUT", "1s", "timeout of one attempt (connect + response)",
 			func(c *Config, v string) error { return httpserve.Duration(v, &c.AttemptTimeout, 1) }),
@@ -171,8 +172,11 @@ func Defaults() map[string]string { return httpserve.Defaults(settings()) }
 // Effective maps every variable to the value in force, in the variables' own notation.
 func (c Config) Effective() map[string]string {
 	profile := map[bool]string{true: "on", false: "off"}[c.Resilience]
-	if c.Adaptive {
+	switch {
+	case c.Adaptive:
 		profile = "adaptive"
+	case c.RetryOnly:
+		profile = "retry"
 	}
 	f := func(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
 	return map[string]string{
@@ -195,7 +199,7 @@ func (c Config) Effective() map[string]string {
 // pipelineConfig is the part of the configuration the resilience pipeline runs on.
 func (c Config) pipelineConfig() resilience.Config {
 	return resilience.Config{
-		Enabled: c.Resilience, AttemptTimeout: c.AttemptTimeout, RequestTimeout: c.RequestTimeout,
+		Enabled: c.Resilience, RetryOnly: c.RetryOnly, AttemptTimeout: c.AttemptTimeout, RequestTimeout: c.RequestTimeout,
 		MaxRetries: c.MaxRetries, InitialBackoff: c.InitialBackoff, Multiplier: c.Multiplier,
 		MaxBackoff: c.MaxBackoff, Jitter: c.Jitter,
 		SlidingWindow: c.CBSlidingWindow, MinimumCalls: c.CBMinimumCalls,
@@ -217,14 +221,14 @@ func (c Config) level() slog.Level {
 	return l
 }
 
-// profile reads RESILIENCE: on, adaptive or off.
+// profile reads RESILIENCE: on, retry, adaptive or off.
 func profile(v string, c *Config) error {
 	switch v {
-	case "on", "adaptive", "off":
-		c.Resilience, c.Adaptive = v != "off", v == "adaptive"
+	case "on", "retry", "adaptive", "off":
+		c.Resilience, c.RetryOnly, c.Adaptive = v != "off", v == "retry", v == "adaptive"
 		return nil
 	}
-	return errors.New("must be on, adaptive or off")
+	return errors.New("must be on, retry, adaptive or off")
 }
 
 func backendURL(v string, dst *string) error {

@@ -49,6 +49,10 @@ func TestLoadConfigOverrides(t *testing.T) {
 		{"listen on port 0", "LISTEN_ADDR", "127.0.0.1:0", func(c Config) bool { return c.ListenAddr == "127.0.0.1:0" }},
 		{"backend URL loses its trailing slash", "BACKEND_URL", "http://backend:9000/", func(c Config) bool { return c.BackendURL == "http://backend:9000" }},
 		{"resilience off", "RESILIENCE", "off", func(c Config) bool { return !c.Resilience && !c.Adaptive }},
+		{"resilience retry", "RESILIENCE", "retry", func(c Config) bool {
+			pc := c.pipelineConfig()
+			return pc.Enabled && pc.RetryOnly && !pc.Adaptive.Enabled && c.Effective()["RESILIENCE"] == "retry"
+		}},
 		{"resilience adaptive", "RESILIENCE", "adaptive", func(c Config) bool {
 			return c.Resilience && c.Adaptive && c.pipelineConfig().Adaptive.Enabled && c.Effective()["RESILIENCE"] == "adaptive"
 		}},
@@ -115,7 +119,7 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"attempt longer than the request", map[string]string{"ATTEMPT_TIMEOUT": "20s"}, "ATTEMPT_TIMEOUT"},
 		{"max backoff under the initial", map[string]string{"RETRY_MAX_BACKOFF": "500ms"}, "RETRY_MAX_BACKOFF"},
 		{"negative connection age", map[string]string{"BACKEND_CONN_MAX_AGE": "-5s"}, "BACKEND_CONN_MAX_AGE"},
-		{"resilience neither on, adaptive nor off", map[string]string{"RESILIENCE": "yes"}, "RESILIENCE"},
+		{"resilience neither on, retry, adaptive nor off", map[string]string{"RESILIENCE": "yes"}, "RESILIENCE"},
 		{"adaptive floor above the attempt timeout", map[string]string{"ADAPTIVE_TIMEOUT_FLOOR": "2s"}, "ADAPTIVE_TIMEOUT_FLOOR"},
 		{"adaptive floor under a millisecond", map[string]string{"ADAPTIVE_TIMEOUT_FLOOR": "10us"}, "ADAPTIVE_TIMEOUT_FLOOR"},
 		{"adaptive factor under 1", map[string]string{"ADAPTIVE_TIMEOUT_FACTOR": "0.5"}, "ADAPTIVE_TIMEOUT_FACTOR"},

@@ -46,7 +46,7 @@ func newMetrics(reg prometheus.Registerer, p *Pipeline) (*metrics, error) {
 	}
 	cs := []prometheus.Collector{m.calls, m.notPermitted, m.retryCalls, m.fallbacks}
 	cs = append(cs, stateGauges(p)...)
-	if p.cfg.Enabled && p.cfg.Adaptive.Enabled {
+	if p.cfg.hasBreaker() && p.cfg.Adaptive.Enabled {
 		cs = append(cs, m.adaptive(p)...)
 	}
 	for _, c := range cs {

@@ -19,7 +19,7 @@ type observer struct {
 	counts   counters
 	metrics  *metrics // nil when no registry was given
 	pipeline *Pipeline
-	breaker  bool // the pipeline has a breaker (not the baseline): its calls are counted
+	breaker  bool // the pipeline has a breaker (on, adaptive): its calls are counted
 
 	// Budget refusals are logged at most once a second, with how many there were since.
 	refusals     sync.Mutex
@@ -35,7 +35,7 @@ type counters struct {
 }
 
 func newObserver(opts Options, p *Pipeline) (*observer, error) {
-	o := &observer{log: opts.Logger.With("component", "resilience"), pipeline: p, breaker: p.cfg.Enabled}
+	o := &observer{log: opts.Logger.With("component", "resilience"), pipeline: p, breaker: p.cfg.hasBreaker()}
 	o.attempts = o.log
 	if opts.AttemptRecords != nil {
 		o.attempts = slog.New(leaseHandler{Handler: opts.Logger.Handler(), lease: opts.AttemptRecords}).With("component", "resilience")
@@ -53,7 +53,7 @@ func newObserver(opts Options, p *Pipeline) (*observer, error) {
 func (o *observer) observe(e Event) {
 	o.logEvent(e)
 	if e.Kind == EventAttempt && !o.breaker {
-		return // the baseline's calls are logged, not counted: there is no breaker
+		return // without a breaker (off, retry) the calls are logged, not counted
 	}
 	o.count(e)
 	if o.metrics != nil {

@@ -88,6 +88,10 @@ func New(cfg Config, opts Options) (*Pipeline, error) {
 	if !cfg.Enabled {
 		return p, nil
 	}
+	if cfg.RetryOnly {
+		p.build((&backoff{cfg: cfg, rnd: opts.Rand}).wait, nil)
+		return p, nil
+	}
 	p.breaker = newBreaker(cfg, p.onStateChanged)
 	if !cfg.Adaptive.Enabled {
 		p.build((&backoff{cfg: cfg, rnd: opts.Rand}).wait, nil)
@@ -122,6 +126,8 @@ func (p *Pipeline) Close() {
 //
 // The adaptive profile adds a retry budget (budget non-nil): a retry it refuses ends the request
 // with the fallback, and the retry line is logged only for a retry that goes ahead.
+// RESILIENCE=retry (RetryOnly) has neither breaker (p.breaker is nil: every attempt is permitted)
+// nor fallback: the retry's last error is the request's.
 func (p *Pipeline) build(wait func(n int, elapsed time.Duration) time.Duration, b budget.Budget) {
 	rb := retrypolicy.NewBuilder[*result]().
 		HandleIf(func(_ *result, err error) bool { return Retryable(err) }).
@@ -143,6 +149,9 @@ func (p *Pipeline) build(wait func(n int, elapsed time.Duration) time.Duration, 
 		HandleIf(func(_ *result, err error) bool { return err != nil }).
 		Build()
 	p.policies = []failsafe.Policy[*result]{fb, retry}
+	if p.cfg.RetryOnly {
+		p.policies = []failsafe.Policy[*result]{retry}
+	}
 }
 
 // Execute runs one request's backend call through the pipeline. The request's id, if any, is
@@ -167,7 +176,7 @@ func (p *Pipeline) Execute(ctx context.Context, call Call) Outcome {
 	}
 	out := Outcome{Attempts: r.calls, State: p.State()}
 	switch {
-	case err != nil: // the caller went away: failsafe-go answers with its context's error
+	case err != nil: // no fallback (RetryOnly), or the caller went away: failsafe-go answers with its context's error
 		out.Source, out.Err = SourceError, err
 	case res.fallback:
 		out.Source, out.Err = SourceFallback, res.err
@@ -195,7 +204,7 @@ func (p *Pipeline) AttemptRecords() bool {
 
 // State is the breaker's state. The breaker moves from OPEN to HALF_OPEN when the wait ends.
 func (p *Pipeline) State() State {
-	if !p.cfg.Enabled {
+	if p.breaker == nil {
 		return StateDisabled
 	}
 	return p.breaker.State()
