@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"chaoslab/internal/resilience"
+	"chaoslab/internal/results"
 )
 
 // Limits of the backend calls.
@@ -61,6 +62,9 @@ func (b *backendClient) fetch(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building the backend request: %w", err)
 	}
+	if id := forwarded(ctx); id != "" {
+		req.Header.Set(results.RequestIDHeader, id)
+	}
 	resp, err := b.http.Do(req)
 	if err != nil {
 		return nil, err
@@ -77,6 +81,19 @@ func (b *backendClient) fetch(ctx context.Context) ([]byte, error) {
 		return nil, errors.New("backend answered a body that is not JSON")
 	}
 	return body, nil
+}
+
+type forwardedKey struct{}
+
+// withForwarded returns ctx carrying the incoming X-Request-Id, as it came ("" = none), which
+// every backend attempt of the request sends on: a chain of tiers shares one id.
+func withForwarded(ctx context.Context, requestID string) context.Context {
+	return context.WithValue(ctx, forwardedKey{}, requestID)
+}
+
+func forwarded(ctx context.Context) string {
+	id, _ := ctx.Value(forwardedKey{}).(string)
+	return id
 }
 
 // maxReason bounds the reason kept from a failed answer's body.

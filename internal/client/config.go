@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +18,7 @@ import (
 type Config struct {
 	ListenAddr string
 	BackendURL string // without a trailing slash
+	Tier       string // TIER: the tier's name in a call graph, on every record and metric; "" = none
 	Resilience bool   // RESILIENCE=on, retry or adaptive: the patterns run
 	RetryOnly  bool   // RESILIENCE=retry: only the retry and the timeouts run; no breaker, no fallback
 	Adaptive   bool   // RESILIENCE=adaptive: the patterns adapt (adaptive timeout, probing, retry budget)
@@ -69,6 +71,8 @@ func settings() []setting {
 			func(c *Config, v string) error { return httpserve.ListenAddr(v, &c.ListenAddr) }),
 		variable("BACKEND_URL", "http://localhost:8081", "base URL of backend-service; the only URL ever called",
 			func(c *Config, v string) error { return backendURL(v, &c.BackendURL) }),
+		variable("TIER", "", "the tier's name in a call graph (such as edge, mid): every log record, /api/resilience and every metric (constant label tier) carry it; empty = none",
+			func(c *Config, v string) error { return tierName(v, &c.Tier) }),
 		variable("RESILIENCE", "on", "on = the patterns; retry = the retries with ATTEMPT_TIMEOUT and REQUEST_TIMEOUT only: no breaker, no fallback, errors as 502; adaptive = the patterns with an adaptive attempt timeout, active probing while OPEN and a retry budget; off = baseline: one attempt, no breaker, no fallback, errors as 502",
 			func(c *Config, v string) error { return profile(v, c) }),
 		variable("ATTEMPT_TIMEOUT", "1s", "timeout of one attempt (connect + response)",
@@ -180,7 +184,7 @@ func (c Config) Effective() map[string]string {
 	}
 	f := func(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
 	return map[string]string{
-		"LISTEN_ADDR": c.ListenAddr, "BACKEND_URL": c.BackendURL, "RESILIENCE": profile,
+		"LISTEN_ADDR": c.ListenAddr, "BACKEND_URL": c.BackendURL, "TIER": c.Tier, "RESILIENCE": profile,
 		"ATTEMPT_TIMEOUT": c.AttemptTimeout.String(), "REQUEST_TIMEOUT": c.RequestTimeout.String(),
 		"RETRY_MAX_RETRIES": strconv.Itoa(c.MaxRetries), "RETRY_INITIAL_BACKOFF": c.InitialBackoff.String(),
 		"RETRY_MULTIPLIER": f(c.Multiplier), "RETRY_MAX_BACKOFF": c.MaxBackoff.String(), "RETRY_JITTER": f(c.Jitter),
@@ -229,6 +233,19 @@ func profile(v string, c *Config) error {
 		return nil
 	}
 	return errors.New("must be on, retry, adaptive or off")
+}
+
+// tierPattern is what a tier may be called: a Kubernetes label value, so it can be a pod's label
+// too, and safe unquoted in a log line.
+var tierPattern = regexp.MustCompile(`^([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$`)
+
+// tierName reads TIER.
+func tierName(v string, dst *string) error {
+	if !tierPattern.MatchString(v) {
+		return errors.New("must be empty or a name of at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit, such as edge")
+	}
+	*dst = v
+	return nil
 }
 
 func backendURL(v string, dst *string) error {

@@ -19,7 +19,7 @@ func envOf(m map[string]string) func(string) string {
 
 func TestDefaultsMatchDesign(t *testing.T) {
 	want := map[string]string{
-		"LISTEN_ADDR": ":8080", "BACKEND_URL": "http://localhost:8081", "RESILIENCE": "on",
+		"LISTEN_ADDR": ":8080", "BACKEND_URL": "http://localhost:8081", "TIER": "", "RESILIENCE": "on",
 		"ATTEMPT_TIMEOUT": "1s", "REQUEST_TIMEOUT": "15s", "RETRY_MAX_RETRIES": "5",
 		"RETRY_INITIAL_BACKOFF": "1s", "RETRY_MULTIPLIER": "2", "RETRY_MAX_BACKOFF": "16s",
 		"RETRY_JITTER": "0.5", "RETRY_JITTER_SEED": "0", "CB_SLIDING_WINDOW": "10", "CB_MINIMUM_CALLS": "5",

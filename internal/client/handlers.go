@@ -19,11 +19,13 @@ type DataAnswer struct {
 	CircuitBreakerState resilience.State  `json:"circuitBreakerState"`
 }
 
-// handleData calls the backend through the pipeline, passing it the request's X-Request-Id. A
-// fallback is 200 with X-Fallback: true; without patterns (RESILIENCE=off) an error is 502.
+// handleData calls the backend through the pipeline, passing it the request's X-Request-Id (for
+// its records, and as it came for every backend attempt). A fallback is 200 with X-Fallback: true;
+// without a fallback (RESILIENCE=off or retry) an error is 502.
 func handleData(p *resilience.Pipeline, b *backendClient) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		out := p.Execute(resilience.WithRequestID(r.Context(), requestID(r)), b.fetch)
+		ctx := withForwarded(resilience.WithRequestID(r.Context(), requestID(r)), r.Header.Get(results.RequestIDHeader))
+		out := p.Execute(ctx, b.fetch)
 		a := DataAnswer{Source: out.Source, Data: out.Data, Attempts: out.Attempts, CircuitBreakerState: out.State}
 		if out.Err != nil {
 			a.Error = out.Err.Error()
@@ -53,13 +55,14 @@ func requestID(r *http.Request) uint64 {
 // configuration in force.
 type ResilienceAnswer struct {
 	resilience.Snapshot
+	Tier   string            `json:"tier,omitempty"` // TIER, when set
 	Config map[string]string `json:"config"`
 }
 
 func handleResilience(p *resilience.Pipeline, cfg Config) http.Handler {
 	eff := cfg.Effective()
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		httpserve.WriteJSON(w, http.StatusOK, ResilienceAnswer{Snapshot: p.Snapshot(), Config: eff})
+		httpserve.WriteJSON(w, http.StatusOK, ResilienceAnswer{Snapshot: p.Snapshot(), Tier: cfg.Tier, Config: eff})
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"chaoslab/internal/httpserve"
 	"chaoslab/internal/resilience"
+	"chaoslab/internal/results"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -34,7 +35,12 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	logger := httpserve.NewLogger(cfg.LogFormat, cfg.level(), stdout, "client-service")
-	reg := prometheus.NewRegistry()
+	gatherer := prometheus.NewRegistry()
+	var reg prometheus.Registerer = gatherer
+	if cfg.Tier != "" {
+		logger = logger.With(results.AttrTier, cfg.Tier)
+		reg = prometheus.WrapRegistererWith(prometheus.Labels{results.AttrTier: cfg.Tier}, gatherer)
+	}
 	seed := uint64(cfg.JitterSeed)
 	if seed == 0 {
 		seed = uint64(time.Now().UnixNano())
@@ -54,7 +60,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("registering HTTP metrics: %w", err)
 	}
 	var ready atomic.Bool
-	h := NewServer(Deps{Config: cfg, Pipeline: pipeline, Backend: backend, AttemptRecords: lease, Ready: &ready, Metrics: hm, Registry: reg})
+	h := NewServer(Deps{Config: cfg, Pipeline: pipeline, Backend: backend, AttemptRecords: lease, Ready: &ready, Metrics: hm, Registry: gatherer})
 	logger.Info("configured", "backend", cfg.BackendURL, "resilience", cfg.Effective()["RESILIENCE"], "jitter_seed", seed)
 	return httpserve.Serve(ctx, httpserve.Options{
 		Addr: cfg.ListenAddr, Handler: h, Logger: logger, Ready: &ready,

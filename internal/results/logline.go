@@ -19,6 +19,7 @@ const (
 	AttrDuration  = "duration_ms" // attempt: how long the call took, in ms
 	AttrRequestID = "request_id"  // the X-Request-Id of the incoming request, when it had one
 	AttrRefused   = "refused"     // retry_budget: retries refused since the previous retry_budget line
+	AttrTier      = "tier"        // every record of a client-service whose TIER is set: the tier's name; also the metrics' constant label
 )
 
 // Values of AttrEvent.
