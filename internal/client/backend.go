@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -29,6 +30,7 @@ const (
 // concurrent use.
 type backendClient struct {
 	base        string // BACKEND_URL without a trailing slash
+	propagate   bool   // DEADLINE_PROPAGATION=on: every attempt sends results.DeadlineHeader
 	http        *http.Client
 	transport   *http.Transport
 	diagTimeout time.Duration
@@ -46,6 +48,7 @@ func newBackendClient(cfg Config) *backendClient {
 	}
 	return &backendClient{
 		base:        cfg.BackendURL,
+		propagate:   cfg.DeadlinePropagation,
 		transport:   tr,
 		http:        &http.Client{Transport: tr, CheckRedirect: noRedirects},
 		diagTimeout: cfg.AttemptTimeout,
@@ -56,7 +59,9 @@ func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastR
 
 // fetch is one attempt at GET BACKEND_URL/api/data: the body of a 2xx JSON answer, a
 // *resilience.StatusError for another status, or the transport error. The response body is
-// always drained and closed, so a discarded attempt never holds a connection.
+// always drained and closed, so a discarded attempt never holds a connection. It sends the
+// incoming X-Request-Id (withForwarded) and, with DEADLINE_PROPAGATION=on, the whole
+// milliseconds left before ctx's deadline (the time this hop waits for this attempt), at least 1.
 func (b *backendClient) fetch(ctx context.Context) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.base+"/api/data", nil)
 	if err != nil {
@@ -64,6 +69,9 @@ func (b *backendClient) fetch(ctx context.Context) ([]byte, error) {
 	}
 	if id := forwarded(ctx); id != "" {
 		req.Header.Set(results.RequestIDHeader, id)
+	}
+	if dl, ok := ctx.Deadline(); ok && b.propagate {
+		req.Header.Set(results.DeadlineHeader, strconv.FormatInt(max(1, time.Until(dl).Milliseconds()), 10))
 	}
 	resp, err := b.http.Do(req)
 	if err != nil {

@@ -6,12 +6,14 @@ import (
 	"log/slog"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"chaoslab/internal/httpserve"
 	"chaoslab/internal/resilience"
+	"chaoslab/internal/results"
 )
 
 // Config is client-service's configuration, read from environment variables (DESIGN.md §2).
@@ -49,6 +51,11 @@ type Config struct {
 	AdaptiveRetryBackoff    time.Duration
 	AdaptiveRetryMaxBackoff time.Duration
 
+	// DEADLINE_PROPAGATION=on: the caller's deadline is read from results.DeadlineHeader and
+	// each backend attempt sends its own; a retry needs DeadlineMinAttempt of the caller's left.
+	DeadlinePropagation bool
+	DeadlineMinAttempt  time.Duration
+
 	BackendConnMaxAge time.Duration
 	ShutdownTimeout   time.Duration
 	ShutdownDrain     time.Duration // part of ShutdownTimeout: serving on with /readyz at 503
@@ -66,7 +73,7 @@ func variable(name, def, help string, set func(c *Config, v string) error) setti
 // settings is the table of client-service's variables; LoadConfig, Defaults, Effective and
 // --help all read it, so they cannot drift apart.
 func settings() []setting {
-	return []setting{
+	return slices.Concat([]setting{
 		variable("LISTEN_ADDR", ":8080", "address to listen on (port 0 picks a free port)",
 			func(c *Config, v string) error { return httpserve.ListenAddr(v, &c.ListenAddr) }),
 		variable("BACKEND_URL", "http://localhost:8081", "base URL of backend-service; the only URL ever called",
@@ -101,6 +108,29 @@ func settings() []setting {
 			func(c *Config, v string) error { return httpserve.Duration(v, &c.CBWaitDuration, 1) }),
 		variable("CB_HALF_OPEN_CALLS", "3", "trial calls in HALF_OPEN: all succeed -> CLOSED, one fails -> OPEN",
 			func(c *Config, v string) error { return httpserve.Int(v, &c.CBHalfOpenCalls, 1) }),
+	}, adaptiveSettings(), []setting{
+		variable("DEADLINE_PROPAGATION", "on", "on = a request's "+results.DeadlineHeader+" (ms its caller will still wait) bounds it, and every backend attempt sends the ms this hop will wait for it; off = the header is neither read nor sent",
+			func(c *Config, v string) error { return onOff(v, &c.DeadlinePropagation) }),
+		variable("DEADLINE_MIN_ATTEMPT", "5ms", "with a caller's deadline: a retry is not started when less than this of it would be left after the retry's wait; the request ends with the last error",
+			func(c *Config, v string) error { return httpserve.Duration(v, &c.DeadlineMinAttempt, time.Millisecond) }),
+		variable("BACKEND_CONN_MAX_AGE", "30s", "a backend connection older than this is not reused (0 = no limit)",
+			func(c *Config, v string) error { return httpserve.Duration(v, &c.BackendConnMaxAge, 0) }),
+		variable("SHUTDOWN_TIMEOUT", "10s", "how long in-flight requests may finish on SIGTERM",
+			func(c *Config, v string) error { return httpserve.Duration(v, &c.ShutdownTimeout, 0) }),
+		variable("SHUTDOWN_DRAIN", "0s", httpserve.DrainHelp,
+			func(c *Config, v string) error { return httpserve.Duration(v, &c.ShutdownDrain, 0) }),
+		variable("LOG_FORMAT", "text", "text or json",
+			func(c *Config, v string) error { return httpserve.Choice(v, &c.LogFormat, "text", "json") }),
+		variable("LOG_LEVEL", "info", "debug, info, warn or error; debug adds a record of every backend call (PUT /api/attempt-records?for=2m adds them for a while at any level)",
+			func(c *Config, v string) error {
+				return httpserve.Choice(v, &c.LogLevel, "debug", "info", "warn", "error")
+			}),
+	})
+}
+
+// adaptiveSettings are the variables of RESILIENCE=adaptive, in the table settings.
+func adaptiveSettings() []setting {
+	return []setting{
 		variable("ADAPTIVE_TIMEOUT_FLOOR", "50ms", "adaptive: the attempt timeout is never shorter than this",
 			func(c *Config, v string) error {
 				return httpserve.Duration(v, &c.AdaptiveTimeoutFloor, time.Millisecond)
@@ -119,18 +149,6 @@ func settings() []setting {
 			func(c *Config, v string) error { return httpserve.Duration(v, &c.AdaptiveRetryBackoff, 0) }),
 		variable("ADAPTIVE_RETRY_MAX_BACKOFF", "250ms", "adaptive: cap of one wait",
 			func(c *Config, v string) error { return httpserve.Duration(v, &c.AdaptiveRetryMaxBackoff, 0) }),
-		variable("BACKEND_CONN_MAX_AGE", "30s", "a backend connection older than this is not reused (0 = no limit)",
-			func(c *Config, v string) error { return httpserve.Duration(v, &c.BackendConnMaxAge, 0) }),
-		variable("SHUTDOWN_TIMEOUT", "10s", "how long in-flight requests may finish on SIGTERM",
-			func(c *Config, v string) error { return httpserve.Duration(v, &c.ShutdownTimeout, 0) }),
-		variable("SHUTDOWN_DRAIN", "0s", httpserve.DrainHelp,
-			func(c *Config, v string) error { return httpserve.Duration(v, &c.ShutdownDrain, 0) }),
-		variable("LOG_FORMAT", "text", "text or json",
-			func(c *Config, v string) error { return httpserve.Choice(v, &c.LogFormat, "text", "json") }),
-		variable("LOG_LEVEL", "info", "debug, info, warn or error; debug adds a record of every backend call",
-			func(c *Config, v string) error {
-				return httpserve.Choice(v, &c.LogLevel, "debug", "info", "warn", "error")
-			}),
 	}
 }
 
@@ -163,6 +181,9 @@ func (c Config) check() error {
 	case c.AdaptiveTimeoutFloor > c.AttemptTimeout:
 		return httpserve.Invalid("ADAPTIVE_TIMEOUT_FLOOR", c.AdaptiveTimeoutFloor.String(),
 			fmt.Sprintf("must not exceed ATTEMPT_TIMEOUT (%s)", c.AttemptTimeout))
+	case c.DeadlineMinAttempt > c.RequestTimeout:
+		return httpserve.Invalid("DEADLINE_MIN_ATTEMPT", c.DeadlineMinAttempt.String(),
+			fmt.Sprintf("must not exceed REQUEST_TIMEOUT (%s)", c.RequestTimeout))
 	case c.AdaptiveRetryMaxBackoff < c.AdaptiveRetryBackoff:
 		return httpserve.Invalid("ADAPTIVE_RETRY_MAX_BACKOFF", c.AdaptiveRetryMaxBackoff.String(),
 			fmt.Sprintf("must be at least ADAPTIVE_RETRY_BACKOFF (%s)", c.AdaptiveRetryBackoff))
@@ -196,6 +217,7 @@ func (c Config) Effective() map[string]string {
 		"ADAPTIVE_TIMEOUT_WINDOW": strconv.Itoa(c.AdaptiveTimeoutWindow), "PROBE_INTERVAL": c.ProbeInterval.String(),
 		"RETRY_BUDGET_PERCENT": f(c.RetryBudgetPercent), "RETRY_BUDGET_MIN": strconv.Itoa(c.RetryBudgetMin),
 		"ADAPTIVE_RETRY_BACKOFF": c.AdaptiveRetryBackoff.String(), "ADAPTIVE_RETRY_MAX_BACKOFF": c.AdaptiveRetryMaxBackoff.String(),
+		"DEADLINE_PROPAGATION": map[bool]string{true: "on", false: "off"}[c.DeadlinePropagation], "DEADLINE_MIN_ATTEMPT": c.DeadlineMinAttempt.String(),
 		"SHUTDOWN_TIMEOUT": c.ShutdownTimeout.String(), "SHUTDOWN_DRAIN": c.ShutdownDrain.String(), "LOG_FORMAT": c.LogFormat, "LOG_LEVEL": c.LogLevel,
 	}
 }
@@ -213,6 +235,7 @@ func (c Config) pipelineConfig() resilience.Config {
 			TimeoutFloor: c.AdaptiveTimeoutFloor, TimeoutFactor: c.AdaptiveTimeoutFactor, TimeoutWindow: c.AdaptiveTimeoutWindow,
 			ProbeInterval: c.ProbeInterval, BudgetPercent: c.RetryBudgetPercent, BudgetMin: c.RetryBudgetMin,
 			RetryBackoff: c.AdaptiveRetryBackoff, RetryMaxBackoff: c.AdaptiveRetryMaxBackoff},
+		Propagation: c.DeadlinePropagation, MinAttempt: c.DeadlineMinAttempt,
 	}
 }
 
@@ -233,6 +256,16 @@ func profile(v string, c *Config) error {
 		return nil
 	}
 	return errors.New("must be on, retry, adaptive or off")
+}
+
+// onOff reads on or off.
+func onOff(v string, dst *bool) error {
+	switch v {
+	case "on", "off":
+		*dst = v == "on"
+		return nil
+	}
+	return errors.New("must be on or off")
 }
 
 // tierPattern is what a tier may be called: a Kubernetes label value, so it can be a pod's label

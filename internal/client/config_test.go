@@ -28,6 +28,7 @@ func TestDefaultsMatchDesign(t *testing.T) {
 		"ADAPTIVE_TIMEOUT_FLOOR": "50ms", "ADAPTIVE_TIMEOUT_FACTOR": "3", "ADAPTIVE_TIMEOUT_WINDOW": "1000",
 		"PROBE_INTERVAL": "100ms", "RETRY_BUDGET_PERCENT": "20", "RETRY_BUDGET_MIN": "3",
 		"ADAPTIVE_RETRY_BACKOFF": "25ms", "ADAPTIVE_RETRY_MAX_BACKOFF": "250ms",
+		"DEADLINE_PROPAGATION": "on", "DEADLINE_MIN_ATTEMPT": "5ms",
 	}
 	if got := Defaults(); !maps.Equal(got, want) {
 		t.Errorf("Defaults() = %v\nwant %v", got, want)
@@ -77,6 +78,10 @@ func TestLoadConfigOverrides(t *testing.T) {
 		{"threshold", "CB_FAILURE_RATE_THRESHOLD", "100", func(c Config) bool { return c.CBFailureRateThreshold == 100 }},
 		{"wait", "CB_WAIT_DURATION", "500ms", func(c Config) bool { return c.CBWaitDuration == 500*time.Millisecond }},
 		{"half-open calls", "CB_HALF_OPEN_CALLS", "1", func(c Config) bool { return c.CBHalfOpenCalls == 1 }},
+		{"deadline propagation off", "DEADLINE_PROPAGATION", "off", func(c Config) bool {
+			return !c.DeadlinePropagation && !c.pipelineConfig().Propagation && c.Effective()["DEADLINE_PROPAGATION"] == "off"
+		}},
+		{"deadline minimum attempt", "DEADLINE_MIN_ATTEMPT", "20ms", func(c Config) bool { return c.pipelineConfig().MinAttempt == 20*time.Millisecond }},
 		{"no connection age limit", "BACKEND_CONN_MAX_AGE", "0", func(c Config) bool { return c.BackendConnMaxAge == 0 }},
 		{"shutdown timeout", "SHUTDOWN_TIMEOUT", "1s", func(c Config) bool { return c.ShutdownTimeout == time.Second }},
 		{"JSON logs", "LOG_FORMAT", "json", func(c Config) bool { return c.LogFormat == "json" }},
@@ -129,6 +134,9 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"budget over 100 percent", map[string]string{"RETRY_BUDGET_PERCENT": "150"}, "RETRY_BUDGET_PERCENT"},
 		{"negative budget minimum", map[string]string{"RETRY_BUDGET_MIN": "-1"}, "RETRY_BUDGET_MIN"},
 		{"adaptive max backoff under the base", map[string]string{"ADAPTIVE_RETRY_MAX_BACKOFF": "10ms"}, "ADAPTIVE_RETRY_MAX_BACKOFF"},
+		{"deadline propagation neither on nor off", map[string]string{"DEADLINE_PROPAGATION": "yes"}, "DEADLINE_PROPAGATION"},
+		{"deadline minimum attempt under a millisecond", map[string]string{"DEADLINE_MIN_ATTEMPT": "500us"}, "DEADLINE_MIN_ATTEMPT"},
+		{"deadline minimum attempt longer than the request", map[string]string{"DEADLINE_MIN_ATTEMPT": "16s"}, "DEADLINE_MIN_ATTEMPT"},
 		{"unknown log format", map[string]string{"LOG_FORMAT": "xml"}, "LOG_FORMAT"},
 		{"unknown log level", map[string]string{"LOG_LEVEL": "verbose"}, "LOG_LEVEL"},
 		{"log level in capitals", map[string]string{"LOG_LEVEL": "DEBUG"}, "LOG_LEVEL"},

@@ -9,7 +9,7 @@ import (
 // addRoutes maps client-service's whole API.
 func addRoutes(mux *http.ServeMux, d Deps) {
 	route := func(pattern string, h http.Handler) { mux.Handle(pattern, d.Metrics.Wrap(pattern, h)) }
-	route("GET /api/data", handleData(d.Pipeline, d.Backend))
+	route("GET /api/data", handleData(d.Pipeline, d.Backend, d.Config.DeadlinePropagation))
 	route("GET /api/resilience", handleResilience(d.Pipeline, d.Config))
 	route("GET /api/diagnostics/backend", handleDiagnostics(d.Backend))
 	route("GET /api/attempt-records", handleAttemptRecords(d.Pipeline, d.AttemptRecords))

@@ -29,6 +29,11 @@ type Config struct {
 	HalfOpenCalls        int           // trial calls in HALF_OPEN
 
 	Adaptive Adaptive // the adaptive profile's parts; used when Adaptive.Enabled (and Enabled, not RetryOnly)
+
+	// Propagation honours the caller's deadline a request carries (WithCallerTimeout), in every
+	// profile: it bounds the request, and a retry is not started with less than MinAttempt of it left.
+	Propagation bool
+	MinAttempt  time.Duration
 }
 
 // hasBreaker reports whether the profile runs the circuit breaker (and the fallback): on and

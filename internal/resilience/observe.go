@@ -32,6 +32,7 @@ type counters struct {
 	notPermitted, ignored, retries, fallbacks    atomic.Int64
 	okWithout, okWith, failedWithout, failedWith atomic.Int64
 	probesOK, probesFailed, budgetRefused        atomic.Int64 // adaptive profile
+	retriesSkipped, expired                      atomic.Int64 // Config.Propagation
 }
 
 func newObserver(opts Options, p *Pipeline) (*observer, error) {
@@ -171,6 +172,10 @@ func (o *observer) count(e Event) {
 		}
 	case EventBudgetRefused:
 		c.budgetRefused.Add(1)
+	case EventRetrySkipped:
+		c.retriesSkipped.Add(1)
+	case EventExpired:
+		c.expired.Add(1)
 	}
 }
 

@@ -18,13 +18,17 @@ func failingScenario(t *testing.T, logger *slog.Logger, reg *prometheus.Registry
 	return failingScenarioWith(t, Options{Logger: logger, Registry: reg})
 }
 
-// failingScenarioWith is failingScenario with the pipeline's options given whole.
-func failingScenarioWith(t *testing.T, opts Options) *Pipeline {
+// failingScenarioWith is failingScenario with the pipeline's options given whole, and its
+// configuration changed by tune.
+func failingScenarioWith(t *testing.T, opts Options, tune ...func(*Config)) *Pipeline {
 	t.Helper()
 	f := newFakeBackend(t)
 	f.mode.Store(modeFail)
 	cfg := testConfig()
 	cfg.SlidingWindow, cfg.MinimumCalls = 3, 3
+	for _, f := range tune {
+		f(&cfg)
+	}
 	p, err := New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)

@@ -57,6 +57,7 @@ type Pipeline struct {
 	breaker  *breaker  // nil without patterns
 	adaptive *adaptive // nil unless the adaptive profile
 	policies []failsafe.Policy[*result]
+	wait     func(n int, elapsed time.Duration) time.Duration // the profile's backoff before retry n
 	// Causes of the two deadlines an attempt runs under, and the errors it reports for them.
 	errAttempt, errRequest error
 }
@@ -122,20 +123,23 @@ func (p *Pipeline) Close() {
 // each time: the breaker's permit (breaker.go), then the call under its own deadline (callOnce).
 // A request asleep for a retry is woken when the breaker opens (breaker.sleep, Execute).
 // The request deadline bounds the whole: it is retry's maximum duration, it cuts the waits
-// (backoff.wait) and every attempt's deadline.
+// (backoff.wait) and every attempt's deadline. A caller's shorter deadline (deadline.go) cuts
+// the attempts too, and a retry that would not have Config.MinAttempt of it left after its wait
+// is not started.
 //
 // The adaptive profile adds a retry budget (budget non-nil): a retry it refuses ends the request
 // with the fallback, and the retry line is logged only for a retry that goes ahead.
 // RESILIENCE=retry (RetryOnly) has neither breaker (p.breaker is nil: every attempt is permitted)
 // nor fallback: the retry's last error is the request's.
 func (p *Pipeline) build(wait func(n int, elapsed time.Duration) time.Duration, b budget.Budget) {
+	p.wait = wait
 	rb := retrypolicy.NewBuilder[*result]().
 		HandleIf(func(_ *result, err error) bool { return Retryable(err) }).
 		AbortIf(func(*result, error) bool { return p.State() == StateOpen }).
 		WithMaxRetries(p.cfg.MaxRetries).
 		WithMaxDuration(p.cfg.RequestTimeout).
 		WithDelayFunc(func(e failsafe.ExecutionAttempt[*result]) time.Duration {
-			return wait(e.Attempts(), e.ElapsedTime())
+			return p.retryWait(requestOf(e.Context()), e.Attempts(), e.ElapsedTime())
 		}).
 		ReturnLastFailure().
 		OnRetryScheduled(p.onRetryScheduled)
@@ -155,9 +159,12 @@ func (p *Pipeline) build(wait func(n int, elapsed time.Duration) time.Duration, 
 }
 
 // Execute runs one request's backend call through the pipeline. The request's id, if any, is
-// read from ctx (WithRequestID).
+// read from ctx (WithRequestID), and so is its caller's deadline (WithCallerTimeout).
 func (p *Pipeline) Execute(ctx context.Context, call Call) Outcome {
-	r := &request{id: requestID(ctx), caller: ctx, start: time.Now()}
+	r := p.newRequest(ctx)
+	if r.expired() {
+		return p.expire(r)
+	}
 	if !p.cfg.Enabled {
 		return p.baseline(r, call)
 	}

@@ -36,6 +36,12 @@ const (
 // that request, so attempts are counted per load request.
 const RequestIDHeader = "X-Request-Id"
 
+// DeadlineHeader carries the milliseconds a caller will still wait for its answer, counted from
+// the moment it sends (Envoy's name; gRPC's grpc-timeout does the same). client-service reads it
+// on arrival and sends each backend attempt the time it will wait for that attempt
+// (DEADLINE_PROPAGATION); backend-service may drop queued work whose caller has given up.
+const DeadlineHeader = "X-Envoy-Expected-Rq-Timeout-Ms"
+
 // logLine is the part of a JSON log line that DecodeLogLine reads.
 type logLine struct {
 	Time      time.Time `json:"time"`
