@@ -9,11 +9,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"chaoslab/internal/resilience"
+	"chaoslab/internal/results"
 )
 
 // Limits of the backend calls.
@@ -28,6 +30,7 @@ const (
 // concurrent use.
 type backendClient struct {
 	base        string // BACKEND_URL without a trailing slash
+	propagate   bool   // DEADLINE_PROPAGATION=on: every attempt sends results.DeadlineHeader
 	http        *http.Client
 	transport   *http.Transport
 	diagTimeout time.Duration
@@ -45,6 +48,7 @@ func newBackendClient(cfg Config) *backendClient {
 	}
 	return &backendClient{
 		base:        cfg.BackendURL,
+		propagate:   cfg.DeadlinePropagation,
 		transport:   tr,
 		http:        &http.Client{Transport: tr, CheckRedirect: noRedirects},
 		diagTimeout: cfg.AttemptTimeout,
@@ -55,11 +59,19 @@ func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastR
 
 // fetch is one attempt at GET BACKEND_URL/api/data: the body of a 2xx JSON answer, a
 // *resilience.StatusError for another status, or the transport error. The response body is
-// always drained and closed, so a discarded attempt never holds a connection.
+// always drained and closed, so a discarded attempt never holds a connection. It sends the
+// incoming X-Request-Id (withForwarded) and, with DEADLINE_PROPAGATION=on, the whole
+// milliseconds left before ctx's deadline (the time this hop waits for this attempt), at least 1.
 func (b *backendClient) fetch(ctx context.Context) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.base+"/api/data", nil)
 	if err != nil {
 		return nil, fmt.Errorf("building the backend request: %w", err)
+	}
+	if id := forwarded(ctx); id != "" {
+		req.Header.Set(results.RequestIDHeader, id)
+	}
+	if dl, ok := ctx.Deadline(); ok && b.propagate {
+		req.Header.Set(results.DeadlineHeader, strconv.FormatInt(max(1, time.Until(dl).Milliseconds()), 10))
 	}
 	resp, err := b.http.Do(req)
 	if err != nil {
@@ -77,6 +89,19 @@ func (b *backendClient) fetch(ctx context.Context) ([]byte, error) {
 		return nil, errors.New("backend answered a body that is not JSON")
 	}
 	return body, nil
+}
+
+type forwardedKey struct{}
+
+// withForwarded returns ctx carrying the incoming X-Request-Id, as it came ("" = none), which
+// every backend attempt of the request sends on: a chain of tiers shares one id.
+func withForwarded(ctx context.Context, requestID string) context.Context {
+	return context.WithValue(ctx, forwardedKey{}, requestID)
+}
+
+func forwarded(ctx context.Context) string {
+	id, _ := ctx.Value(forwardedKey{}).(string)
+	return id
 }
 
 // maxReason bounds the reason kept from a failed answer's body.

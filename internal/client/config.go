@@ -5,19 +5,24 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"chaoslab/internal/httpserve"
 	"chaoslab/internal/resilience"
+	"chaoslab/internal/results"
 )
 
 // Config is client-service's configuration, read from environment variables (DESIGN.md §2).
 type Config struct {
 	ListenAddr string
 	BackendURL string // without a trailing slash
-	Resilience bool   // RESILIENCE=on or adaptive: the patterns run
+	Tier       string // TIER: the tier's name in a call graph, on every record and metric; "" = none
+	Resilience bool   // RESILIENCE=on, retry or adaptive: the patterns run
+	RetryOnly  bool   // RESILIENCE=retry: only the retry and the timeouts run; no breaker, no fallback
 	Adaptive   bool   // RESILIENCE=adaptive: the patterns adapt (adaptive timeout, probing, retry budget)
 
 	AttemptTimeout time.Duration
@@ -46,6 +51,11 @@ type Config struct {
 	AdaptiveRetryBackoff    time.Duration
 	AdaptiveRetryMaxBackoff time.Duration
 
+	// DEADLINE_PROPAGATION=on: the caller's deadline is read from results.DeadlineHeader and
+	// each backend attempt sends its own; a retry needs DeadlineMinAttempt of the caller's left.
+	DeadlinePropagation bool
+	DeadlineMinAttempt  time.Duration
+
 	BackendConnMaxAge time.Duration
 	ShutdownTimeout   time.Duration
 	ShutdownDrain     time.Duration // part of ShutdownTimeout: serving on with /readyz at 503
@@ -63,12 +73,14 @@ func variable(name, def, help string, set func(c *Config, v string) error) setti
 // settings is the table of client-service's variables; LoadConfig, Defaults, Effective and
 // --help all read it, so they cannot drift apart.
 func settings() []setting {
-	return []setting{
+	return slices.Concat([]setting{
 		variable("LISTEN_ADDR", ":8080", "address to listen on (port 0 picks a free port)",
 			func(c *Config, v string) error { return httpserve.ListenAddr(v, &c.ListenAddr) }),
 		variable("BACKEND_URL", "http://localhost:8081", "base URL of backend-service; the only URL ever called",
 			func(c *Config, v string) error { return backendURL(v, &c.BackendURL) }),
-		variable("RESILIENCE", "on", "on = the patterns; adaptive = the patterns with an adaptive attempt timeout, active probing while OPEN and a retry budget; off = baseline: one attempt, no breaker, no fallback, errors as 502",
+		variable("TIER", "", "the tier's name in a call graph (such as edge, mid): every log record, /api/resilience and every metric (constant label tier) carry it; empty = none",
+			func(c *Config, v string) error { return tierName(v, &c.Tier) }),
+		variable("RESILIENCE", "on", "on = the patterns; retry = the retries with ATTEMPT_TIMEOUT and REQUEST_TIMEOUT only: no breaker, no fallback, errors as 502; adaptive = the patterns with an adaptive attempt timeout, active probing while OPEN and a retry budget; off = baseline: one attempt, no breaker, no fallback, errors as 502",
 			func(c *Config, v string) error { return profile(v, c) }),
 		variable("ATTEMPT_TIMEOUT", "1s", "timeout of one attempt (connect + response)",
 			func(c *Config, v string) error { return httpserve.Duration(v, &c.AttemptTimeout, 1) }),
@@ -96,6 +108,29 @@ func settings() []setting {
 			func(c *Config, v string) error { return httpserve.Duration(v, &c.CBWaitDuration, 1) }),
 		variable("CB_HALF_OPEN_CALLS", "3", "trial calls in HALF_OPEN: all succeed -> CLOSED, one fails -> OPEN",
 			func(c *Config, v string) error { return httpserve.Int(v, &c.CBHalfOpenCalls, 1) }),
+	}, adaptiveSettings(), []setting{
+		variable("DEADLINE_PROPAGATION", "on", "on = a request's "+results.DeadlineHeader+" (ms its caller will still wait) bounds it, and every backend attempt sends the ms this hop will wait for it; off = the header is neither read nor sent",
+			func(c *Config, v string) error { return onOff(v, &c.DeadlinePropagation) }),
+		variable("DEADLINE_MIN_ATTEMPT", "5ms", "with a caller's deadline: a retry is not started when less than this of it would be left after the retry's wait; the request ends with the last error",
+			func(c *Config, v string) error { return httpserve.Duration(v, &c.DeadlineMinAttempt, time.Millisecond) }),
+		variable("BACKEND_CONN_MAX_AGE", "30s", "a backend connection older than this is not reused (0 = no limit)",
+			func(c *Config, v string) error { return httpserve.Duration(v, &c.BackendConnMaxAge, 0) }),
+		variable("SHUTDOWN_TIMEOUT", "10s", "how long in-flight requests may finish on SIGTERM",
+			func(c *Config, v string) error { return httpserve.Duration(v, &c.ShutdownTimeout, 0) }),
+		variable("SHUTDOWN_DRAIN", "0s", httpserve.DrainHelp,
+			func(c *Config, v string) error { return httpserve.Duration(v, &c.ShutdownDrain, 0) }),
+		variable("LOG_FORMAT", "text", "text or json",
+			func(c *Config, v string) error { return httpserve.Choice(v, &c.LogFormat, "text", "json") }),
+		variable("LOG_LEVEL", "info", "debug, info, warn or error; debug adds a record of every backend call (PUT /api/attempt-records?for=2m adds them for a while at any level)",
+			func(c *Config, v string) error {
+				return httpserve.Choice(v, &c.LogLevel, "debug", "info", "warn", "error")
+			}),
+	})
+}
+
+// adaptiveSettings are the variables of RESILIENCE=adaptive, in the table settings.
+func adaptiveSettings() []setting {
+	return []setting{
 		variable("ADAPTIVE_TIMEOUT_FLOOR", "50ms", "adaptive: the attempt timeout is never shorter than this",
 			func(c *Config, v string) error {
 				return httpserve.Duration(v, &c.AdaptiveTimeoutFloor, time.Millisecond)
@@ -114,18 +149,6 @@ func settings() []setting {
 			func(c *Config, v string) error { return httpserve.Duration(v, &c.AdaptiveRetryBackoff, 0) }),
 		variable("ADAPTIVE_RETRY_MAX_BACKOFF", "250ms", "adaptive: cap of one wait",
 			func(c *Config, v string) error { return httpserve.Duration(v, &c.AdaptiveRetryMaxBackoff, 0) }),
-		variable("BACKEND_CONN_MAX_AGE", "30s", "a backend connection older than this is not reused (0 = no limit)",
-			func(c *Config, v string) error { return httpserve.Duration(v, &c.BackendConnMaxAge, 0) }),
-		variable("SHUTDOWN_TIMEOUT", "10s", "how long in-flight requests may finish on SIGTERM",
-			func(c *Config, v string) error { return httpserve.Duration(v, &c.ShutdownTimeout, 0) }),
-		variable("SHUTDOWN_DRAIN", "0s", httpserve.DrainHelp,
-			func(c *Config, v string) error { return httpserve.Duration(v, &c.ShutdownDrain, 0) }),
-		variable("LOG_FORMAT", "text", "text or json",
-			func(c *Config, v string) error { return httpserve.Choice(v, &c.LogFormat, "text", "json") }),
-		variable("LOG_LEVEL", "info", "debug, info, warn or error; debug adds a record of every backend call",
-			func(c *Config, v string) error {
-				return httpserve.Choice(v, &c.LogLevel, "debug", "info", "warn", "error")
-			}),
 	}
 }
 
@@ -158,6 +181,9 @@ func (c Config) check() error {
 	case c.AdaptiveTimeoutFloor > c.AttemptTimeout:
 		return httpserve.Invalid("ADAPTIVE_TIMEOUT_FLOOR", c.AdaptiveTimeoutFloor.String(),
 			fmt.Sprintf("must not exceed ATTEMPT_TIMEOUT (%s)", c.AttemptTimeout))
+	case c.DeadlineMinAttempt > c.RequestTimeout:
+		return httpserve.Invalid("DEADLINE_MIN_ATTEMPT", c.DeadlineMinAttempt.String(),
+			fmt.Sprintf("must not exceed REQUEST_TIMEOUT (%s)", c.RequestTimeout))
 	case c.AdaptiveRetryMaxBackoff < c.AdaptiveRetryBackoff:
 		return httpserve.Invalid("ADAPTIVE_RETRY_MAX_BACKOFF", c.AdaptiveRetryMaxBackoff.String(),
 			fmt.Sprintf("must be at least ADAPTIVE_RETRY_BACKOFF (%s)", c.AdaptiveRetryBackoff))
@@ -171,12 +197,15 @@ func Defaults() map[string]string { return httpserve.Defaults(settings()) }
 // Effective maps every variable to the value in force, in the variables' own notation.
 func (c Config) Effective() map[string]string {
 	profile := map[bool]string{true: "on", false: "off"}[c.Resilience]
-	if c.Adaptive {
+	switch {
+	case c.Adaptive:
 		profile = "adaptive"
+	case c.RetryOnly:
+		profile = "retry"
 	}
 	f := func(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
 	return map[string]string{
-		"LISTEN_ADDR": c.ListenAddr, "BACKEND_URL": c.BackendURL, "RESILIENCE": profile,
+		"LISTEN_ADDR": c.ListenAddr, "BACKEND_URL": c.BackendURL, "TIER": c.Tier, "RESILIENCE": profile,
 		"ATTEMPT_TIMEOUT": c.AttemptTimeout.String(), "REQUEST_TIMEOUT": c.RequestTimeout.String(),
 		"RETRY_MAX_RETRIES": strconv.Itoa(c.MaxRetries), "RETRY_INITIAL_BACKOFF": c.InitialBackoff.String(),
 		"RETRY_MULTIPLIER": f(c.Multiplier), "RETRY_MAX_BACKOFF": c.MaxBackoff.String(), "RETRY_JITTER": f(c.Jitter),
@@ -188,6 +217,7 @@ func (c Config) Effective() map[string]string {
 		"ADAPTIVE_TIMEOUT_WINDOW": strconv.Itoa(c.AdaptiveTimeoutWindow), "PROBE_INTERVAL": c.ProbeInterval.String(),
 		"RETRY_BUDGET_PERCENT": f(c.RetryBudgetPercent), "RETRY_BUDGET_MIN": strconv.Itoa(c.RetryBudgetMin),
 		"ADAPTIVE_RETRY_BACKOFF": c.AdaptiveRetryBackoff.String(), "ADAPTIVE_RETRY_MAX_BACKOFF": c.AdaptiveRetryMaxBackoff.String(),
+		"DEADLINE_PROPAGATION": map[bool]string{true: "on", false: "off"}[c.DeadlinePropagation], "DEADLINE_MIN_ATTEMPT": c.DeadlineMinAttempt.String(),
 		"SHUTDOWN_TIMEOUT": c.ShutdownTimeout.String(), "SHUTDOWN_DRAIN": c.ShutdownDrain.String(), "LOG_FORMAT": c.LogFormat, "LOG_LEVEL": c.LogLevel,
 	}
 }
@@ -195,7 +225,7 @@ func (c Config) Effective() map[string]string {
 // pipelineConfig is the part of the configuration the resilience pipeline runs on.
 func (c Config) pipelineConfig() resilience.Config {
 	return resilience.Config{
-		Enabled: c.Resilience, AttemptTimeout: c.AttemptTimeout, RequestTimeout: c.RequestTimeout,
+		Enabled: c.Resilience, RetryOnly: c.RetryOnly, AttemptTimeout: c.AttemptTimeout, RequestTimeout: c.RequestTimeout,
 		MaxRetries: c.MaxRetries, InitialBackoff: c.InitialBackoff, Multiplier: c.Multiplier,
 		MaxBackoff: c.MaxBackoff, Jitter: c.Jitter,
 		SlidingWindow: c.CBSlidingWindow, MinimumCalls: c.CBMinimumCalls,
@@ -205,6 +235,7 @@ func (c Config) pipelineConfig() resilience.Config {
 			TimeoutFloor: c.AdaptiveTimeoutFloor, TimeoutFactor: c.AdaptiveTimeoutFactor, TimeoutWindow: c.AdaptiveTimeoutWindow,
 			ProbeInterval: c.ProbeInterval, BudgetPercent: c.RetryBudgetPercent, BudgetMin: c.RetryBudgetMin,
 			RetryBackoff: c.AdaptiveRetryBackoff, RetryMaxBackoff: c.AdaptiveRetryMaxBackoff},
+		Propagation: c.DeadlinePropagation, MinAttempt: c.DeadlineMinAttempt,
 	}
 }
 
@@ -217,14 +248,37 @@ func (c Config) level() slog.Level {
 	return l
 }
 
-// profile reads RESILIENCE: on, adaptive or off.
+// profile reads RESILIENCE: on, retry, adaptive or off.
 func profile(v string, c *Config) error {
 	switch v {
-	case "on", "adaptive", "off":
-		c.Resilience, c.Adaptive = v != "off", v == "adaptive"
+	case "on", "retry", "adaptive", "off":
+		c.Resilience, c.RetryOnly, c.Adaptive = v != "off", v == "retry", v == "adaptive"
 		return nil
 	}
-	return errors.New("must be on, adaptive or off")
+	return errors.New("must be on, retry, adaptive or off")
+}
+
+// onOff reads on or off.
+func onOff(v string, dst *bool) error {
+	switch v {
+	case "on", "off":
+		*dst = v == "on"
+		return nil
+	}
+	return errors.New("must be on or off")
+}
+
+// tierPattern is what a tier may be called: a Kubernetes label value, so it can be a pod's label
+// too, and safe unquoted in a log line.
+var tierPattern = regexp.MustCompile(`^([A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$`)
+
+// tierName reads TIER.
+func tierName(v string, dst *string) error {
+	if !tierPattern.MatchString(v) {
+		return errors.New("must be empty or a name of at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit, such as edge")
+	}
+	*dst = v
+	return nil
 }
 
 func backendURL(v string, dst *string) error {

@@ -19,7 +19,7 @@ func envOf(m map[string]string) func(string) string {
 
 func TestDefaultsMatchDesign(t *testing.T) {
 	want := map[string]string{
-		"LISTEN_ADDR": ":8080", "BACKEND_URL": "http://localhost:8081", "RESILIENCE": "on",
+		"LISTEN_ADDR": ":8080", "BACKEND_URL": "http://localhost:8081", "TIER": "", "RESILIENCE": "on",
 		"ATTEMPT_TIMEOUT": "1s", "REQUEST_TIMEOUT": "15s", "RETRY_MAX_RETRIES": "5",
 		"RETRY_INITIAL_BACKOFF": "1s", "RETRY_MULTIPLIER": "2", "RETRY_MAX_BACKOFF": "16s",
 		"RETRY_JITTER": "0.5", "RETRY_JITTER_SEED": "0", "CB_SLIDING_WINDOW": "10", "CB_MINIMUM_CALLS": "5",
@@ -28,6 +28,7 @@ func TestDefaultsMatchDesign(t *testing.T) {
 		"ADAPTIVE_TIMEOUT_FLOOR": "50ms", "ADAPTIVE_TIMEOUT_FACTOR": "3", "ADAPTIVE_TIMEOUT_WINDOW": "1000",
 		"PROBE_INTERVAL": "100ms", "RETRY_BUDGET_PERCENT": "20", "RETRY_BUDGET_MIN": "3",
 		"ADAPTIVE_RETRY_BACKOFF": "25ms", "ADAPTIVE_RETRY_MAX_BACKOFF": "250ms",
+		"DEADLINE_PROPAGATION": "on", "DEADLINE_MIN_ATTEMPT": "5ms",
 	}
 	if got := Defaults(); !maps.Equal(got, want) {
 		t.Errorf("Defaults() = %v\nwant %v", got, want)
@@ -49,6 +50,10 @@ func TestLoadConfigOverrides(t *testing.T) {
 		{"listen on port 0", "LISTEN_ADDR", "127.0.0.1:0", func(c Config) bool { return c.ListenAddr == "127.0.0.1:0" }},
 		{"backend URL loses its trailing slash", "BACKEND_URL", "http://backend:9000/", func(c Config) bool { return c.BackendURL == "http://backend:9000" }},
 		{"resilience off", "RESILIENCE", "off", func(c Config) bool { return !c.Resilience && !c.Adaptive }},
+		{"resilience retry", "RESILIENCE", "retry", func(c Config) bool {
+			pc := c.pipelineConfig()
+			return pc.Enabled && pc.RetryOnly && !pc.Adaptive.Enabled && c.Effective()["RESILIENCE"] == "retry"
+		}},
 		{"resilience adaptive", "RESILIENCE", "adaptive", func(c Config) bool {
 			return c.Resilience && c.Adaptive && c.pipelineConfig().Adaptive.Enabled && c.Effective()["RESILIENCE"] == "adaptive"
 		}},
@@ -73,6 +78,10 @@ func TestLoadConfigOverrides(t *testing.T) {
 		{"threshold", "CB_FAILURE_RATE_THRESHOLD", "100", func(c Config) bool { return c.CBFailureRateThreshold == 100 }},
 		{"wait", "CB_WAIT_DURATION", "500ms", func(c Config) bool { return c.CBWaitDuration == 500*time.Millisecond }},
 		{"half-open calls", "CB_HALF_OPEN_CALLS", "1", func(c Config) bool { return c.CBHalfOpenCalls == 1 }},
+		{"deadline propagation off", "DEADLINE_PROPAGATION", "off", func(c Config) bool {
+			return !c.DeadlinePropagation && !c.pipelineConfig().Propagation && c.Effective()["DEADLINE_PROPAGATION"] == "off"
+		}},
+		{"deadline minimum attempt", "DEADLINE_MIN_ATTEMPT", "20ms", func(c Config) bool { return c.pipelineConfig().MinAttempt == 20*time.Millisecond }},
 		{"no connection age limit", "BACKEND_CONN_MAX_AGE", "0", func(c Config) bool { return c.BackendConnMaxAge == 0 }},
 		{"shutdown timeout", "SHUTDOWN_TIMEOUT", "1s", func(c Config) bool { return c.ShutdownTimeout == time.Second }},
 		{"JSON logs", "LOG_FORMAT", "json", func(c Config) bool { return c.LogFormat == "json" }},
@@ -115,7 +124,7 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"attempt longer than the request", map[string]string{"ATTEMPT_TIMEOUT": "20s"}, "ATTEMPT_TIMEOUT"},
 		{"max backoff under the initial", map[string]string{"RETRY_MAX_BACKOFF": "500ms"}, "RETRY_MAX_BACKOFF"},
 		{"negative connection age", map[string]string{"BACKEND_CONN_MAX_AGE": "-5s"}, "BACKEND_CONN_MAX_AGE"},
-		{"resilience neither on, adaptive nor off", map[string]string{"RESILIENCE": "yes"}, "RESILIENCE"},
+		{"resilience neither on, retry, adaptive nor off", map[string]string{"RESILIENCE": "yes"}, "RESILIENCE"},
 		{"adaptive floor above the attempt timeout", map[string]string{"ADAPTIVE_TIMEOUT_FLOOR": "2s"}, "ADAPTIVE_TIMEOUT_FLOOR"},
 		{"adaptive floor under a millisecond", map[string]string{"ADAPTIVE_TIMEOUT_FLOOR": "10us"}, "ADAPTIVE_TIMEOUT_FLOOR"},
 		{"adaptive factor under 1", map[string]string{"ADAPTIVE_TIMEOUT_FACTOR": "0.5"}, "ADAPTIVE_TIMEOUT_FACTOR"},
@@ -125,6 +134,9 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"budget over 100 percent", map[string]string{"RETRY_BUDGET_PERCENT": "150"}, "RETRY_BUDGET_PERCENT"},
 		{"negative budget minimum", map[string]string{"RETRY_BUDGET_MIN": "-1"}, "RETRY_BUDGET_MIN"},
 		{"adaptive max backoff under the base", map[string]string{"ADAPTIVE_RETRY_MAX_BACKOFF": "10ms"}, "ADAPTIVE_RETRY_MAX_BACKOFF"},
+		{"deadline propagation neither on nor off", map[string]string{"DEADLINE_PROPAGATION": "yes"}, "DEADLINE_PROPAGATION"},
+		{"deadline minimum attempt under a millisecond", map[string]string{"DEADLINE_MIN_ATTEMPT": "500us"}, "DEADLINE_MIN_ATTEMPT"},
+		{"deadline minimum attempt longer than the request", map[string]string{"DEADLINE_MIN_ATTEMPT": "16s"}, "DEADLINE_MIN_ATTEMPT"},
 		{"unknown log format", map[string]string{"LOG_FORMAT": "xml"}, "LOG_FORMAT"},
 		{"unknown log level", map[string]string{"LOG_LEVEL": "verbose"}, "LOG_LEVEL"},
 		{"log level in capitals", map[string]string{"LOG_LEVEL": "DEBUG"}, "LOG_LEVEL"},

@@ -25,6 +25,16 @@ type fakeBackend struct {
 	calls    atomic.Int64
 	newConns atomic.Int64
 	open     atomic.Int64 // connections not yet closed
+
+	mu      sync.Mutex
+	headers []http.Header // the headers of each /api/data call, in order of arrival
+}
+
+// seen returns the headers of the /api/data calls so far.
+func (f *fakeBackend) seen() []http.Header {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]http.Header(nil), f.headers...)
 }
 
 func newFakeBackend(t *testing.T) *fakeBackend {
@@ -34,6 +44,9 @@ func newFakeBackend(t *testing.T) *fakeBackend {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
 	mux.HandleFunc("GET /api/data", func(w http.ResponseWriter, r *http.Request) {
 		f.calls.Add(1)
+		f.mu.Lock()
+		f.headers = append(f.headers, r.Header.Clone())
+		f.mu.Unlock()
 		switch f.mode.Load() {
 		case modeFail:
 			http.Error(w, "boom", http.StatusInternalServerError)

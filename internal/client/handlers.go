@@ -2,8 +2,10 @@ package client
 
 import (
 	"encoding/json"
+	"math"
 	"net/http"
 	"strconv"
+	"time"
 
 	"chaoslab/internal/httpserve"
 	"chaoslab/internal/resilience"
@@ -19,11 +21,17 @@ type DataAnswer struct {
 	CircuitBreakerState resilience.State  `json:"circuitBreakerState"`
 }
 
-// handleData calls the backend through the pipeline, passing it the request's X-Request-Id. A
-// fallback is 200 with X-Fallback: true; without patterns (RESILIENCE=off) an error is 502.
-func handleData(p *resilience.Pipeline, b *backendClient) http.Handler {
+// handleData calls the backend through the pipeline, passing it the request's X-Request-Id (for
+// its records, and as it came for every backend attempt). A fallback is 200 with X-Fallback: true;
+// without a fallback (RESILIENCE=off or retry) an error is 502.
+// With DEADLINE_PROPAGATION=on (propagate) the caller's deadline, if it sent one, bounds the request.
+func handleData(p *resilience.Pipeline, b *backendClient, propagate bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		out := p.Execute(resilience.WithRequestID(r.Context(), requestID(r)), b.fetch)
+		ctx := withForwarded(resilience.WithRequestID(r.Context(), requestID(r)), r.Header.Get(results.RequestIDHeader))
+		if d, ok := callerTimeout(r); ok && propagate {
+			ctx = resilience.WithCallerTimeout(ctx, d)
+		}
+		out := p.Execute(ctx, b.fetch)
 		a := DataAnswer{Source: out.Source, Data: out.Data, Attempts: out.Attempts, CircuitBreakerState: out.State}
 		if out.Err != nil {
 			a.Error = out.Err.Error()
@@ -49,17 +57,29 @@ func requestID(r *http.Request) uint64 {
 	return id
 }
 
+// callerTimeout reads results.DeadlineHeader, the whole milliseconds the caller will still wait:
+// ok is false when it is absent or not a whole number (treated as absent); 0 or less is 0 (the
+// caller has given up).
+func callerTimeout(r *http.Request) (d time.Duration, ok bool) {
+	ms, err := strconv.ParseInt(r.Header.Get(results.DeadlineHeader), 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return time.Duration(min(max(ms, 0), math.MaxInt64/int64(time.Millisecond))) * time.Millisecond, true
+}
+
 // ResilienceAnswer is the answer of GET /api/resilience: the pipeline's snapshot and the
 // configuration in force.
 type ResilienceAnswer struct {
 	resilience.Snapshot
+	Tier   string            `json:"tier,omitempty"` // TIER, when set
 	Config map[string]string `json:"config"`
 }
 
 func handleResilience(p *resilience.Pipeline, cfg Config) http.Handler {
 	eff := cfg.Effective()
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		httpserve.WriteJSON(w, http.StatusOK, ResilienceAnswer{Snapshot: p.Snapshot(), Config: eff})
+		httpserve.WriteJSON(w, http.StatusOK, ResilienceAnswer{Snapshot: p.Snapshot(), Tier: cfg.Tier, Config: eff})
 	})
 }
 

@@ -10,13 +10,15 @@ import (
 
 	"chaoslab/internal/httpserve"
 	"chaoslab/internal/resilience"
+	"chaoslab/internal/results"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 const about = "client-service answers GET /api/data by calling BACKEND_URL through\n" +
 	"fallback(retry(circuit breaker(per-attempt timeout(call)))); also /api/resilience,\n" +
-	"/api/diagnostics/backend, /healthz, /readyz, /metrics."
+	"/api/diagnostics/backend, /healthz, /readyz, /metrics, and GET|PUT /api/attempt-records\n" +
+	"(PUT ?for=2m writes a record of every backend call for 2m whatever LOG_LEVEL, at most 1h; for=0 = off)."
 
 // writeSlack is how much longer than REQUEST_TIMEOUT a handler may take to write its answer.
 const writeSlack = 5 * time.Second
@@ -33,7 +35,12 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	logger := httpserve.NewLogger(cfg.LogFormat, cfg.level(), stdout, "client-service")
-	reg := prometheus.NewRegistry()
+	gatherer := prometheus.NewRegistry()
+	var reg prometheus.Registerer = gatherer
+	if cfg.Tier != "" {
+		logger = logger.With(results.AttrTier, cfg.Tier)
+		reg = prometheus.WrapRegistererWith(prometheus.Labels{results.AttrTier: cfg.Tier}, gatherer)
+	}
 	seed := uint64(cfg.JitterSeed)
 	if seed == 0 {
 		seed = uint64(time.Now().UnixNano())
@@ -41,8 +48,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	rnd := rand.New(rand.NewPCG(seed, 0))
 	backend := newBackendClient(cfg)
 	defer backend.close()
+	lease := resilience.NewAttemptLease(time.Now)
 	pipeline, err := resilience.New(cfg.pipelineConfig(), resilience.Options{Logger: logger, Registry: reg, Rand: rnd,
-		Probe: backend.ready})
+		Probe: backend.ready, AttemptRecords: lease})
 	if err != nil {
 		return err
 	}
@@ -52,7 +60,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("registering HTTP metrics: %w", err)
 	}
 	var ready atomic.Bool
-	h := NewServer(Deps{Config: cfg, Pipeline: pipeline, Backend: backend, Ready: &ready, Metrics: hm, Registry: reg})
+	h := NewServer(Deps{Config: cfg, Pipeline: pipeline, Backend: backend, AttemptRecords: lease, Ready: &ready, Metrics: hm, Registry: gatherer})
 	logger.Info("configured", "backend", cfg.BackendURL, "resilience", cfg.Effective()["RESILIENCE"], "jitter_seed", seed)
 	return httpserve.Serve(ctx, httpserve.Options{
 		Addr: cfg.ListenAddr, Handler: h, Logger: logger, Ready: &ready,

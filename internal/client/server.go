@@ -15,9 +15,11 @@ type Deps struct {
 	Config   Config
 	Pipeline *resilience.Pipeline
 	Backend  *backendClient
-	Ready    *atomic.Bool           // readiness, owned by the server lifecycle
-	Metrics  *httpserve.HTTPMetrics // request metrics
-	Registry prometheus.Gatherer    // served on /metrics
+	// AttemptRecords is the lease of PUT /api/attempt-records, given to the pipeline too.
+	AttemptRecords *resilience.AttemptLease
+	Ready          *atomic.Bool           // readiness, owned by the server lifecycle
+	Metrics        *httpserve.HTTPMetrics // request metrics
+	Registry       prometheus.Gatherer    // served on /metrics
 }
 
 // NewServer returns client-service's handler. It never listens.

@@ -17,6 +17,15 @@ type request struct {
 	caller context.Context // the caller's context: attempts run under it
 	start  time.Time
 	calls  int // backend calls made
+	tries  int // attempts begun, the breaker's rejections included
+
+	// The request's deadline is start+timeout: REQUEST_TIMEOUT, or the caller's when shorter
+	// (propagated: WithCallerTimeout and Config.Propagation); an attempt it cuts reports errRequest.
+	timeout    time.Duration
+	errRequest error
+	propagated bool
+	planned    bool // nextWait was drawn for the next retry (noRoomForRetry)
+	nextWait   time.Duration
 
 	lastErr error         // the last attempt's error
 	wait    time.Duration // adaptive: the wait before the retry scheduled last
@@ -48,6 +57,7 @@ func requestID(ctx context.Context) uint64 {
 // attempt is what the retry runs each time: the breaker's permit, then one backend call under
 // its own deadline (the two inner policies of the pipeline).
 func (p *Pipeline) attempt(r *request, call Call) (*result, error) {
+	r.tries++
 	if p.breaker.rise(&r.sleeper) {
 		return nil, ErrBreakerOpen // woken by the opening: Execute answers with the fallback
 	}
@@ -63,18 +73,18 @@ func (p *Pipeline) attempt(r *request, call Call) (*result, error) {
 	}
 	r.lastErr = err
 	if err != nil {
-		return nil, err
+		return nil, p.noRoomForRetry(r, err)
 	}
 	return &result{body: body}, nil
 }
 
 // callOnce makes one backend call for r, under limit (the attempt timeout, whose error is
 // limitErr; 0 = none) cut to the request deadline, classifies it, reports it and says how long
-// it took.
+// it took. The call's context has that deadline: the time this hop waits for this attempt.
 func (p *Pipeline) callOnce(r *request, call Call, limit time.Duration, limitErr error) (body []byte, outcome string, took time.Duration, err error) {
 	r.calls++
 	start := time.Now()
-	deadline, cause := r.start.Add(p.cfg.RequestTimeout), p.errRequest
+	deadline, cause := r.start.Add(r.timeout), r.errRequest
 	if limit > 0 && start.Add(limit).Before(deadline) {
 		deadline, cause = start.Add(limit), limitErr
 	}

@@ -22,7 +22,8 @@ import (
 //
 // onChange is called once per transition, outside the breaker's lock and in the order of the
 // transitions (a ticket per generation); it may read the breaker but must not record outcomes.
-// A breaker is safe for concurrent use.
+// A breaker is safe for concurrent use. A nil *breaker is none (RESILIENCE=retry): it permits
+// every call, records nothing and never sleeps a request.
 type breaker struct {
 	wait     time.Duration
 	trials   int
@@ -72,6 +73,9 @@ func newBreaker(cfg Config, onChange func(from, to State)) *breaker {
 
 // acquire asks leave for one call: refused when OPEN, or HALF_OPEN with every trial permit out.
 func (b *breaker) acquire() (permit, bool) {
+	if b == nil {
+		return permit{}, true
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	switch {
@@ -86,6 +90,9 @@ func (b *breaker) acquire() (permit, bool) {
 
 // record gives the outcome of a permitted call; the breaker moves when it decides so.
 func (b *breaker) record(p permit, outcome string) {
+	if b == nil {
+		return
+	}
 	b.mu.Lock()
 	if p.gen != b.gen {
 		b.mu.Unlock()
@@ -200,6 +207,9 @@ func (b *breaker) wakeSleepers() {
 
 // sleep registers s while its request waits for a retry; an OPEN breaker wakes it at once.
 func (b *breaker) sleep(s *sleeper) {
+	if b == nil {
+		return
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.state == StateOpen {
@@ -212,6 +222,9 @@ func (b *breaker) sleep(s *sleeper) {
 
 // rise unregisters s, whose request stops waiting, and reports whether the breaker woke it.
 func (b *breaker) rise(s *sleeper) (woken bool) {
+	if b == nil {
+		return false
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	delete(b.sleepers, s)

@@ -12,6 +12,7 @@ const (
 // validates it; New trusts it.
 type Config struct {
 	Enabled        bool          // false = the baseline: one attempt, no timeout, no breaker, no fallback
+	RetryOnly      bool          // with Enabled: the retry, the attempt timeout and the request deadline only; no breaker, no fallback
 	AttemptTimeout time.Duration // timeout of one attempt
 	RequestTimeout time.Duration // deadline of one request, all retries included
 
@@ -27,8 +28,17 @@ type Config struct {
 	WaitDuration         time.Duration // time OPEN before HALF_OPEN
 	HalfOpenCalls        int           // trial calls in HALF_OPEN
 
-	Adaptive Adaptive // the adaptive profile's parts; used when Adaptive.Enabled (and Enabled)
+	Adaptive Adaptive // the adaptive profile's parts; used when Adaptive.Enabled (and Enabled, not RetryOnly)
+
+	// Propagation honours the caller's deadline a request carries (WithCallerTimeout), in every
+	// profile: it bounds the request, and a retry is not started with less than MinAttempt of it left.
+	Propagation bool
+	MinAttempt  time.Duration
 }
+
+// hasBreaker reports whether the profile runs the circuit breaker (and the fallback): on and
+// adaptive do; off and RetryOnly do not.
+func (c Config) hasBreaker() bool { return c.Enabled && !c.RetryOnly }
 
 // Adaptive configures the adaptive profile (RESILIENCE=adaptive): the seed's pipeline with an
 // attempt timeout learned from the backend's latency, active probing while OPEN and a retry

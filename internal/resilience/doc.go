@@ -1,5 +1,6 @@
 // Package resilience is the client-service's policy pipeline around one backend call:
 // fallback(retry(circuit breaker(per-attempt timeout(call)))), bounded by the request deadline.
+// RESILIENCE=retry (Config.RetryOnly) keeps only retry(per-attempt timeout(call)).
 //
 // It is the only package that imports failsafe-go, which runs the retry and the fallback. The
 // circuit breaker is this package's own (breaker.go): failsafe-go's cannot give a permit back

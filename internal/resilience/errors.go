@@ -37,12 +37,12 @@ func (e *StatusError) Error() string {
 }
 
 // Retryable reports whether err is worth another attempt and counts as a failure for the breaker:
-// connection errors, timeouts, 5xx and 429 are; other statuses, a cancelled caller and a rejection
-// by the breaker are not. (A call cut because its caller went away is neither: see classify.)
+// connection errors, timeouts, 5xx and 429 are; other statuses, a cancelled caller, a rejection
+// by the breaker and a caller's deadline with no room left are not. (A call cut because its caller went away is neither: see classify.)
 func Retryable(err error) bool {
 	var se *StatusError
 	switch {
-	case err == nil, errors.Is(err, context.Canceled), errors.Is(err, ErrBreakerOpen):
+	case err == nil, errors.Is(err, context.Canceled), errors.Is(err, ErrBreakerOpen), errors.Is(err, ErrDeadlineExceeded):
 		return false
 	case errors.As(err, &se):
 		return se.Code >= 500 || se.Code == http.StatusTooManyRequests

@@ -26,6 +26,8 @@ const (
 	EventRequestDone                     // a request left the pipeline: Attempts, Err (nil = success)
 	EventProbe                           // adaptive: a probe of the backend ended while OPEN: Outcome ("success" or "failure"), Duration, Err
 	EventBudgetRefused                   // adaptive: the retry budget refused a request's retry: Attempt (the retry refused), Err, RequestID
+	EventRetrySkipped                    // a retry was not started: the caller's deadline left less than MinAttempt: Err, RequestID
+	EventExpired                         // a request arrived with its caller's deadline passed; the backend was not called: Err, RequestID
 )
 
 // Event is the one structured record every listener emits. Log lines, metrics and the snapshot

@@ -17,6 +17,8 @@ type metrics struct {
 	fallbacks    prometheus.Counter
 	probes       *prometheus.CounterVec // adaptive profile
 	refused      prometheus.Counter     // adaptive profile
+	skipped      prometheus.Counter     // Config.Propagation
+	expired      prometheus.Counter     // Config.Propagation
 }
 
 func newMetrics(reg prometheus.Registerer, p *Pipeline) (*metrics, error) {
@@ -46,8 +48,11 @@ func newMetrics(reg prometheus.Registerer, p *Pipeline) (*metrics, error) {
 	}
 	cs := []prometheus.Collector{m.calls, m.notPermitted, m.retryCalls, m.fallbacks}
 	cs = append(cs, stateGauges(p)...)
-	if p.cfg.Enabled && p.cfg.Adaptive.Enabled {
+	if p.cfg.hasBreaker() && p.cfg.Adaptive.Enabled {
 		cs = append(cs, m.adaptive(p)...)
+	}
+	if p.cfg.Propagation {
+		cs = append(cs, m.deadline()...)
 	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
@@ -116,6 +121,18 @@ func (m *metrics) adaptive(p *Pipeline) []prometheus.Collector {
 	}
 }
 
+// deadline makes the metrics of the caller's deadlines (Config.Propagation).
+func (m *metrics) deadline() []prometheus.Collector {
+	m.skipped = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "client_retries_skipped_deadline_total", Help: "Retries not started: the caller's deadline left less than DEADLINE_MIN_ATTEMPT.",
+		ConstLabels: prometheus.Labels{"name": RetryName},
+	})
+	m.expired = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "client_requests_expired_on_arrival_total", Help: "Requests whose caller's deadline had passed on arrival, answered without calling the backend.",
+	})
+	return []prometheus.Collector{m.skipped, m.expired}
+}
+
 func (m *metrics) observe(e Event) {
 	switch e.Kind {
 	case EventAttempt:
@@ -130,5 +147,9 @@ func (m *metrics) observe(e Event) {
 		m.probes.WithLabelValues(e.Outcome).Inc()
 	case EventBudgetRefused:
 		m.refused.Inc()
+	case EventRetrySkipped:
+		m.skipped.Inc()
+	case EventExpired:
+		m.expired.Inc()
 	}
 }

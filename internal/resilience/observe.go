@@ -9,18 +9,17 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"chaoslab/internal/results"
 )
 
 // observer turns events into the log records, the metrics and the snapshot counters.
 type observer struct {
 	log      *slog.Logger
+	attempts *slog.Logger // log, and while an AttemptLease is in force debug records too
 	counts   counters
 	metrics  *metrics // nil when no registry was given
 	pipeline *Pipeline
-	breaker  bool // the pipeline has a breaker (not the baseline): its calls are counted
+	breaker  bool // the pipeline has a breaker (on, adaptive): its calls are counted
 
 	// Budget refusals are logged at most once a second, with how many there were since.
 	refusals     sync.Mutex
@@ -33,12 +32,17 @@ type counters struct {
 	notPermitted, ignored, retries, fallbacks    atomic.Int64
 	okWithout, okWith, failedWithout, failedWith atomic.Int64
 	probesOK, probesFailed, budgetRefused        atomic.Int64 // adaptive profile
+	retriesSkipped, expired                      atomic.Int64 // Config.Propagation
 }
 
-func newObserver(log *slog.Logger, reg prometheus.Registerer, p *Pipeline) (*observer, error) {
-	o := &observer{log: log.With("component", "resilience"), pipeline: p, breaker: p.cfg.Enabled}
-	if reg != nil {
-		m, err := newMetrics(reg, p)
+func newObserver(opts Options, p *Pipeline) (*observer, error) {
+	o := &observer{log: opts.Logger.With("component", "resilience"), pipeline: p, breaker: p.cfg.hasBreaker()}
+	o.attempts = o.log
+	if opts.AttemptRecords != nil {
+		o.attempts = slog.New(leaseHandler{Handler: opts.Logger.Handler(), lease: opts.AttemptRecords}).With("component", "resilience")
+	}
+	if opts.Registry != nil {
+		m, err := newMetrics(opts.Registry, p)
 		if err != nil {
 			return nil, err
 		}
@@ -50,7 +54,7 @@ func newObserver(log *slog.Logger, reg prometheus.Registerer, p *Pipeline) (*obs
 func (o *observer) observe(e Event) {
 	o.logEvent(e)
 	if e.Kind == EventAttempt && !o.breaker {
-		return // the baseline's calls are logged, not counted: there is no breaker
+		return // without a breaker (off, retry) the calls are logged, not counted
 	}
 	o.count(e)
 	if o.metrics != nil {
@@ -123,12 +127,12 @@ func (o *observer) logRefusal(ctx context.Context, e Event) {
 }
 
 // logAttempt writes one backend call's record, at debug level: one per call would flood the
-// info logs at high rates.
+// info logs at high rates. An AttemptLease in force writes it whatever the level.
 func (o *observer) logAttempt(ctx context.Context, e Event) {
-	if !o.log.Enabled(ctx, slog.LevelDebug) {
+	if !o.attempts.Enabled(ctx, slog.LevelDebug) {
 		return
 	}
-	o.log.LogAttrs(ctx, slog.LevelDebug, fmt.Sprintf("Backend call #%d: %s", e.Attempt, e.Outcome),
+	o.attempts.LogAttrs(ctx, slog.LevelDebug, fmt.Sprintf("Backend call #%d: %s", e.Attempt, e.Outcome),
 		withID(e, slog.String(results.AttrEvent, results.LogAttempt), slog.Int(results.AttrAttempt, e.Attempt),
 			slog.String(results.AttrOutcome, e.Outcome), slog.Float64(results.AttrDuration, ms(e.Duration)),
 			slog.String(results.AttrError, errText(e.Err)))...)
@@ -168,6 +172,10 @@ func (o *observer) count(e Event) {
 		}
 	case EventBudgetRefused:
 		c.budgetRefused.Add(1)
+	case EventRetrySkipped:
+		c.retriesSkipped.Add(1)
+	case EventExpired:
+		c.expired.Add(1)
 	}
 }
 

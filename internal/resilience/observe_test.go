@@ -15,11 +15,21 @@ import (
 // on the third failure: two retries are scheduled, the breaker opens, the fallback answers.
 func failingScenario(t *testing.T, logger *slog.Logger, reg *prometheus.Registry) *Pipeline {
 	t.Helper()
+	return failingScenarioWith(t, Options{Logger: logger, Registry: reg})
+}
+
+// failingScenarioWith is failingScenario with the pipeline's options given whole, and its
+// configuration changed by tune.
+func failingScenarioWith(t *testing.T, opts Options, tune ...func(*Config)) *Pipeline {
+	t.Helper()
 	f := newFakeBackend(t)
 	f.mode.Store(modeFail)
 	cfg := testConfig()
 	cfg.SlidingWindow, cfg.MinimumCalls = 3, 3
-	p, err := New(cfg, Options{Logger: logger, Registry: reg})
+	for _, f := range tune {
+		f(&cfg)
+	}
+	p, err := New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,6 +45,9 @@ type Options struct {
 	Registry prometheus.Registerer // where the metrics are registered; nil registers nothing
 	Rand     *rand.Rand            // source of the jitter; nil seeds one from the clock
 	Probe    Probe                 // the adaptive profile's probe of the backend; required by it
+	// AttemptRecords, while in force, writes the attempt records whatever the logger's level;
+	// nil = only at debug level.
+	AttemptRecords *AttemptLease
 }
 
 // Pipeline runs backend calls through the policies. It is safe for concurrent use.
@@ -54,6 +57,7 @@ type Pipeline struct {
 	breaker  *breaker  // nil without patterns
 	adaptive *adaptive // nil unless the adaptive profile
 	policies []failsafe.Policy[*result]
+	wait     func(n int, elapsed time.Duration) time.Duration // the profile's backoff before retry n
 	// Causes of the two deadlines an attempt runs under, and the errors it reports for them.
 	errAttempt, errRequest error
 }
@@ -77,12 +81,16 @@ func New(cfg Config, opts Options) (*Pipeline, error) {
 		errAttempt: fmt.Errorf("%w after %s (ATTEMPT_TIMEOUT)", ErrAttemptTimeout, cfg.AttemptTimeout),
 		errRequest: fmt.Errorf("%w of %s (REQUEST_TIMEOUT)", ErrRequestTimeout, cfg.RequestTimeout),
 	}
-	obs, err := newObserver(opts.Logger, opts.Registry, p)
+	obs, err := newObserver(opts, p)
 	if err != nil {
 		return nil, fmt.Errorf("registering resilience metrics: %w", err)
 	}
 	p.obs = obs
 	if !cfg.Enabled {
+		return p, nil
+	}
+	if cfg.RetryOnly {
+		p.build((&backoff{cfg: cfg, rnd: opts.Rand}).wait, nil)
 		return p, nil
 	}
 	p.breaker = newBreaker(cfg, p.onStateChanged)
@@ -115,18 +123,23 @@ func (p *Pipeline) Close() {
 // each time: the breaker's permit (breaker.go), then the call under its own deadline (callOnce).
 // A request asleep for a retry is woken when the breaker opens (breaker.sleep, Execute).
 // The request deadline bounds the whole: it is retry's maximum duration, it cuts the waits
-// (backoff.wait) and every attempt's deadline.
+// (backoff.wait) and every attempt's deadline. A caller's shorter deadline (deadline.go) cuts
+// the attempts too, and a retry that would not have Config.MinAttempt of it left after its wait
+// is not started.
 //
 // The adaptive profile adds a retry budget (budget non-nil): a retry it refuses ends the request
 // with the fallback, and the retry line is logged only for a retry that goes ahead.
+// RESILIENCE=retry (RetryOnly) has neither breaker (p.breaker is nil: every attempt is permitted)
+// nor fallback: the retry's last error is the request's.
 func (p *Pipeline) build(wait func(n int, elapsed time.Duration) time.Duration, b budget.Budget) {
+	p.wait = wait
 	rb := retrypolicy.NewBuilder[*result]().
 		HandleIf(func(_ *result, err error) bool { return Retryable(err) }).
 		AbortIf(func(*result, error) bool { return p.State() == StateOpen }).
 		WithMaxRetries(p.cfg.MaxRetries).
 		WithMaxDuration(p.cfg.RequestTimeout).
 		WithDelayFunc(func(e failsafe.ExecutionAttempt[*result]) time.Duration {
-			return wait(e.Attempts(), e.ElapsedTime())
+			return p.retryWait(requestOf(e.Context()), e.Attempts(), e.ElapsedTime())
 		}).
 		ReturnLastFailure().
 		OnRetryScheduled(p.onRetryScheduled)
@@ -140,12 +153,18 @@ func (p *Pipeline) build(wait func(n int, elapsed time.Duration) time.Duration, 
 		HandleIf(func(_ *result, err error) bool { return err != nil }).
 		Build()
 	p.policies = []failsafe.Policy[*result]{fb, retry}
+	if p.cfg.RetryOnly {
+		p.policies = []failsafe.Policy[*result]{retry}
+	}
 }
 
 // Execute runs one request's backend call through the pipeline. The request's id, if any, is
-// read from ctx (WithRequestID).
+// read from ctx (WithRequestID), and so is its caller's deadline (WithCallerTimeout).
 func (p *Pipeline) Execute(ctx context.Context, call Call) Outcome {
-	r := &request{id: requestID(ctx), caller: ctx, start: time.Now()}
+	r := p.newRequest(ctx)
+	if r.expired() {
+		return p.expire(r)
+	}
 	if !p.cfg.Enabled {
 		return p.baseline(r, call)
 	}
@@ -164,7 +183,7 @@ func (p *Pipeline) Execute(ctx context.Context, call Call) Outcome {
 	}
 	out := Outcome{Attempts: r.calls, State: p.State()}
 	switch {
-	case err != nil: // the caller went away: failsafe-go answers with its context's error
+	case err != nil: // no fallback (RetryOnly), or the caller went away: failsafe-go answers with its context's error
 		out.Source, out.Err = SourceError, err
 	case res.fallback:
 		out.Source, out.Err = SourceFallback, res.err
@@ -184,9 +203,15 @@ func (p *Pipeline) baseline(r *request, call Call) Outcome {
 	return Outcome{Source: SourceBackend, Data: body, Attempts: 1, State: StateDisabled}
 }
 
+// AttemptRecords reports whether a record of every backend call is written now: the logger is
+// at debug level, or an AttemptLease is in force.
+func (p *Pipeline) AttemptRecords() bool {
+	return p.obs.attempts.Enabled(context.Background(), slog.LevelDebug)
+}
+
 // State is the breaker's state. The breaker moves from OPEN to HALF_OPEN when the wait ends.
 func (p *Pipeline) State() State {
-	if !p.cfg.Enabled {
+	if p.breaker == nil {
 		return StateDisabled
 	}
 	return p.breaker.State()

@@ -7,6 +7,14 @@ type Snapshot struct {
 	Retry             RetrySnapshot     `json:"retry"`
 	FallbackResponses int64             `json:"fallbackResponses"`
 	Adaptive          *AdaptiveSnapshot `json:"adaptive,omitempty"` // RESILIENCE=adaptive only
+	Deadline          *DeadlineSnapshot `json:"deadline,omitempty"` // DEADLINE_PROPAGATION=on only
+}
+
+// DeadlineSnapshot is the caller's deadlines' part of a Snapshot (Config.Propagation).
+type DeadlineSnapshot struct {
+	MinAttemptMs     float64 `json:"minAttemptMs"`     // a retry is not started with less of the caller's deadline left
+	RetriesSkipped   int64   `json:"retriesSkipped"`   // retries not started for that
+	ExpiredOnArrival int64   `json:"expiredOnArrival"` // requests whose caller's deadline had passed on arrival
 }
 
 // AdaptiveSnapshot is the adaptive profile's part of a Snapshot.
@@ -58,7 +66,16 @@ func (p *Pipeline) Snapshot() Snapshot {
 		},
 		FallbackResponses: c.fallbacks.Load(),
 		Adaptive:          p.adaptiveSnapshot(),
+		Deadline:          p.deadlineSnapshot(),
 	}
+}
+
+func (p *Pipeline) deadlineSnapshot() *DeadlineSnapshot {
+	if !p.cfg.Propagation {
+		return nil
+	}
+	c := &p.obs.counts
+	return &DeadlineSnapshot{MinAttemptMs: ms(p.cfg.MinAttempt), RetriesSkipped: c.retriesSkipped.Load(), ExpiredOnArrival: c.expired.Load()}
 }
 
 func (p *Pipeline) adaptiveSnapshot() *AdaptiveSnapshot {

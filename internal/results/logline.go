@@ -19,6 +19,7 @@ const (
 	AttrDuration  = "duration_ms" // attempt: how long the call took, in ms
 	AttrRequestID = "request_id"  // the X-Request-Id of the incoming request, when it had one
 	AttrRefused   = "refused"     // retry_budget: retries refused since the previous retry_budget line
+	AttrTier      = "tier"        // every record of a client-service whose TIER is set: the tier's name; also the metrics' constant label
 )
 
 // Values of AttrEvent.
@@ -34,6 +35,12 @@ const (
 // RequestIDHeader carries the load's Record.ID to the client, which logs it with each event of
 // that request, so attempts are counted per load request.
 const RequestIDHeader = "X-Request-Id"
+
+// DeadlineHeader carries the milliseconds a caller will still wait for its answer, counted from
+// the moment it sends (Envoy's name; gRPC's grpc-timeout does the same). client-service reads it
+// on arrival and sends each backend attempt the time it will wait for that attempt
+// (DEADLINE_PROPAGATION); backend-service may drop queued work whose caller has given up.
+const DeadlineHeader = "X-Envoy-Expected-Rq-Timeout-Ms"
 
 // logLine is the part of a JSON log line that DecodeLogLine reads.
 type logLine struct {

@@ -55,6 +55,7 @@ const (
 	ResilienceOn       = "on"
 	ResilienceOff      = "off"
 	ResilienceAdaptive = "adaptive"
+	ResilienceRetry    = "retry" // the retries and the timeouts only: no breaker, no fallback
 	LabelBaseline      = "baseline"
 	LabelResilient     = "resilient"
 	LabelAdaptive      = "adaptive"
