@@ -22,7 +22,7 @@ var configOverrides = map[string]string{
 
 // notInConfigMap are client variables that are not pipeline variables: the container's defaults
 // are right for them, so the ConfigMap leaves them out.
-var notInConfigMap = []string{"LISTEN_ADDR", "LOG_FORMAT", "LOG_LEVEL", "SHUTDOWN_TIMEOUT", "SHUTDOWN_DRAIN"}
+var notInConfigMap = []string{"LISTEN_ADDR", "LOG_FORMAT", "LOG_LEVEL", "SHUTDOWN_TIMEOUT", "SHUTDOWN_DRAIN", "TIER"}
 
 func TestConfigMap(t *testing.T) {
 	m := loadManifests(t)

@@ -76,7 +76,7 @@ func parseBenchFlags(e *env, args []string) (benchFlags, []string, error) {
 		return f, nil, cmdutil.Usagef("bench takes no arguments, got %v", pos)
 	}
 	profiles := strings.Split(f.profiles, ",")
-	allowed := []string{results.ResilienceOff, results.ResilienceOn, results.ResilienceAdaptive}
+	allowed := []string{results.ResilienceOff, results.ResilienceOn, results.ResilienceAdaptive, results.ResilienceRetry}
 	for i, p := range profiles {
 		if !slices.Contains(allowed, p) {
 			return f, nil, cmdutil.Usagef("--profiles: %q is not a profile: use %s", p, strings.Join(allowed, ", "))

@@ -131,7 +131,7 @@ func TestCompareThreeProfilesEndToEnd(t *testing.T) {
 	if err != nil && (cmdutil.ExitCode(err) != 1 || !strings.Contains(stderr.String(), "chaoslab: FAILED: ")) {
 		t.Errorf("a failed compare: exit %d, stderr %q; want 1 and the reason", cmdutil.ExitCode(err), stderr.String())
 	}
-	for i, p := range report.Profiles() {
+	for i, p := range report.DefaultProfiles() {
 		line := "== run " + string(rune('1'+i)) + " of 3: " + p.Label + " (RESILIENCE=" + p.Resilience + ")"
 		if !strings.Contains(stdout.String(), line) {
 			t.Errorf("stdout lacks %q", line)

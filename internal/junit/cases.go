@@ -199,7 +199,7 @@ func recoveryFigures(a *report.Analysis) string {
 	breaker := report.NA
 	switch {
 	case !a.BreakerEnabled:
-		breaker = "none (RESILIENCE=" + results.ResilienceOff + ")"
+		breaker = "none (RESILIENCE=" + a.Run.Resilience + ")"
 	case a.FinalBreaker != "":
 		breaker = a.FinalBreaker
 	}

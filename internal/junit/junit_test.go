@@ -505,7 +505,7 @@ func TestWriteRuns(t *testing.T) {
 	failing.info.Objectives["p99_during_fault_max_ms"] = 1
 	adaptive := passing()
 	adaptive.info.Label, adaptive.info.Resilience = results.LabelAdaptive, results.ResilienceAdaptive
-	ps := report.Profiles()
+	ps := report.DefaultProfiles()
 	pair := []report.ProfileRun{{Profile: ps[0], A: base}, {Profile: ps[1], A: res}}
 	three := []report.ProfileRun{{Profile: ps[0], A: base}, {Profile: ps[1], A: res}, {Profile: ps[2], A: adaptive.analyze()}}
 	tests := []struct {

@@ -261,7 +261,7 @@ func (r *running) Died() <-chan lab.Exit { return nil }
 
 // Breaker is the client's breaker state as its log last said.
 func (r *running) Breaker() string {
-	if r.env.ClientEnv["RESILIENCE"] == results.ResilienceOff {
+	if !results.HasBreaker(r.env.ClientEnv["RESILIENCE"]) {
 		return "off"
 	}
 	return r.obs.Breaker()

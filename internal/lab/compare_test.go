@@ -26,7 +26,7 @@ func TestCompareRefusesAFullFolder(t *testing.T) {
 	if out.Len() != 0 {
 		t.Errorf("something ran:\n%s", out.String())
 	}
-	for _, p := range report.Profiles() {
+	for _, p := range report.DefaultProfiles() {
 		if _, err := os.Stat(filepath.Join(dir, p.Dir)); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s/ was made (%v)", p.Dir, err)
 		}
@@ -35,7 +35,7 @@ func TestCompareRefusesAFullFolder(t *testing.T) {
 
 // A comparison passes when every run but the baseline passed.
 func TestComparisonPassed(t *testing.T) {
-	ps := report.Profiles()
+	ps := report.DefaultProfiles()
 	pass := &report.Analysis{Verdict: report.Verdict{Passed: true}}
 	fail := &report.Analysis{Verdict: report.Verdict{Reasons: []string{"did not recover"}}}
 	tests := []struct {

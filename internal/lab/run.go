@@ -137,7 +137,7 @@ func Warnings(cfg RunConfig, client stack.ClientSettings) []string {
 		ws = append(ws, fmt.Sprintf("--load-timeout %v is not longer than the client's REQUEST_TIMEOUT %v: the load cuts requests the client is still working on and counts them as errors",
 			cfg.LoadTimeout, client.RequestTimeout))
 	}
-	if client.Resilience != results.ResilienceOff && cfg.RPS > 0 {
+	if results.HasBreaker(client.Resilience) && cfg.RPS > 0 {
 		trials := time.Duration(float64(client.HalfOpenCalls) / cfg.RPS * float64(time.Second))
 		if need := client.CBWait + trials; cfg.Recovery < need {
 			ws = append(ws, fmt.Sprintf("--recovery %v is shorter than the breaker needs to close after the heal (CB_WAIT_DURATION %v + %d trial calls at %g rps = %v): the run may end before it recovers",

@@ -85,7 +85,7 @@ func (h *Hub) Info(info results.RunInfo) {
 	}
 	h.hasInfo = true
 	h.st.Info = newInfoView(info)
-	if info.Resilience == results.ResilienceOff {
+	if !results.HasBreaker(info.Resilience) {
 		h.st.Status.Breaker = breakerNone
 	} else if h.st.Status.Breaker == breakerNone {
 		h.st.Status.Breaker = results.BreakerClosed

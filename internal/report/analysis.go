@@ -149,7 +149,7 @@ func (a *Analysis) compute() {
 	if a.EngineJournal != nil {
 		a.Status, a.Deviated = a.EngineJournal.Status, a.EngineJournal.Deviated
 	}
-	a.BreakerEnabled = a.Run.Resilience != results.ResilienceOff
+	a.BreakerEnabled = results.HasBreaker(a.Run.Resilience)
 	a.bounds()
 	a.phases()
 	a.breaker()

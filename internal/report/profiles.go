@@ -20,17 +20,27 @@ type Profile struct {
 }
 
 // Profiles lists every profile a compare can run, in the order reports show them: the baseline
-// (off), the resilient run (on), the adaptive run.
+// (off), the resilient run (on), the adaptive run, the retries alone (retry).
 func Profiles() []Profile {
 	return []Profile{
 		{results.ResilienceOff, results.LabelBaseline, results.BaselineDir, "one attempt, no timeout, no breaker, no fallback"},
 		{results.ResilienceOn, results.LabelResilient, results.ResilientDir, "retries with backoff, timeouts, the circuit breaker, the fallback"},
 		{results.ResilienceAdaptive, results.LabelAdaptive, results.AdaptiveDir, "the patterns with an adaptive attempt timeout, active probing while OPEN and a retry budget"},
+		{results.ResilienceRetry, results.LabelRetry, results.RetryDir, "retries with backoff and timeouts; no breaker, no fallback"},
 	}
 }
 
-// DefaultProfiles is what `chaoslab run --compare` runs when no list is given: every profile.
-func DefaultProfiles() []Profile { return Profiles() }
+// DefaultProfiles is what `chaoslab run --compare` runs when no list is given: off, on and
+// adaptive (retry is asked for by name: --compare off,retry,on).
+func DefaultProfiles() []Profile {
+	var out []Profile
+	for _, p := range Profiles() {
+		if p.Resilience != results.ResilienceRetry {
+			out = append(out, p)
+		}
+	}
+	return out
+}
 
 // ProfileNames are the RESILIENCE values a compare accepts, in Profiles' order.
 func ProfileNames() []string {
@@ -83,7 +93,7 @@ type ProfileRun struct {
 
 // Judged says whether the run's verdict counts: every run but a compare's baseline, which is
 // expected to deviate without its patterns.
-func (r ProfileRun) Judged() bool { return r.Profile.Resilience != results.ResilienceOff }
+func (r ProfileRun) Judged() bool { return results.HasBreaker(r.Profile.Resilience) }
 
 // Passed says whether the run passed (its verdict).
 func (r ProfileRun) Passed() bool { return r.A != nil && r.A.Verdict.Passed }

@@ -24,7 +24,7 @@ func profileFolder(p Profile, seed uint64) folder {
 // threeRuns is a compare of every profile, from memory.
 func threeRuns(seed uint64) []ProfileRun {
 	var runs []ProfileRun
-	for _, p := range Profiles() {
+	for _, p := range DefaultProfiles() {
 		runs = append(runs, ProfileRun{Profile: p, A: profileFolder(p, seed).analyze()})
 	}
 	return runs
@@ -83,7 +83,7 @@ func TestRunsPassedAndHeadline(t *testing.T) {
 	if !pass.Verdict.Passed || fail.Verdict.Passed {
 		t.Fatal("the fixtures do not pass and fail")
 	}
-	ps := Profiles()
+	ps := DefaultProfiles()
 	base, res, adapt := ps[0], ps[1], ps[2]
 	tests := []struct {
 		name     string
@@ -122,7 +122,7 @@ func TestRunsPassedAndHeadline(t *testing.T) {
 }
 
 func TestIsCompareDir(t *testing.T) {
-	ps := Profiles()
+	ps := DefaultProfiles()
 	tests := []struct {
 		name string
 		subs []Profile
@@ -154,7 +154,7 @@ func TestIsCompareDir(t *testing.T) {
 // Profiles' order, each run with its own report and summary.json, on one time scale.
 func TestRenderThreeProfiles(t *testing.T) {
 	dir := t.TempDir()
-	writeCompareFolder(t, dir, 1, Profiles()...)
+	writeCompareFolder(t, dir, 1, DefaultProfiles()...)
 	if err := Render(dir); err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func TestRenderThreeProfiles(t *testing.T) {
 			t.Errorf("timeline %d has another frame (%s) than the first (%s)", i+1, s.Attr["viewBox"], svgs[0].Attr["viewBox"])
 		}
 	}
-	for _, p := range Profiles() {
+	for _, p := range DefaultProfiles() {
 		s, err := ReadSummaryJSON(filepath.Join(dir, p.Dir, SummaryFile))
 		if err != nil {
 			t.Fatalf("%s: %v", p.Dir, err)
@@ -207,7 +207,7 @@ func TestRenderThreeProfiles(t *testing.T) {
 // A compare whose adaptive run failed says so in the headline, and the report of a two-profile
 // folder without the baseline has no baseline sentence.
 func TestRenderCompareHeadlines(t *testing.T) {
-	ps := Profiles()
+	ps := DefaultProfiles()
 	t.Run("adaptive failed", func(t *testing.T) {
 		dir := t.TempDir()
 		writeCompareFolder(t, dir, 2, ps[0], ps[1])

@@ -14,7 +14,7 @@ func TestWriteSample(t *testing.T) {
 	if dir == "" {
 		t.Skip("set REPORT_SAMPLE_DIR to write a sample report there")
 	}
-	writeCompareFolder(t, dir, 1, Profiles()...)
+	writeCompareFolder(t, dir, 1, DefaultProfiles()...)
 	if err := Render(dir); err != nil {
 		t.Fatal(err)
 	}

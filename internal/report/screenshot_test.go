@@ -23,7 +23,7 @@ func TestScreenshotInChromium(t *testing.T) {
 		t.Skip("chromium is not installed (apt-get install -y chromium): the page was not rendered in a browser")
 	}
 	dir := t.TempDir()
-	writeCompareFolder(t, dir, 3, Profiles()...)
+	writeCompareFolder(t, dir, 3, DefaultProfiles()...)
 	if err := Render(dir); err != nil {
 		t.Fatal(err)
 	}

@@ -59,5 +59,13 @@ const (
 	LabelBaseline      = "baseline"
 	LabelResilient     = "resilient"
 	LabelAdaptive      = "adaptive"
+	LabelRetry         = "retry"
+	RetryDir           = "retry"
 	DefaultStackName   = "local"
 )
+
+// HasBreaker says whether a RESILIENCE profile has the circuit breaker (and the fallback): on
+// and adaptive do; off and retry do not.
+func HasBreaker(resilience string) bool {
+	return resilience != ResilienceOff && resilience != ResilienceRetry
+}

@@ -139,7 +139,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		return nil, fmt.Errorf("unknown stack %q: use one of %s", cfg.Kind, strings.Join(KindNames(), ", "))
 	}
 	s := &Stack{Kind: cfg.Kind, services: map[string]*child{}, died: make(chan Exit, 2), events: cfg.Events, wait: cfg.StartupWait,
-		logger: cfg.Logger.With("component", "stack"), resilienceOff: clientGetenv(cfg.ClientEnv)("RESILIENCE") == "off"}
+		logger: cfg.Logger.With("component", "stack"), resilienceOff: !results.HasBreaker(clientGetenv(cfg.ClientEnv)("RESILIENCE"))}
 	if err := kind.start(s, ctx, cfg); err != nil {
 		s.Close(context.WithoutCancel(ctx))
 		return nil, err
