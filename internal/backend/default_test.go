@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -31,12 +32,21 @@ func TestDefaultAnswerUnchanged(t *testing.T) {
 	}
 	now := func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC) }
 	h := NewServer(Deps{Instance: "i", Ready: new(atomic.Bool), Metrics: hm, Now: now, PayloadBytes: cfg.PayloadBytes})
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest("GET", "/api/data", nil))
 	const want = `{"service":"backend-service","instance":"i","message":"Hello from backend-service","timestamp":"2026-01-02T03:04:05.000000006Z"}` + "\n"
-	if rec.Code != http.StatusOK || rec.Body.String() != want || len(rec.Header()) != 1 ||
-		rec.Header().Get("Content-Type") != "application/json" {
-		t.Errorf("answer %d %v %q, want 200, only Content-Type application/json, %q", rec.Code, rec.Header(), rec.Body, want)
+	// Without a capacity model the deadline header means nothing, even one of no time left.
+	for _, deadline := range []string{"", "0"} {
+		t.Run("deadline header "+deadline, func(t *testing.T) {
+			req := httptest.NewRequest("GET", "/api/data", nil)
+			if deadline != "" {
+				req.Header.Set(deadlineHeader, deadline)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK || rec.Body.String() != want || len(rec.Header()) != 1 ||
+				rec.Header().Get("Content-Type") != "application/json" {
+				t.Errorf("answer %d %v %q, want 200, only Content-Type application/json, %q", rec.Code, rec.Header(), rec.Body, want)
+			}
+		})
 	}
 }
 
@@ -47,7 +57,7 @@ var durationValue = regexp.MustCompile(`(?m)^(http_server_requests_seconds_(?:bu
 // TestDefaultMetricsUnchanged pins /metrics of backend-service started with the default
 // configuration after a fixed set of requests, byte for byte but for the measured durations.
 func TestDefaultMetricsUnchanged(t *testing.T) {
-	url, _, stop := startBackend(t, "json")
+	url, logs, stop := startBackend(t, "json")
 	defer stop()
 	for _, path := range []string{"/api/data", "/api/data", "/healthz", "/readyz", "/nope"} {
 		resp, err := http.Get(url + path)
@@ -73,6 +83,9 @@ func TestDefaultMetricsUnchanged(t *testing.T) {
 	want, err := os.ReadFile(golden)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if strings.Contains(logs.String(), "capacity") {
+		t.Errorf("the default configuration logged a capacity record: %s", logs)
 	}
 	if string(got) != string(want) {
 		t.Errorf("/metrics of the default configuration changed:\n%s\nwant:\n%s", got, want)
