@@ -39,6 +39,16 @@ func (g *gate) work(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// free ends the service of one request in service.
+func (g *gate) free(t *testing.T) {
+	t.Helper()
+	select {
+	case g.release <- struct{}{}:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no request in service to release")
+	}
+}
+
 // next is the label of the next request to enter service.
 func (g *gate) next(t *testing.T) string {
 	t.Helper()

@@ -34,10 +34,10 @@ func TestQueueOrder(t *testing.T) {
 			}
 			got := []string{"a"}
 			for range 3 {
-				g.release <- struct{}{}
+				g.free(t)
 				got = append(got, g.next(t))
 			}
-			g.release <- struct{}{}
+			g.free(t)
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("served %v, want %v", got, tt.want)
 			}
@@ -64,7 +64,7 @@ func TestFullQueueRejectsAtOnce(t *testing.T) {
 		t.Fatalf("4th request: %v, want rejected", got)
 	}
 	for range 3 {
-		g.release <- struct{}{}
+		g.free(t)
 	}
 	for _, o := range []<-chan Outcome{a, b, c} {
 		outcomeOf(t, o)
@@ -81,17 +81,22 @@ func TestCallerGoneWastesTheWork(t *testing.T) {
 	a := goDo(p, ctx, time.Time{})
 	g.next(t)
 	cancel()
-	if got := p.Do(labelled("b"), time.Time{}); got != Rejected {
-		t.Fatalf("while the gone caller's work holds the only worker: %v, want rejected", got)
+	select {
+	case got := <-goDo(p, labelled("b"), time.Time{}):
+		if got != Rejected {
+			t.Fatalf("while the gone caller's work holds the only worker: %v, want rejected", got)
+		}
+	case s := <-g.started:
+		t.Fatalf("%s entered service: the gone caller's worker was freed", s.label)
 	}
-	g.release <- struct{}{}
+	g.free(t)
 	// Wasted, not cut: the work went on to its end after the caller left.
 	if got := outcomeOf(t, a); got != Wasted {
 		t.Fatalf("outcome %v, want wasted", got)
 	}
 	c := goDo(p, labelled("c"), time.Time{})
 	g.next(t)
-	g.release <- struct{}{}
+	g.free(t)
 	if got := outcomeOf(t, c); got != Completed {
 		t.Errorf("after the worker is free: %v, want completed", got)
 	}
@@ -116,7 +121,7 @@ func TestDeadline(t *testing.T) {
 		if queued(p) != 0 {
 			t.Error("the expired request is still queued")
 		}
-		g.release <- struct{}{}
+		g.free(t)
 		outcomeOf(t, a)
 		if _, st := p.Snapshot(); st != (Stats{Expired: 1, Completed: 1}) {
 			t.Errorf("stats %+v", st)
@@ -134,7 +139,7 @@ func TestDeadline(t *testing.T) {
 		if got := g.next(t); got != "b" {
 			t.Fatalf("next in service %q, want b", got)
 		}
-		g.release <- struct{}{}
+		g.free(t)
 		outcomeOf(t, b)
 		if _, st := p.Snapshot(); st != (Stats{Wasted: 1, Completed: 1}) {
 			t.Errorf("stats %+v", st)
@@ -164,12 +169,12 @@ func TestUpdateAndReset(t *testing.T) {
 	if n := inService(p); n != 2 {
 		t.Fatalf("fewer workers stopped requests in service: %d in service, want 2", n)
 	}
-	g.release <- struct{}{}
+	g.free(t)
 	waitFor(t, "one to finish", func() bool { return inService(p) == 1 })
 	if n := queued(p); n != 2 {
 		t.Fatalf("with 1 worker busy and a limit of 1, %d queued, want 2", n)
 	}
-	g.release <- struct{}{}
+	g.free(t)
 	if got := g.next(t); got != "c" {
 		t.Fatalf("next %q, want c: the queue keeps its order", got)
 	}
@@ -185,8 +190,8 @@ func TestUpdateAndReset(t *testing.T) {
 	if s := p.Reset(); s.Workers != 2 || s.Queue != 5 {
 		t.Errorf("Reset = %+v, want the start-up settings", s)
 	}
-	g.release <- struct{}{}
-	g.release <- struct{}{}
+	g.free(t)
+	g.free(t)
 	for _, o := range outs {
 		outcomeOf(t, o)
 	}
@@ -199,7 +204,7 @@ func TestFactorScalesTheServiceTime(t *testing.T) {
 	if s := <-g.started; s.d != 6*time.Millisecond {
 		t.Errorf("service time %v, want 2ms × 3", s.d)
 	}
-	g.release <- struct{}{}
+	g.free(t)
 	outcomeOf(t, out)
 }
 
