@@ -33,10 +33,17 @@ func envOf(m map[string]string) func(string) string { return func(k string) stri
 // returns Run's error.
 func startBackend(t *testing.T, logFormat string) (string, *syncBuffer, func() error) {
 	t.Helper()
+	return startBackendEnv(t, map[string]string{"LOG_FORMAT": logFormat})
+}
+
+// startBackendEnv is startBackend with the variables of env.
+func startBackendEnv(t *testing.T, env map[string]string) (string, *syncBuffer, func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &syncBuffer{}
 	done := make(chan error, 1)
-	env := map[string]string{"LISTEN_ADDR": "127.0.0.1:0", "LOG_FORMAT": logFormat}
+	env = maps.Clone(env)
+	env["LISTEN_ADDR"] = "127.0.0.1:0"
 	go func() { done <- Run(ctx, nil, envOf(env), logs, io.Discard) }()
 	var addr string
 	deadline := time.Now().Add(5 * time.Second)
@@ -125,7 +132,8 @@ func TestGracefulShutdownReturnsNil(t *testing.T) {
 }
 
 func TestConfig(t *testing.T) {
-	want := map[string]string{"LISTEN_ADDR": ":8081", "SHUTDOWN_TIMEOUT": "10s", "SHUTDOWN_DRAIN": "0s", "LOG_FORMAT": "text", "PAYLOAD_BYTES": "0"}
+	want := map[string]string{"LISTEN_ADDR": ":8081", "SHUTDOWN_TIMEOUT": "10s", "SHUTDOWN_DRAIN": "0s", "LOG_FORMAT": "text", "PAYLOAD_BYTES": "0",
+		"BACKEND_WORKERS": "0", "BACKEND_QUEUE": "100", "BACKEND_QUEUE_ORDER": "fifo", "BACKEND_SERVICE_TIME": "0", "BACKEND_SEED": "0"}
 	if !maps.Equal(Defaults(), want) {
 		t.Errorf("Defaults() = %v, want %v", Defaults(), want)
 	}
@@ -139,6 +147,15 @@ func TestConfig(t *testing.T) {
 		{"bad log format", map[string]string{"LOG_FORMAT": "yaml"}, "LOG_FORMAT"},
 		{"bad payload", map[string]string{"PAYLOAD_BYTES": "-1"}, "PAYLOAD_BYTES"},
 		{"payload too big", map[string]string{"PAYLOAD_BYTES": "1048577"}, "PAYLOAD_BYTES"},
+		{"negative workers", map[string]string{"BACKEND_WORKERS": "-1"}, "BACKEND_WORKERS"},
+		{"workers not a number", map[string]string{"BACKEND_WORKERS": "four"}, "BACKEND_WORKERS"},
+		{"too many workers", map[string]string{"BACKEND_WORKERS": "100001"}, "BACKEND_WORKERS"},
+		{"negative queue", map[string]string{"BACKEND_WORKERS": "2", "BACKEND_QUEUE": "-1"}, "BACKEND_QUEUE"},
+		{"unknown queue order", map[string]string{"BACKEND_QUEUE_ORDER": "random"}, "BACKEND_QUEUE_ORDER"},
+		{"service time not a duration", map[string]string{"BACKEND_SERVICE_TIME": "soon"}, "BACKEND_SERVICE_TIME"},
+		{"exponential without a mean", map[string]string{"BACKEND_SERVICE_TIME": "exp:0s"}, "BACKEND_SERVICE_TIME"},
+		{"uniform upside down", map[string]string{"BACKEND_SERVICE_TIME": "uniform:3ms-1ms"}, "BACKEND_SERVICE_TIME"},
+		{"negative seed", map[string]string{"BACKEND_SEED": "-1"}, "BACKEND_SEED"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -151,7 +168,7 @@ func TestConfig(t *testing.T) {
 	}
 	var out strings.Builder
 	if err := Run(context.Background(), []string{"--help"}, envOf(nil), &out, io.Discard); !errors.Is(err, cmdutil.ErrHelp) ||
-		!strings.Contains(out.String(), "LISTEN_ADDR") {
+		!strings.Contains(out.String(), "LISTEN_ADDR") || !strings.Contains(out.String(), "BACKEND_SERVICE_TIME") {
 		t.Errorf("--help: err %v, output %q", err, out.String())
 	}
 }

@@ -2,8 +2,10 @@ package backend
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
+	"chaoslab/internal/capacity"
 	"chaoslab/internal/httpserve"
 )
 
@@ -14,7 +16,14 @@ type Config struct {
 	ShutdownDrain   time.Duration // part of ShutdownTimeout: serving on with /readyz at 503
 	LogFormat       string
 	PayloadBytes    int // size of the padding field of /api/data answers (0 = none)
+	// Capacity is the finite capacity of GET /api/data (BACKEND_WORKERS, BACKEND_QUEUE,
+	// BACKEND_QUEUE_ORDER, BACKEND_SERVICE_TIME); off unless workers or a service time are set.
+	Capacity capacity.Settings
+	Seed     int // BACKEND_SEED: seed of the service times; 0 = from the clock at start-up
 }
+
+// capacityOn reports a configuration that models finite capacity; the default does not.
+func (c Config) capacityOn() bool { return c.Capacity.Workers > 0 || !c.Capacity.ServiceTime.IsZero() }
 
 // maxPayload bounds PAYLOAD_BYTES.
 const maxPayload = 1 << 20
@@ -40,13 +49,44 @@ func settings() []httpserve.Setting[Config] {
 				}
 				return nil
 			}},
+		{Name: "BACKEND_WORKERS", Default: "0", Help: "requests /api/data serves at once, more wait in the queue (0 = unlimited)",
+			Set: func(c *Config, v string) error { return bounded(v, &c.Capacity.Workers, capacity.CheckWorkers) }},
+		{Name: "BACKEND_QUEUE", Default: "100", Help: "requests that may wait for a worker, like Tomcat's acceptCount; more get 503 with Retry-After: 1 (0 = none wait; ignored when BACKEND_WORKERS=0)",
+			Set: func(c *Config, v string) error { return bounded(v, &c.Capacity.Queue, capacity.CheckQueue) }},
+		{Name: "BACKEND_QUEUE_ORDER", Default: "fifo", Help: "which waiter a freed worker takes: fifo (the oldest) or lifo (the newest, as Facebook's adaptive LIFO)",
+			Set: func(c *Config, v string) error {
+				var o string
+				err := httpserve.Choice(v, &o, string(capacity.FIFO), string(capacity.LIFO))
+				c.Capacity.Order = capacity.Order(o)
+				return err
+			}},
+		{Name: "BACKEND_SERVICE_TIME", Default: "0", Help: "the work of one request, a wait holding its worker (never CPU); with BACKEND_WORKERS=0 every request just waits it: " + capacity.ServiceTimeHelp,
+			Set: func(c *Config, v string) (err error) {
+				c.Capacity.ServiceTime, err = capacity.ParseServiceTime(v)
+				return err
+			}},
+		{Name: "BACKEND_SEED", Default: "0", Help: "seed of the service times' random draws, logged at start-up (0 = from the clock)",
+			Set: func(c *Config, v string) error { return httpserve.Int(v, &c.Seed, 0) }},
 	}
+}
+
+// bounded parses a whole number into dst and checks it with check.
+func bounded(v string, dst *int, check func(int) error) error {
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		n = -1 // not a number: check says what is allowed
+	}
+	if err := check(n); err != nil {
+		return err
+	}
+	*dst = n
+	return nil
 }
 
 // LoadConfig reads the configuration from getenv; a bad value is a cmdutil usage error naming
 // the variable.
 func LoadConfig(getenv func(string) string) (Config, error) {
-	var c Config
+	c := Config{Capacity: capacity.Settings{Factor: 1}}
 	if err := httpserve.Load(settings(), getenv, &c); err != nil {
 		return c, err
 	}

@@ -5,18 +5,20 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"sync/atomic"
 	"time"
 
+	"chaoslab/internal/capacity"
 	"chaoslab/internal/httpserve"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-const about = "backend-service answers GET /api/data for client-service; /healthz, /readyz, /metrics."
+const about = "backend-service answers GET /api/data for client-service; /healthz, /readyz, /metrics, /api/capacity."
 
-// writeTimeout bounds one answer; the backend's work is instant.
+// writeTimeout bounds one answer, its wait for a worker and its service time included.
 const writeTimeout = 30 * time.Second
 
 // Run is backend-service's main: it reads args and the environment, serves until ctx is done and
@@ -40,10 +42,40 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		host = "unknown"
 	}
+	pool, err := newPool(cfg, logger, reg)
+	if err != nil {
+		return err
+	}
+	if pool != nil {
+		defer pool.Close()
+	}
 	var ready atomic.Bool
-	h := NewServer(Deps{Instance: host, Ready: &ready, Metrics: hm, Registry: reg, Now: time.Now, PayloadBytes: cfg.PayloadBytes})
+	h := NewServer(Deps{Instance: host, Ready: &ready, Metrics: hm, Registry: reg, Now: time.Now, PayloadBytes: cfg.PayloadBytes,
+		Capacity: pool, Logger: logger})
 	return httpserve.Serve(ctx, httpserve.Options{
 		Addr: cfg.ListenAddr, Handler: h, Logger: logger, Ready: &ready,
 		ShutdownTimeout: cfg.ShutdownTimeout, Drain: cfg.ShutdownDrain, WriteTimeout: writeTimeout,
 	})
+}
+
+// newPool makes the capacity model of cfg, registers its metrics on reg and logs its settings
+// and seed; nil when cfg models no capacity (the default), which leaves /metrics as it was.
+func newPool(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*capacity.Pool, error) {
+	if !cfg.capacityOn() {
+		return nil, nil
+	}
+	seed := uint64(cfg.Seed)
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	pool, err := capacity.New(cfg.Capacity, capacity.Options{Rand: rand.New(rand.NewPCG(seed, 0))})
+	if err != nil {
+		return nil, fmt.Errorf("capacity: %w", err)
+	}
+	if err := reg.Register(newCapacityCollector(pool)); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("registering capacity metrics: %w", err)
+	}
+	logger.Info("capacity set", append([]any{"event", "capacity", "seed", seed}, settingsAttrs(cfg.Capacity)...)...)
+	return pool, nil
 }

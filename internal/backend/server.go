@@ -1,10 +1,12 @@
 package backend
 
 import (
+	"log/slog"
 	"net/http"
 	"sync/atomic"
 	"time"
 
+	"chaoslab/internal/capacity"
 	"chaoslab/internal/httpserve"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,6 +21,10 @@ type Deps struct {
 	Now      func() time.Time       // clock of the answers' timestamps
 	// PayloadBytes is the size of the padding field of /api/data answers (0 = none).
 	PayloadBytes int
+	// Capacity is the finite capacity GET /api/data goes through; nil = none, answers at once
+	// (the default). /api/capacity shows and changes it.
+	Capacity *capacity.Pool
+	Logger   *slog.Logger // gets the changes of capacity; nil = none
 }
 
 // NewServer returns backend-service's handler. It never listens.
