@@ -8,11 +8,12 @@ import (
 
 	"chaoslab/internal/capacity"
 	"chaoslab/internal/httpserve"
+	"chaoslab/internal/results"
 )
 
 // deadlineHeader carries the milliseconds a caller will still wait, measured when it sent the
-// request (Envoy's name). = results.DeadlineHeader (internal/results)
-const deadlineHeader = "X-Envoy-Expected-Rq-Timeout-Ms"
+// request (Envoy's name), as client-service sends it.
+const deadlineHeader = results.DeadlineHeader
 
 // maxDeadlineMs bounds the deadline header; a longer one is as good as none.
 const maxDeadlineMs = 24 * 60 * 60 * 1000
