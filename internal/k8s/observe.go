@@ -212,7 +212,9 @@ func (o *Observer) lastKill(app string) time.Time {
 // start, as the local stack's files hold a service's whole life); the client's lines since the
 // start of the run become events.
 func (o *Observer) stream(ctx context.Context, pod, app string) {
-	req := o.cluster.Client.CoreV1().Pods(o.cluster.Namespace).GetLogs(pod, &corev1.PodLogOptions{Follow: true})
+	// The service's own container, named after its app label in deploy/k8s: the backend's pod
+	// also runs the fault-proxy sidecar, and without a name the API server refuses a pod of two.
+	req := o.cluster.Client.CoreV1().Pods(o.cluster.Namespace).GetLogs(pod, &corev1.PodLogOptions{Follow: true, Container: app})
 	rc, err := req.Stream(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
