@@ -178,16 +178,31 @@ func TestStrictDecodingRejectsUnknownFields(t *testing.T) {
 
 // workload is what the manifests must say about each Deployment.
 type workload struct {
-	name    string // Deployment name and app label
-	binary  string // the binary its container runs, built by the Dockerfile from ./cmd/<binary>
-	port    int32  // the code's default listen port (DESIGN.md §2); 0: no server
-	service bool   // exposed by a Service of the same name
+	name       string // Deployment name and app label
+	container  string // its main container's name
+	binary     string // the binary its container runs, built by the Dockerfile from ./cmd/<binary>
+	port       int32  // the code's default listen port (DESIGN.md §2); 0: no server
+	service    bool   // exposed by a Service of the same name
+	targetPort string // the Service's targetPort: a port name of the pod
+	sidecar    bool   // the pod has the fault-proxy sidecar
 }
 
 var workloads = []workload{
-	{name: "backend-service", binary: "backend-service", port: 8081, service: true},
-	{name: "client-service", binary: "client-service", port: 8080, service: true},
-	{name: "chaoslab-load", binary: "chaoslab"},
+	{name: "backend-service", container: "backend-service", binary: "backend-service", port: 8081, service: true, targetPort: "proxy", sidecar: true},
+	{name: "client-service", container: "client-service", binary: "client-service", port: 8080, service: true, targetPort: "http"},
+	{name: "chaoslab-load", container: "load", binary: "chaoslab"},
+}
+
+// mainContainer is the workload's main container.
+func mainContainer(t *testing.T, pod corev1.PodSpec, w workload) corev1.Container {
+	t.Helper()
+	for _, c := range pod.Containers {
+		if c.Name == w.container {
+			return c
+		}
+	}
+	t.Fatalf("no container named %s", w.container)
+	return corev1.Container{}
 }
 
 func TestDeployments(t *testing.T) {
@@ -203,18 +218,24 @@ func TestDeployments(t *testing.T) {
 			}
 			checkLabels(t, d, w)
 			pod := d.Spec.Template.Spec
-			if len(pod.Containers) != 1 {
-				t.Fatalf("want one container, got %d", len(pod.Containers))
+			want := 1
+			if w.sidecar {
+				want = 2
 			}
-			c := pod.Containers[0]
-			if c.Image != image || c.ImagePullPolicy != corev1.PullIfNotPresent {
-				t.Errorf("image %q pull %q, want %q IfNotPresent (a kind-loaded image is never pulled)", c.Image, c.ImagePullPolicy, image)
+			if len(pod.Containers) != want {
+				t.Fatalf("want %d containers, got %d", want, len(pod.Containers))
 			}
+			c := mainContainer(t, pod, w)
 			if want := "/usr/local/bin/" + w.binary; len(c.Command) == 0 || c.Command[0] != want {
 				t.Errorf("command = %v, want it to start with %s", c.Command, want)
 			}
-			checkSecurity(t, pod, c)
-			checkResources(t, c)
+			for _, c := range pod.Containers {
+				if c.Image != image || c.ImagePullPolicy != corev1.PullIfNotPresent {
+					t.Errorf("%s: image %q pull %q, want %q IfNotPresent (a kind-loaded image is never pulled)", c.Name, c.Image, c.ImagePullPolicy, image)
+				}
+				checkSecurity(t, pod, c)
+				checkResources(t, c)
+			}
 			for _, ic := range pod.InitContainers {
 				if ic.Image != image || ic.ImagePullPolicy != corev1.PullIfNotPresent {
 					t.Errorf("init container %s: image %q pull %q, want %q IfNotPresent", ic.Name, ic.Image, ic.ImagePullPolicy, image)
@@ -339,11 +360,27 @@ func TestServices(t *testing.T) {
 				t.Fatalf("want one port, got %v", s.Spec.Ports)
 			}
 			p := s.Spec.Ports[0]
-			if p.Name != "http" || p.Port != w.port || p.TargetPort != intstr.FromString("http") {
-				t.Errorf("port = %+v, want name http, port %d, targetPort http", p, w.port)
+			if p.Name != "http" || p.Port != w.port || p.TargetPort != intstr.FromString(w.targetPort) {
+				t.Errorf("port = %+v, want name http, port %d, targetPort %s", p, w.port, w.targetPort)
+			}
+			if _, ok := podPorts(d.Spec.Template.Spec)[w.targetPort]; !ok {
+				t.Errorf("targetPort %s is no port of the pod", w.targetPort)
 			}
 		})
 	}
+}
+
+// podPorts maps the named ports of every container of a pod to their numbers.
+func podPorts(pod corev1.PodSpec) map[string]int32 {
+	named := map[string]int32{}
+	for _, c := range pod.Containers {
+		for _, p := range c.Ports {
+			if p.Name != "" {
+				named[p.Name] = p.ContainerPort
+			}
+		}
+	}
+	return named
 }
 
 // checkURLPointsAt checks that raw is http://<service name>:<service port><path>.

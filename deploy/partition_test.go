@@ -40,16 +40,13 @@ func cluster(t *testing.T) []endpoint {
 		if !ok {
 			t.Fatalf("no Deployment %q", w.name)
 		}
-		c := d.Spec.Template.Spec.Containers[0]
-		named := map[string]int32{}
-		for _, p := range c.Ports {
-			if p.Name != "" {
-				named[p.Name] = p.ContainerPort
-			}
+		var ports []corev1.ContainerPort
+		for _, c := range d.Spec.Template.Spec.Containers { // a sidecar's ports are the pod's too
+			ports = append(ports, c.Ports...)
 		}
 		out = append(out, endpoint{
-			pod:   netpolicy.Pod{Name: w.name, Namespace: m.kust.Namespace, Labels: d.Spec.Template.Labels, Ports: named},
-			ports: c.Ports,
+			pod:   netpolicy.Pod{Name: w.name, Namespace: m.kust.Namespace, Labels: d.Spec.Template.Labels, Ports: podPorts(d.Spec.Template.Spec)},
+			ports: ports,
 		})
 	}
 	return append(out,
@@ -121,8 +118,14 @@ func loadPolicies(t *testing.T, path, ns string) []networkingv1.NetworkPolicy {
 	return policies
 }
 
-// partitionOnly is what a correct partition blocks, and all it blocks.
-var partitionOnly = []string{"client-service -> backend-service:8081/TCP"}
+// partitionOnly is what a correct partition blocks, and all it blocks: the client to every port
+// of the backend's pod (the backend's own, the fault-proxy's data port, which the Service
+// targets, and its fault API).
+var partitionOnly = []string{
+	"client-service -> backend-service:8081/TCP",
+	"client-service -> backend-service:8082/TCP",
+	"client-service -> backend-service:8474/TCP",
+}
 
 func TestPartitionPolicyCutsClientToBackendOnly(t *testing.T) {
 	pods := cluster(t)

@@ -35,7 +35,7 @@ func commands() map[string]command {
 		"bench":    {"measure resilience profiles side by side (detection, recovery, false timeouts, amplification, throughput)", benchCmd},
 		"soak":     {"keep the stack under load and rotating faults; fail if memory, goroutines or fds grow, or a request is lost", soakCmd},
 		"recover":  {"undo what killed runs left on a cluster (--stack k8s): NetworkPolicies, a paused load, a changed RESILIENCE", recoverCmd},
-		"serve":    {"run one service in the foreground: serve backend | serve client", serveCmd},
+		"serve":    {"run one service in the foreground: serve backend | serve client | serve fault-proxy (the Kubernetes sidecar)", serveCmd},
 	}
 }
 

@@ -34,11 +34,12 @@ func TestHelpPrintsOnceToStdout(t *testing.T) {
 		t.Fatalf("commands() %v and order %v differ: the table below would miss a command", got, order)
 	}
 	cases := map[string][]string{
-		"top level --help": {"--help"},
-		"top level -h":     {"-h"},
-		"top level help":   {"help"},
-		"serve backend":    {"serve", "backend", "--help"},
-		"serve client":     {"serve", "client", "--help"},
+		"top level --help":  {"--help"},
+		"top level -h":      {"-h"},
+		"top level help":    {"help"},
+		"serve backend":     {"serve", "backend", "--help"},
+		"serve client":      {"serve", "client", "--help"},
+		"serve fault-proxy": {"serve", "fault-proxy", "--help"},
 	}
 	for _, name := range order {
 		cases[name] = []string{name, "--help"}

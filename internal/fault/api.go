@@ -28,6 +28,9 @@ type APIConfig struct {
 	Processes ProcessControl // nil = no /processes
 	OnChange  func(Change)   // every fault on/off transition; may be nil
 	OnProcess func(ProcessEvent)
+	// Routes are more routes, by ServeMux pattern (e.g. "GET /healthz"), served before
+	// Toxiproxy's API; nil = none.
+	Routes map[string]http.Handler
 }
 
 // API is the lab's fault API: one HTTP server for every kind of fault (see the package doc). It
@@ -76,6 +79,9 @@ func (a *API) routes() http.Handler {
 	}
 	mux.HandleFunc("POST /reset", a.handleReset)
 	mux.HandleFunc("GET /faults", a.handleFaults)
+	for pattern, h := range a.cfg.Routes {
+		mux.Handle(pattern, h)
+	}
 	mux.Handle("/", a.cfg.TCP.Handler())
 	return a.watch(mux)
 }

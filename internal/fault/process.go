@@ -30,6 +30,18 @@ type ProcessControl interface {
 	Status(service string) ProcessStatus
 }
 
+// Supervised is a ProcessControl whose services something else restarts when they die, as a
+// kubelet restarts a container. A kill then takes no restart_after (the API answers 400), and
+// instead of scheduling a restart the API waits in the background for the service to come back,
+// which ends the crash fault: Start returns once the service is back (or fails after its own
+// bound), and starts nothing itself, so it may be called while another Start waits.
+type Supervised interface {
+	ProcessControl
+	// RestartedBy says who restarts a killed service, for the API's answers and its fault
+	// detail, e.g. "the kubelet restarts the container".
+	RestartedBy() string
+}
+
 // ProcessStatus is one service as GET /processes shows it.
 type ProcessStatus struct {
 	Service   string     `json:"service"`
@@ -62,6 +74,7 @@ func signals() map[string]syscall.Signal {
 // concurrent use.
 type processes struct {
 	ctl     ProcessControl
+	by      string // Supervised: who restarts a killed service; "" = the API restarts it
 	check   func(time.Time)
 	onEvent func(ProcessEvent)
 	ctx     context.Context // cancelled by close: no restart after it
@@ -79,6 +92,7 @@ type killed struct {
 	pid     int
 	signal  string
 	after   time.Duration // 0: no restart scheduled
+	by      string        // Supervised: who restarts it
 	timer   *time.Timer
 	failure string // why the restart failed
 }
@@ -88,7 +102,11 @@ func newProcesses(ctl ProcessControl, check func(time.Time), onEvent func(Proces
 	if onEvent == nil {
 		onEvent = func(ProcessEvent) {}
 	}
-	return &processes{ctl: ctl, check: check, onEvent: onEvent, ctx: ctx, cancel: cancel, killed: map[string]*killed{}}
+	p := &processes{ctl: ctl, check: check, onEvent: onEvent, ctx: ctx, cancel: cancel, killed: map[string]*killed{}}
+	if s, ok := ctl.(Supervised); ok {
+		p.by = s.RestartedBy()
+	}
+	return p
 }
 
 func (p *processes) register(mux *http.ServeMux) {
@@ -125,6 +143,8 @@ func (k *killed) describe(service string) string {
 		d += "; the restart failed: " + k.failure
 	case k.after > 0:
 		d += "; restart after " + k.after.String()
+	case k.by != "":
+		d += "; " + k.by
 	default:
 		d += "; no restart scheduled"
 	}
@@ -209,6 +229,9 @@ func (p *processes) handleKill(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sig, after, err := req.parse()
+	if err == nil && after > 0 && p.by != "" {
+		err = fmt.Errorf("restart_after is not available here: %s when it dies; omit restart_after (POST /processes/%s/start waits until it is back)", p.by, service)
+	}
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -218,6 +241,9 @@ func (p *processes) handleKill(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.check(started)
+	if p.by != "" {
+		go p.restart(service) // waits for the supervisor's restart; its end ends the fault
+	}
 	writeJSON(w, http.StatusOK, p.status(service))
 }
 
@@ -232,7 +258,7 @@ func (p *processes) kill(ctx context.Context, service string, sig syscall.Signal
 		p.mu.Unlock()
 		return http.StatusConflict, fmt.Errorf("%s is already down: POST /processes/%s/start first", service, service)
 	}
-	k := &killed{at: time.Now(), signal: sigName(sig), after: after}
+	k := &killed{at: time.Now(), signal: sigName(sig), after: after, by: p.by}
 	p.killed[service] = k // held while killing, so a second kill is refused
 	p.mu.Unlock()
 	pid, err := p.ctl.Kill(ctx, service, sig)
@@ -272,8 +298,9 @@ func (p *processes) handleStart(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, p.status(service))
 }
 
-// restart starts a service a fault took down (now, whatever its schedule); a running service
-// is left alone.
+// restart starts a service a fault took down (now, whatever its schedule), or waits for its
+// supervisor to; a running service is left alone. Of two restarts of one kill, only the first to
+// end reports the start.
 func (p *processes) restart(service string) error {
 	p.mu.Lock()
 	if p.closed {
@@ -298,9 +325,12 @@ func (p *processes) restart(service string) error {
 		p.check(time.Now())
 		return fmt.Errorf("start %s: %w", service, err)
 	}
-	delete(p.killed, service)
+	first := k == nil || p.killed[service] == k
+	if first {
+		delete(p.killed, service)
+	}
 	p.mu.Unlock()
-	if started {
+	if started && first {
 		ev := ProcessEvent{Time: time.Now(), Service: service, Action: "start", PID: pid, Message: fmt.Sprintf("%s started again as pid %d", service, pid)}
 		if k != nil {
 			ev.Since = ev.Time.Sub(k.at)

@@ -14,6 +14,7 @@ import (
 // Options configure Serve.
 type Options struct {
 	Addr            string        // LISTEN_ADDR; port 0 picks a free port
+	Listener        net.Listener  // served instead of listening on Addr when set (Addr is then ignored)
 	Handler         http.Handler  // the service's NewServer
 	Logger          *slog.Logger  // gets the "listening" line and the shutdown lines
 	Ready           *atomic.Bool  // set once listening, cleared once shutdown begins
@@ -29,16 +30,19 @@ const (
 	maxHeaderBytes    = 64 << 10
 )
 
-// Serve listens on o.Addr, logs one "listening" line whose addr is the bound address, and serves
+// Serve listens on o.Addr (or serves o.Listener), logs one "listening" line whose addr is the bound address, and serves
 // until ctx is done. Then readiness turns false at once; for o.Drain the server keeps accepting
 // and answering (with keep-alives off, so clients move to new connections) while load balancers
 // see /readyz at 503 and stop sending; then the listener closes and in-flight requests get the
 // rest of o.ShutdownTimeout to finish, and Serve returns nil: a cancelled context is a graceful
 // shutdown.
 func Serve(ctx context.Context, o Options) error {
-	ln, err := net.Listen("tcp", o.Addr)
-	if err != nil {
-		return fmt.Errorf("listening on %s: %w (free the port or set LISTEN_ADDR)", o.Addr, err)
+	ln := o.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", o.Addr); err != nil {
+			return fmt.Errorf("listening on %s: %w (free the port or set LISTEN_ADDR)", o.Addr, err)
+		}
 	}
 	srv := &http.Server{
 		Handler:           o.Handler,

@@ -1,12 +1,15 @@
 package httpserve
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -165,4 +168,66 @@ func TestCheckDrain(t *testing.T) {
 	if err := CheckDrain(2*time.Second, time.Second); err == nil || err.Error() != `SHUTDOWN_DRAIN="2s": must not exceed SHUTDOWN_TIMEOUT (1s)` {
 		t.Errorf("drain > timeout: %v", err)
 	}
+}
+
+// TestServeGivenListener: Serve serves a listener it is given (Addr unused), logs that
+// listener's address, and closes it at shutdown.
+func TestServeGivenListener(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ready atomic.Bool
+	var logged lockedBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Serve(ctx, Options{Addr: "not an address", Listener: ln, Handler: HandleReadyz(&ready),
+			Logger: slog.New(slog.NewTextHandler(&logged, nil)), Ready: &ready, ShutdownTimeout: time.Second})
+	}()
+	url := "http://" + ln.Addr().String() + "/readyz"
+	deadline := time.Now().Add(5 * time.Second)
+	for !ready.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("Serve did not turn ready within 5s")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("readyz = %d, want 200", resp.StatusCode)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Serve = %v, want nil after a graceful shutdown", err)
+	}
+	if want := "addr=" + ln.Addr().String(); !strings.Contains(logged.String(), want) {
+		t.Errorf("log %q lacks %s", logged.String(), want)
+	}
+	if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+		c.Close()
+		t.Error("the listener still accepts after the shutdown")
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for the server's goroutines and the test.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -134,3 +134,45 @@ func TestObserverRecordsPodLife(t *testing.T) {
 	}
 	mu.Unlock()
 }
+
+// TestObserverStreamsTheServiceContainer: the log streamed is the service's own container (named
+// after the app), never the pod's default: the backend's pod also runs the fault-proxy sidecar,
+// and the API server refuses the log of a pod of two containers without a container's name.
+func TestObserverStreamsTheServiceContainer(t *testing.T) {
+	pod := runningPod("backend-a", results.BackendService, true, 0)
+	pod.Spec.Containers = []corev1.Container{{Name: results.BackendService}, {Name: "fault-proxy"}}
+	c, cs := labCluster(pod)
+	backendLog := &syncWriter{}
+	obs := NewObserver(c, results.NewEventLog(nil), map[string]io.Writer{results.BackendService: backendLog}, slog.New(slog.DiscardHandler), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); obs.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		backendLog.mu.Lock()
+		streamed := strings.Contains(backendLog.b.String(), "fake logs")
+		backendLog.mu.Unlock()
+		if streamed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the backend's log was not streamed within 10s")
+		}
+		time.Sleep(10 * time.Millisecond) // polling the observer's output
+	}
+	var containers []string
+	for _, a := range cs.Actions() {
+		if a.GetSubresource() != "log" {
+			continue
+		}
+		if g, ok := a.(interface{ GetValue() any }); ok {
+			if opts, ok := g.GetValue().(*corev1.PodLogOptions); ok {
+				containers = append(containers, opts.Container)
+			}
+		}
+	}
+	if len(containers) != 1 || containers[0] != results.BackendService {
+		t.Errorf("log requests for containers %q, want one for %s", containers, results.BackendService)
+	}
+}
