@@ -123,8 +123,11 @@ func TestFaultAPIService(t *testing.T) {
 	if len(s.Spec.ExternalIPs) != 0 || s.Spec.LoadBalancerIP != "" {
 		t.Errorf("external addresses %v %q, want none", s.Spec.ExternalIPs, s.Spec.LoadBalancerIP)
 	}
-	if len(s.Spec.Ports) != 1 {
-		t.Fatalf("ports %v, want one", s.Spec.Ports)
+	if len(s.Spec.Ports) != 2 {
+		t.Fatalf("ports %v, want the fault API and the backend directly", s.Spec.Ports)
+	}
+	if d := s.Spec.Ports[1]; d.Name != "direct" || d.Port != 8081 || d.TargetPort != intstr.FromString("http") || d.NodePort != 0 {
+		t.Errorf("port = %+v, want direct 8081 -> the backend container's http, no node port", d)
 	}
 	p := s.Spec.Ports[0]
 	if p.Name != "http" || p.Port != 8474 || p.TargetPort != intstr.FromString("faults") || p.NodePort != 0 {

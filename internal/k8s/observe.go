@@ -246,6 +246,14 @@ func (o *Observer) stream(ctx context.Context, pod, container string) {
 	for sc.Scan() {
 		line := sc.Bytes()
 		o.write(app, line)
+		if app == FaultProxyContainer {
+			// the sidecar's fault windows; its process records are not taken: the pod's
+			// status says when the container was killed and when it was Ready again
+			if e, ok := results.DecodeFaultLine(line); ok && e.Kind == results.KindFault && !e.Time.Before(o.since) {
+				o.events.Add(e)
+			}
+			continue
+		}
 		if app != results.ClientService {
 			continue
 		}

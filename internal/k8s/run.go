@@ -19,7 +19,7 @@ import (
 const (
 	FaultProxyContainer = "fault-proxy"
 	FaultsServiceName   = "backend-faults"
-	FaultsPort          = "api"
+	FaultsPort          = "http"
 	DirectPort          = "direct"
 )
 
