@@ -51,7 +51,11 @@ func loadK8sExperiment(pos []string) (*experiment.Experiment, string, error) {
 		return exp, "built-in (" + chaos.K8sPartitionExperimentPath + ")", nil
 	case 1:
 		if _, ok := chaos.Lookup(pos[0]); ok && !strings.ContainsAny(pos[0], "./") {
-			return nil, "", cmdutil.Usagef("%s is a catalogue entry for the local stacks; on Kubernetes run chaos/network-partition-experiment.json (the default) or chaos/pod-kill-experiment.json", pos[0])
+			where := "no Kubernetes experiment"
+			if k, ok := chaos.KubernetesEntry(pos[0]); ok {
+				where = "its Kubernetes experiment " + k.Path + ", for the real chaos run (its description names the port-forwards)"
+			}
+			return nil, "", cmdutil.Usagef("%s: chaoslab run --stack k8s does not run catalogue names; it runs chaos/network-partition-experiment.json (the default) or chaos/pod-kill-experiment.json. %s has %s", pos[0], pos[0], where)
 		}
 		exp, name, err := loadExperiment(pos, k8sStack)
 		return exp, name, err

@@ -36,7 +36,7 @@ func TestK8sBadInput(t *testing.T) {
 		{[]string{"run", "--stack", "k8s", "--ui"}, "--ui is not available with --stack k8s"},
 		{[]string{"run", "--stack", "k8s", "--env", "RESILIENCE=off"}, "ConfigMap chaoslab-config"},
 		{[]string{"run", "--stack", "k8s", python}, `"exec-it" uses the python provider chaosk8s.pod.actions.exec_in_pods, which chaoslab does not run natively: run the experiment with ` + "`chaos run`"},
-		{[]string{"run", "--stack", "k8s", "http-errors"}, "catalogue entry for the local stacks"},
+		{[]string{"run", "--stack", "k8s", "http-errors"}, "http-errors: chaoslab run --stack k8s does not run catalogue names; it runs chaos/network-partition-experiment.json (the default) or chaos/pod-kill-experiment.json. http-errors has its Kubernetes experiment chaos/k8s/http-errors-experiment.json, for the real chaos run"},
 		{[]string{"recover", "--stack", "local"}, "only k8s leaves objects behind"},
 		{[]string{"run", "--stack", "k8s", "--rps", "5000"}, "--rps 5000: must be > 0 and <= 1000 on Kubernetes"},
 		{[]string{"run", "--stack", "k8s", "--rollback-strategy", "sometimes"}, `--rollback-strategy "sometimes"`},
