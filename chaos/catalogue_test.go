@@ -266,6 +266,10 @@ func TestCatalogue(t *testing.T) {
 			if row.netns {
 				wantStacks = append(wantStacks, "netns")
 			}
+			wantStacks = append(wantStacks, "k8s") // every entry has its chaos/k8s file
+			if ok, why := e.Supports("k8s"); !ok || why != "" {
+				t.Errorf("Supports(k8s) = %t, %q", ok, why)
+			}
 			if !slices.Equal(e.Stacks, wantStacks) {
 				t.Errorf("Stacks = %v, want %v", e.Stacks, wantStacks)
 			}

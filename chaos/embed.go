@@ -6,11 +6,16 @@
 //
 //	"extensions": [{"name": "chaoslab", "catalogue": {"fault": "...", "defaults": "...",
 //	    "stacks": ["local"], "unavailable": {"netns": "why not"}}}]
+//
+// chaos/k8s holds the same failures on Kubernetes (KubernetesEntry), one file per name, with the
+// same extension (stacks ["k8s"]); a local entry lists "k8s" in its stacks exactly when its
+// Kubernetes file exists.
 package chaos
 
 import (
 	"embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -31,6 +36,9 @@ const LocalPartitionExperimentPath = "chaos/local/network-partition-experiment.j
 //go:embed local/*.json
 var local embed.FS
 
+//go:embed k8s/*.json
+var kubernetes embed.FS
+
 // order is the catalogue: every file chaos/local/<name>-experiment.json, in the order the
 // catalogue lists them. A file missing here, or a name here without its file, is an error of
 // Catalogue.
@@ -47,6 +55,8 @@ var order = []string{
 
 const (
 	localDir   = "local"
+	k8sDir     = "k8s"
+	k8sStack   = "k8s" // the --stack of a cluster, as the entries' stacks name it
 	fileSuffix = "-experiment.json"
 	extName    = "chaoslab"
 )
@@ -54,7 +64,7 @@ const (
 // Entry is one experiment of the catalogue.
 type Entry struct {
 	Name        string            // "http-errors": the file name without "-experiment.json"
-	Path        string            // "chaos/local/http-errors-experiment.json" (repository path)
+	Path        string            // "chaos/local/http-errors-experiment.json" (repository path; chaos/k8s/... for KubernetesEntry)
 	Title       string            // the experiment's title
 	Fault       string            // from the chaoslab extension
 	Defaults    string            // from the chaoslab extension
@@ -80,29 +90,19 @@ func (e Entry) Supports(stack string) (bool, string) {
 // order and chaos/local. Each call decodes afresh: the entries share nothing with each other or
 // with later calls.
 func Catalogue() ([]Entry, error) {
-	files, err := fs.Glob(local, localDir+"/*"+fileSuffix)
-	if err != nil {
+	if err := checkNames(local, localDir); err != nil {
 		return nil, err
 	}
-	all, err := fs.Glob(local, localDir+"/*.json")
-	if err != nil {
+	if err := checkNames(kubernetes, k8sDir); err != nil {
 		return nil, err
-	}
-	for _, f := range all {
-		if !slices.Contains(files, f) {
-			return nil, fmt.Errorf("chaos/%s: a catalogue file must be named <name>%s", f, fileSuffix)
-		}
-	}
-	for _, f := range files {
-		name := strings.TrimSuffix(path.Base(f), fileSuffix)
-		if !slices.Contains(order, name) {
-			return nil, fmt.Errorf("chaos/%s: %q is not in the catalogue order (chaos/embed.go)", f, name)
-		}
 	}
 	entries := make([]Entry, 0, len(order))
 	for _, name := range order {
-		e, err := load(name)
+		e, err := load(local, localDir, name)
 		if err != nil {
+			return nil, err
+		}
+		if err := checkKubernetes(e); err != nil {
 			return nil, err
 		}
 		entries = append(entries, e)
@@ -110,12 +110,69 @@ func Catalogue() ([]Entry, error) {
 	return entries, nil
 }
 
+// checkNames says which file of dir is not named <name>-experiment.json for a name of the order.
+func checkNames(fsys fs.FS, dir string) error {
+	files, err := fs.Glob(fsys, dir+"/*"+fileSuffix)
+	if err != nil {
+		return err
+	}
+	all, err := fs.Glob(fsys, dir+"/*.json")
+	if err != nil {
+		return err
+	}
+	for _, f := range all {
+		if !slices.Contains(files, f) {
+			return fmt.Errorf("chaos/%s: a catalogue file must be named <name>%s", f, fileSuffix)
+		}
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(path.Base(f), fileSuffix)
+		if !slices.Contains(order, name) {
+			return fmt.Errorf("chaos/%s: %q is not in the catalogue order (chaos/embed.go)", f, name)
+		}
+	}
+	return nil
+}
+
+// checkKubernetes says whether a local entry's "k8s" in stacks and its Kubernetes file disagree,
+// or that file is broken.
+func checkKubernetes(e Entry) error {
+	k, err := load(kubernetes, k8sDir, e.Name)
+	var mf *missingFile
+	missing := errors.As(err, &mf)
+	switch listed := slices.Contains(e.Stacks, k8sStack); {
+	case err != nil && !missing:
+		return err
+	case listed && missing:
+		return fmt.Errorf("%s: stacks lists %s, but chaos/%s/%s%s does not exist", e.Path, k8sStack, k8sDir, e.Name, fileSuffix)
+	case !listed && !missing:
+		return fmt.Errorf("%s: stacks does not list %s, but %s exists: add %q to its stacks", e.Path, k8sStack, k.Path, k8sStack)
+	case !missing && !slices.Equal(k.Stacks, []string{k8sStack}):
+		return fmt.Errorf("%s: stacks %v, want [%q]", k.Path, k.Stacks, k8sStack)
+	}
+	return nil
+}
+
+// KubernetesEntry returns the Kubernetes experiment of a catalogue name: chaos/k8s/<name>-experiment.json,
+// for the real `chaos run` with chaostoolkit-kubernetes against a cluster where deploy/k8s is
+// applied (its description says which port-forwards it needs). ok is false for a name without one.
+func KubernetesEntry(name string) (Entry, bool) {
+	if !slices.Contains(order, name) {
+		return Entry{}, false
+	}
+	e, err := load(kubernetes, k8sDir, name)
+	if err != nil {
+		return Entry{}, false
+	}
+	return e, true
+}
+
 // Lookup returns the entry with this name.
 func Lookup(name string) (Entry, bool) {
 	if !slices.Contains(order, name) {
 		return Entry{}, false
 	}
-	e, err := load(name)
+	e, err := load(local, localDir, name)
 	if err != nil {
 		return Entry{}, false
 	}
@@ -143,13 +200,20 @@ type catalogue struct {
 	Unavailable map[string]string `json:"unavailable"`
 }
 
-// load reads chaos/local/<name>-experiment.json and its chaoslab extension.
-func load(name string) (Entry, error) {
-	file := localDir + "/" + name + fileSuffix
+// missingFile is a name of the order without its file in a directory.
+type missingFile struct{ path, name string }
+
+func (e *missingFile) Error() string {
+	return fmt.Sprintf("%s: %q is in the catalogue order (chaos/embed.go) but has no file", e.path, e.name)
+}
+
+// load reads chaos/<dir>/<name>-experiment.json and its chaoslab extension.
+func load(fsys fs.FS, dir, name string) (Entry, error) {
+	file := dir + "/" + name + fileSuffix
 	repoPath := "chaos/" + file
-	data, err := local.ReadFile(file)
+	data, err := fs.ReadFile(fsys, file)
 	if err != nil {
-		return Entry{}, fmt.Errorf("%s: %q is in the catalogue order (chaos/embed.go) but has no file", repoPath, name)
+		return Entry{}, &missingFile{repoPath, name}
 	}
 	var doc document
 	if err := json.Unmarshal(data, &doc); err != nil {

@@ -12,7 +12,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"chaoslab/internal/backend"
 	"chaoslab/internal/sidecar"
+	"chaoslab/internal/stack"
 )
 
 const faultProxy = "fault-proxy"
@@ -161,5 +163,22 @@ func TestNoNetworkPolicyInDeploy(t *testing.T) {
 				t.Errorf("%s holds a NetworkPolicy", f)
 			}
 		}
+	}
+}
+
+// TestBackendPayload: the backend's answers are padded as on the laptop, so the catalogue's
+// slow-body trickle (chaos/k8s/slow-body-experiment.json) has a body to slow down, and the value
+// loads.
+func TestBackendPayload(t *testing.T) {
+	_, b, _ := backendPod(t)
+	env := map[string]string{}
+	for _, e := range b.Env {
+		env[e.Name] = e.Value
+	}
+	if got, want := env["PAYLOAD_BYTES"], strconv.Itoa(stack.BackendPayload); got != want {
+		t.Errorf("PAYLOAD_BYTES = %q, want %s (stack.BackendPayload)", got, want)
+	}
+	if _, err := backend.LoadConfig(func(k string) string { return env[k] }); err != nil {
+		t.Errorf("the backend's variables: %v", err)
 	}
 }

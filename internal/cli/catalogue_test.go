@@ -25,6 +25,14 @@ func TestList(t *testing.T) {
 			t.Errorf("list lacks %s:\n%s", n, out)
 		}
 	}
+	for _, en := range entries(t) {
+		if !strings.Contains(out, "\n"+en.Name+" ") || !strings.Contains(lineOf(out, en.Name), strings.Join(en.Stacks, ", ")) {
+			t.Errorf("list's row of %s lacks its stacks %v:\n%s", en.Name, en.Stacks, out)
+		}
+	}
+	if !strings.Contains(out, "chaos/k8s/NAME-experiment.json") {
+		t.Errorf("list does not say where the k8s stack's experiments are:\n%s", out)
+	}
 	_, netnsPart, ok := strings.Cut(out, "Not available with --stack netns:")
 	if !ok {
 		t.Fatalf("list does not say what --stack netns cannot run:\n%s", out)
@@ -37,6 +45,26 @@ func TestList(t *testing.T) {
 	if strings.Contains(netnsPart, "http-errors") || !strings.Contains(netnsPart, "tc netem") {
 		t.Errorf("the netns part names a supported entry or gives no reason:\n%s", netnsPart)
 	}
+}
+
+// entries is the catalogue, or the test fails.
+func entries(t *testing.T) []chaos.Entry {
+	t.Helper()
+	all, err := chaos.Catalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return all
+}
+
+// lineOf is the line of out that starts with name and a space.
+func lineOf(out, name string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, name+" ") {
+			return l
+		}
+	}
+	return ""
 }
 
 func TestRunCatalogueNamesRefused(t *testing.T) {

@@ -167,10 +167,18 @@ func loadExperiment(pos []string, stackKind string) (*experiment.Experiment, str
 	}
 }
 
-// catalogueExperiment parses a catalogue entry, if the stack supports it.
+// catalogueExperiment parses a catalogue entry, if the stack supports it: on Kubernetes, its
+// file in chaos/k8s.
 func catalogueExperiment(en chaos.Entry, stackKind string) (*experiment.Experiment, string, error) {
 	if ok, why := en.Supports(stackKind); !ok && stackKind != "none" {
 		return nil, "", cmdutil.Usagef("%s cannot run with --stack %s: %s", en.Name, stackKind, why)
+	}
+	if stackKind == k8sStack {
+		k, ok := chaos.KubernetesEntry(en.Name)
+		if !ok {
+			return nil, "", fmt.Errorf("%s lists --stack k8s but has no file in chaos/k8s", en.Name)
+		}
+		en = k
 	}
 	exp, err := experiment.Parse(en.Data, "json")
 	if err != nil {

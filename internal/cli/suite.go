@@ -9,7 +9,6 @@ import (
 
 	"chaoslab/chaos"
 	"chaoslab/internal/cmdutil"
-	"chaoslab/internal/experiment"
 	"chaoslab/internal/junit"
 	"chaoslab/internal/lab"
 	"chaoslab/internal/report"
@@ -93,12 +92,12 @@ func checkSuite(e *env, f *runFlags, pos []string) ([]chaos.Entry, error) {
 // runEntry runs one catalogue entry into its folder under the suite's: once, or once per
 // profile with --compare.
 func runEntry(ctx context.Context, e *env, f runFlags, en chaos.Entry, args []string) (runs []report.ProfileRun, errText string) {
-	exp, err := experiment.Parse(en.Data, "json")
+	exp, name, err := catalogueExperiment(en, f.stack)
 	if err != nil {
 		return nil, err.Error()
 	}
 	cfg := labConfig(e, f, args)
-	cfg.Experiment, cfg.ExperimentName, cfg.OutDir = exp, en.Name+" ("+en.Path+")", filepath.Join(f.out, en.Name)
+	cfg.Experiment, cfg.ExperimentName, cfg.OutDir = exp, name, filepath.Join(f.out, en.Name)
 	if cfg.Objectives, err = objectivesFor(exp, f.objectives); err != nil {
 		return nil, err.Error()
 	}
