@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"chaoslab/internal/cmdutil"
 	"chaoslab/internal/results"
 	"chaoslab/internal/stack"
+	"chaoslab/internal/topology"
 )
 
 // envAsChaoslab makes the test binary act as the chaoslab binary: the stack re-executes
@@ -201,5 +203,173 @@ func TestStackWithoutTopologyUnchanged(t *testing.T) {
 	}
 	if got := strings.Join(fileNames(t, logs), " "); got != "backend-service.log client-service.log" {
 		t.Errorf("log files = %s", got)
+	}
+}
+
+// loadTopology parses a topology document for a test.
+func loadTopology(t *testing.T, doc string) *topology.Topology {
+	t.Helper()
+	topo, err := topology.Parse([]byte(doc), "test.yaml", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return topo
+}
+
+// attemptsOf returns the attempt events of request id, by tier.
+func attemptsOf(events *results.EventLog, id uint64) map[string][]results.Event {
+	out := map[string][]results.Event{}
+	for _, e := range events.Events() {
+		if e.Kind == results.KindAttempt && e.RequestID == id {
+			out[e.Tier] = append(out[e.Tier], e)
+		}
+	}
+	return out
+}
+
+// A chain starts bottom up: each tier a client-service with its own variables over the run's,
+// its TIER, and BACKEND_URL at the proxy of the node it calls; one proxy per hop named after
+// it; a log per tier; records with their tier; every tier in the snapshots; the entry's breaker.
+func TestStackStartsAChain(t *testing.T) {
+	topo := loadTopology(t, `
+backend: {env: {BACKEND_WORKERS: "4"}}
+tiers:
+  - {name: edge, env: {RESILIENCE: "retry"}}
+  - {name: mid}
+  - {name: client}
+`)
+	events := results.NewEventLog(nil)
+	run := map[string]string{"ATTEMPT_TIMEOUT": "100ms", "REQUEST_TIMEOUT": "1s", "RETRY_MAX_RETRIES": "1", "RETRY_INITIAL_BACKOFF": "10ms"}
+	s, record, logs := startRecorded(t, stack.Config{ClientEnv: run, Events: events, Topology: topo})
+
+	common := "ATTEMPT_TIMEOUT=100ms\nBACKEND_URL=http://127.0.0.1:PORT\nLISTEN_ADDR=127.0.0.1:PORT\nLOG_FORMAT=json\nLOG_LEVEL=debug\nREQUEST_TIMEOUT=1s\n"
+	wantEnv := map[string]string{
+		"backend": "BACKEND_WORKERS=4\nLISTEN_ADDR=127.0.0.1:PORT\nLOG_FORMAT=json\nPAYLOAD_BYTES=2048\n",
+		"edge":    common + "RESILIENCE=retry\nRETRY_INITIAL_BACKOFF=10ms\nRETRY_MAX_RETRIES=1\nTIER=edge\n",
+		"mid":     common + "RETRY_INITIAL_BACKOFF=10ms\nRETRY_MAX_RETRIES=1\nTIER=mid\n",
+		"client":  common + "RETRY_INITIAL_BACKOFF=10ms\nRETRY_MAX_RETRIES=1\nTIER=client\n",
+	}
+	for name, want := range wantEnv {
+		if got := readFile(t, filepath.Join(record, name+".env")); got != want {
+			t.Errorf("%s's variables:\n%s\nwant\n%s", name, got, want)
+		}
+	}
+	checkNames(t, "proxies", proxyNames(t, s.FaultURL), "backend client mid")
+	checkNames(t, "Proxies()", s.Proxies(), "backend mid client")
+	checkNames(t, "Services()", s.Services(), "backend-service client mid edge")
+	if len(s.Entries()) != 1 || s.Entries()[0].Name != "edge" || s.ClientURL != s.Entries()[0].URL {
+		t.Errorf("entries %+v, ClientURL %s: want edge", s.Entries(), s.ClientURL)
+	}
+
+	// One request crosses every hop: each tier logs one call with its id and its tier.
+	if st := getData(t, s.ClientURL, "7"); st != http.StatusOK {
+		t.Fatalf("GET edge /api/data = %d", st)
+	}
+	waitFor(t, "a call of request 7 at every tier", func() bool { return len(attemptsOf(events, 7)) == 3 })
+	for _, tier := range []string{"edge", "mid", "client"} {
+		if got := attemptsOf(events, 7)[tier]; len(got) != 1 || got[0].Outcome != results.OutcomeSuccess {
+			t.Errorf("%s's calls of request 7 = %+v, want one success", tier, got)
+		}
+	}
+	// A partition of hop "client" cuts mid from client only: mid's calls fail, client makes none.
+	partitionHop(t, s.FaultURL, "client")
+	getData(t, s.ClientURL, "8")
+	got := attemptsOf(events, 8)
+	if len(got["mid"]) == 0 || slices.ContainsFunc(got["mid"], func(e results.Event) bool { return e.Outcome == results.OutcomeSuccess }) || len(got["client"]) != 0 {
+		t.Errorf("calls of request 8 by tier = %+v: want mid's failing and none by client", got)
+	}
+
+	snap := s.Snapshot(context.Background(), "after")
+	checkNames(t, "snapshot services", slices.Sorted(maps.Keys(snap.Services)), "backend-service client edge mid")
+	for _, tier := range []string{"edge", "mid", "client"} {
+		if snap.Services[tier].Resilience == nil || !snap.Services[tier].Running {
+			t.Errorf("%s's snapshot = %+v, want running with /api/resilience", tier, snap.Services[tier])
+		}
+	}
+	if s.Breaker() != "off" {
+		t.Errorf("Breaker() = %q, want off: the entry edge runs RESILIENCE=retry", s.Breaker())
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	checkNames(t, "log files", fileNames(t, logs), "backend-service.log client.log edge.log mid.log")
+}
+
+// A fan-in starts its entries side by side: no proxy in front of an entry, every entry calling
+// the backend's proxy.
+func TestStackStartsAFanIn(t *testing.T) {
+	topo, err := topology.Load("fan-in")
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := results.NewEventLog(nil)
+	s, _, _ := startRecorded(t, stack.Config{Events: events, Topology: topo})
+	checkNames(t, "proxies", proxyNames(t, s.FaultURL), "backend")
+	var names []string
+	for i, e := range s.Entries() {
+		names = append(names, e.Name)
+		getData(t, e.URL, strconv.Itoa(i+1))
+	}
+	checkNames(t, "entries", names, "caller-a caller-b caller-c")
+	waitFor(t, "a backend call from each entry", func() bool {
+		for i, name := range names {
+			if len(attemptsOf(events, uint64(i+1))[name]) != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	if s.Breaker() != results.BreakerClosed {
+		t.Errorf("Breaker() = %q", s.Breaker())
+	}
+}
+
+// partitionHop blackholes both streams of the named proxy.
+func partitionHop(t *testing.T, faultURL, proxy string) {
+	t.Helper()
+	for _, stream := range []string{"downstream", "upstream"} {
+		body := `{"name":"cut-` + stream + `","type":"timeout","stream":"` + stream + `","attributes":{"timeout":0}}`
+		resp, err := http.Post(faultURL+"/proxies/"+proxy+"/toxics", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("toxic on %s: %d", proxy, resp.StatusCode)
+		}
+	}
+}
+
+func checkNames(t *testing.T, what string, got []string, want string) {
+	t.Helper()
+	if strings.Join(got, " ") != want {
+		t.Errorf("%s = %v, want %s", what, got, want)
+	}
+}
+
+// A topology's values are checked where they meet the run's --env, naming the file and the
+// field; a stack that cannot start tiers refuses one; none of it starts anything.
+func TestCheckTopology(t *testing.T) {
+	topo := loadTopology(t, "backend: {env: {SHUTDOWN_TIMEOUT: \"soon\"}}\ntiers:\n  - {name: edge}\n  - {name: mid, env: {CB_MINIMUM_CALLS: \"20\"}}\n")
+	tests := []struct {
+		name, kind string
+		run        map[string]string
+		want       string // "" = accepted
+	}{
+		{"a tier's value against the run's", "local", map[string]string{"CB_SLIDING_WINDOW": "10"},
+			`topology test.yaml: tiers[1].env (mid, over --env): CB_SLIDING_WINDOW="10": must be at least CB_MINIMUM_CALLS (20)`},
+		{"the backend's value", "local", map[string]string{"CB_SLIDING_WINDOW": "30"}, `topology test.yaml: backend.env: SHUTDOWN_TIMEOUT="soon": `},
+		{"netns", "netns", nil, "topology test.yaml: --stack netns starts today's two services only; a topology runs on --stack local"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := stack.CheckTopology(topo, tt.run, tt.kind)
+			if err == nil || cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Errorf("err = %v, want a usage error starting %q", err, tt.want)
+			}
+		})
+	}
+	if _, err := stack.Start(context.Background(), stack.Config{Kind: "netns", Topology: topo}); err == nil || !strings.Contains(err.Error(), "local stack only") {
+		t.Errorf("netns with a topology: err = %v", err)
 	}
 }
