@@ -103,6 +103,14 @@ func parseUpFlags(e *env, args []string) (upFlags, error) {
 	return f, upTopology(&f)
 }
 
+// record is the topology as the live page's analysis reads it (nil without one).
+func (f upFlags) record() *results.Topology {
+	if f.topo == nil {
+		return nil
+	}
+	return f.topo.Record()
+}
+
 // upTopology loads --topology and checks its tiers' variables over --env; netns refuses one.
 func upTopology(f *upFlags) (err error) {
 	if f.topology == "" {
@@ -136,7 +144,7 @@ func upCmd(ctx context.Context, e *env, args []string) error {
 	if f.ui {
 		hub = live.NewHub()
 		events.Observe(hub.Event)
-		hub.Info(results.RunInfo{Title: "chaoslab up", Stack: f.kind, RPS: f.rps, Start: time.Now().UTC()})
+		hub.Info(results.RunInfo{Title: "chaoslab up", Stack: f.kind, RPS: f.rps, Start: time.Now().UTC(), Topology: f.record()})
 	}
 	s, err := stack.Start(ctx, stack.Config{Kind: f.kind, Dir: dir, ClientAddr: f.clientAddr, BackendAddr: f.backendAddr,
 		FaultAPI: f.apiAddr, ClientEnv: f.env, Events: events, Notify: func(m string) { fmt.Fprintln(e.stdout, m) }, Topology: f.topo})

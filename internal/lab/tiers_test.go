@@ -159,13 +159,13 @@ func TestRunnerTieredStack(t *testing.T) {
 
 // Processes describes its graph from its topology; without one it is today's two services.
 func TestProcessesGraph(t *testing.T) {
-	topo, err := topology.Load("chain-3")
+	topo, err := topology.Parse([]byte("tiers: [{name: edge, env: {RESILIENCE: \"on\"}}, {name: mid}]"), "test.yaml", "pair")
 	if err != nil {
 		t.Fatal(err)
 	}
 	rec, env := Processes{Kind: "local", Topology: topo}.Graph(map[string]string{"RESILIENCE": "off", "RETRY_MAX_RETRIES": "2"})
-	if rec == nil || rec.Entry() != "edge" || env["RESILIENCE"] != "on" || env["RETRY_MAX_RETRIES"] != "2" {
-		t.Errorf("Graph = %+v, %v; want chain-3 with edge's RESILIENCE=on over the run's", rec, env)
+	if rec == nil || rec.Name != "pair" || rec.Entry() != "edge" || env["RESILIENCE"] != "on" || env["RETRY_MAX_RETRIES"] != "2" {
+		t.Errorf("Graph = %+v, %v; want pair with edge's RESILIENCE=on over the run's", rec, env)
 	}
 	if rec, env := (Processes{Kind: "local"}).Graph(map[string]string{"A": "1"}); rec != nil || env["A"] != "1" {
 		t.Errorf("without a topology Graph = %+v, %v", rec, env)

@@ -24,11 +24,11 @@ func (e *fieldError) Error() string {
 	return e.Field + ": " + e.Msg
 }
 
-// Fields of each object of a file, as the decoder allows them.
-var (
-	topFields     = []string{"name", "backend", "tiers"}
-	backendFields = []string{"env"}
-	tierFields    = []string{"name", "calls", "env"}
+// Fields of each object of a file, as the decoder allows them (and its messages list them).
+const (
+	topFields     = "name, backend, tiers"
+	backendFields = "env"
+	tierFields    = "name, calls, env"
 )
 
 // decoder walks the generic value of a file into a Topology, keeping the first mistake (as
@@ -64,7 +64,7 @@ func decode(data []byte) (*Topology, error) {
 
 func (d *decoder) topology(v any) *Topology {
 	if v == nil {
-		d.fail("", "the file is empty: a topology has %s", strings.Join(topFields, ", "))
+		d.fail("", "the file is empty: a topology has %s", topFields)
 		return nil
 	}
 	m := d.object(v, "", "a topology", topFields)
@@ -74,7 +74,7 @@ func (d *decoder) topology(v any) *Topology {
 	}
 	list, ok := m["tiers"].([]any)
 	if m["tiers"] != nil && !ok {
-		d.fail("tiers", "must be a list of tiers, each with %s", strings.Join(tierFields, ", "))
+		d.fail("tiers", "must be a list of tiers, each with %s", tierFields)
 	}
 	for i, tv := range list {
 		path := fmt.Sprintf("tiers[%d]", i)
@@ -85,19 +85,21 @@ func (d *decoder) topology(v any) *Topology {
 	return t
 }
 
-// object reads a mapping whose keys must be among fields; a missing (null) one reads as nil.
-func (d *decoder) object(v any, path, what string, fields []string) map[string]any {
+// object reads a mapping whose keys must be among fields (a list such as "name, calls, env");
+// a missing (null) one reads as nil.
+func (d *decoder) object(v any, path, what, fields string) map[string]any {
 	if v == nil {
 		return nil
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		d.fail(path, "must be a mapping of %s, got %s", strings.Join(fields, ", "), brief(v))
+		d.fail(path, "must be a mapping of %s, got %s", fields, brief(v))
 		return nil
 	}
+	allowed := strings.Split(fields, ", ")
 	for _, k := range slices.Sorted(maps.Keys(m)) {
-		if !slices.Contains(fields, k) {
-			d.fail(join(path, k), "unknown field: %s has %s", what, strings.Join(fields, ", "))
+		if !slices.Contains(allowed, k) {
+			d.fail(join(path, k), "unknown field: %s has %s", what, fields)
 		}
 	}
 	return m

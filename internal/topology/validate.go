@@ -20,29 +20,35 @@ var namePattern = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-
 // nameRule says what namePattern allows, for a person.
 const nameRule = "1 to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
 
-// reserved are names a tier cannot have: the backend's node and proxy, and the results
-// folder's other logs (a tier logs to <name>.log).
-var reserved = map[string]string{ // read-only
-	results.BackendNode:    "it names the backend (calls: backend) and its proxy",
-	results.BackendService: "backend-service.log is the backend's log",
-	results.ClientService:  "client-service.log is today's client's log",
-	"chaoslab":             "chaoslab.log is the lab's log",
+// reserved maps the names a tier cannot have to why: the backend's node and proxy, and the
+// results folder's other logs (a tier logs to <name>.log).
+func reserved() map[string]string {
+	return map[string]string{
+		results.BackendNode:    "it names the backend (calls: backend) and its proxy",
+		results.BackendService: "backend-service.log is the backend's log",
+		results.ClientService:  "client-service.log is today's client's log",
+		"chaoslab":             "chaoslab.log is the lab's log",
+	}
 }
 
-// labClientEnv are client-service variables the lab sets on every tier itself.
-var labClientEnv = map[string]string{ // read-only
-	"LISTEN_ADDR": "the lab picks a free port",
-	"BACKEND_URL": "the lab points it at the next hop's proxy",
-	"TIER":        "the tier's name is its TIER",
-	"LOG_FORMAT":  "the lab reads JSON records",
-	"LOG_LEVEL":   "the lab needs debug: a record of every call",
+// labClientEnv maps the client-service variables the lab sets on every tier itself to why.
+func labClientEnv() map[string]string {
+	return map[string]string{
+		"LISTEN_ADDR": "the lab picks a free port",
+		"BACKEND_URL": "the lab points it at the next hop's proxy",
+		"TIER":        "the tier's name is its TIER",
+		"LOG_FORMAT":  "the lab reads JSON records",
+		"LOG_LEVEL":   "the lab needs debug: a record of every call",
+	}
 }
 
-// labBackendEnv are backend-service variables the lab sets itself.
-var labBackendEnv = map[string]string{ // read-only
-	"LISTEN_ADDR":   "the lab picks a free port",
-	"LOG_FORMAT":    "the lab reads JSON records",
-	"PAYLOAD_BYTES": "the lab's backend answers with about 2 KB",
+// labBackendEnv maps the backend-service variables the lab sets itself to why.
+func labBackendEnv() map[string]string {
+	return map[string]string{
+		"LISTEN_ADDR":   "the lab picks a free port",
+		"LOG_FORMAT":    "the lab reads JSON records",
+		"PAYLOAD_BYTES": "the lab's backend answers with about 2 KB",
+	}
 }
 
 // capacityPattern admits backend-service's capacity variables (BACKEND_WORKERS,
@@ -108,7 +114,7 @@ func checkTierName(name string, i int, seen map[string]int) error {
 	if !namePattern.MatchString(name) {
 		return &fieldError{field, fmt.Sprintf("%q is not a valid TIER: %s", name, nameRule)}
 	}
-	if why, ok := reserved[name]; ok {
+	if why, ok := reserved()[name]; ok {
 		return &fieldError{field, fmt.Sprintf("%q is reserved: %s", name, why)}
 	}
 	if j, dup := seen[name]; dup {
@@ -157,13 +163,13 @@ func (t *Topology) names() []string {
 
 // checkClientEnv admits client-service's variables, but not those the lab sets itself.
 func checkClientEnv(env map[string]string, field string) error {
-	known := client.Defaults()
+	known, lab := client.Defaults(), labClientEnv()
 	for _, k := range slices.Sorted(maps.Keys(env)) {
-		if why, ok := labClientEnv[k]; ok {
+		if why, ok := lab[k]; ok {
 			return &fieldError{field + "." + k, "set by the lab (" + why + "): leave it out"}
 		}
 		if _, ok := known[k]; !ok {
-			return &fieldError{field + "." + k, "client-service has no such variable; a tier may set " + settable(known, labClientEnv)}
+			return &fieldError{field + "." + k, "client-service has no such variable; a tier may set " + settable(known, lab)}
 		}
 	}
 	return nil
@@ -183,14 +189,14 @@ func settable(known, lab map[string]string) string {
 // checkBackendEnv admits backend-service's variables and its capacity variables (BACKEND_*),
 // but not those the lab sets itself.
 func checkBackendEnv(env map[string]string) error {
-	known := backend.Defaults()
+	known, lab := backend.Defaults(), labBackendEnv()
 	for _, k := range slices.Sorted(maps.Keys(env)) {
 		field := "backend.env." + k
-		if why, ok := labBackendEnv[k]; ok {
+		if why, ok := lab[k]; ok {
 			return &fieldError{field, "set by the lab (" + why + "): leave it out"}
 		}
 		if _, ok := known[k]; !ok && !capacityPattern.MatchString(k) {
-			return &fieldError{field, "backend-service has no such variable; the backend may set " + settable(known, labBackendEnv) + " and BACKEND_* (capacity)"}
+			return &fieldError{field, "backend-service has no such variable; the backend may set " + settable(known, lab) + " and BACKEND_* (capacity)"}
 		}
 	}
 	return nil
