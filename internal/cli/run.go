@@ -23,6 +23,7 @@ import (
 	"chaoslab/internal/report"
 	"chaoslab/internal/results"
 	"chaoslab/internal/stack"
+	"chaoslab/internal/topology"
 )
 
 const runHelp = `
@@ -48,6 +49,17 @@ and sends no load: it runs the experiment exactly as ` + "`chaos run`" + ` would
 
 Pipeline variables (RESILIENCE, RETRY_INITIAL_BACKOFF, CB_WAIT_DURATION, ...) are read from the
 environment or set with --env KEY=VALUE, e.g. --env RESILIENCE=off for the baseline.
+
+--topology FILE|NAME (--stack local) starts a call graph of client-service tiers instead of one
+client: chain-3 (edge -> mid -> client -> backend), fan-in (three entry tiers sharing one
+backend), or a YAML/JSON file listing tiers, each {name, calls, env}. An experiment may name one
+in its chaoslab extension ("topology": "chain-3"); the flag wins. Each tier is client-service
+with its own variables over --env, TIER=<name> and its own log (<name>.log); the load is spread
+over the entry tiers, round robin. Every hop has a Toxiproxy proxy named after the node it
+fronts: "backend" (so every catalogue experiment works unchanged at the backend) and one per
+called tier; an experiment faults a tier with ${toxiproxy_url}/proxies/${fault_target}/toxics
+and --var fault_target=mid. The report adds the calls per user request at each layer.
+
 --compare runs the experiment once per profile of RESILIENCE, each into its own folder (off into
 baseline/, on into resilient/, adaptive into adaptive/), and writes one report with the runs side
 by side on one time scale. --compare alone runs off,on,adaptive; --compare off,on (or
@@ -85,6 +97,9 @@ type runFlags struct {
 	objectives                    objectiveFlag
 	k8s                           k8sFlags  // --stack k8s: --kubeconfig, --context, --namespace (k8s.go)
 	plug                          lab.Stack // where the runs happen (prepareLab)
+
+	topology string             // --topology as given
+	topo     *topology.Topology // the topology the runs start (checkRunFlags); nil = today's two services
 }
 
 func runCmd(ctx context.Context, e *env, args []string) error {
@@ -107,6 +122,7 @@ func runCmd(ctx context.Context, e *env, args []string) error {
 	fs.BoolVar(&f.ui, "ui", false, "serve a live page on 127.0.0.1 while the run goes on (the timeline, the breaker, counters, activities); it stays up with a link to the report until Ctrl-C")
 	fs.StringVar(&f.uiAddr, "ui-addr", "127.0.0.1:0", "address of the live page (with --ui; loopback only)")
 	fs.BoolVar(&f.suite, "suite", false, "run every catalogue entry in turn and write an index (index.md, index.html)")
+	fs.StringVar(&f.topology, "topology", "", topologyHelp+"; overrides the experiment's own")
 	addK8sFlags(fs, &f.k8s)
 	pos, err := parse(fs, joinCompareValue(args))
 	if err != nil {
@@ -205,7 +221,10 @@ func checkLabFlags(f *runFlags, maxRPS float64, why string) error {
 }
 
 // checkRunFlags rejects bad input before anything starts.
-func checkRunFlags(f *runFlags, exp *experiment.Experiment, e *env) error {
+func checkRunFlags(f *runFlags, exp *experiment.Experiment, e *env) (err error) {
+	if f.topo, err = topologyFor(exp, f.topology, f.stack); err != nil {
+		return err
+	}
 	if f.stack == k8sStack {
 		return checkK8sFlags(f, exp, e)
 	}
@@ -355,7 +374,7 @@ func prepareLab(ctx context.Context, e *env, f *runFlags) error {
 		f.plug = &k8s.Stack{Cluster: c, Stdout: e.stdout}
 		return nil
 	}
-	f.plug = lab.Processes{Kind: f.stack}
+	f.plug = lab.Processes{Kind: f.stack, Topology: f.topo}
 	if f.stack == "netns" {
 		if err := netns.Preflight(ctx); err != nil {
 			return err

@@ -3,9 +3,11 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +20,7 @@ import (
 	"chaoslab/internal/netns"
 	"chaoslab/internal/results"
 	"chaoslab/internal/stack"
+	"chaoslab/internal/topology"
 )
 
 const upHelp = `
@@ -38,6 +41,12 @@ Ctrl-C stops the load, removes every fault, stops every child and exits 0. A ser
 reported and chaoslab exits 1.
 
 Pipeline variables for client-service come from the environment or --env KEY=VALUE.
+
+--topology FILE|NAME starts a call graph of client-service tiers instead of one client (chain-3,
+fan-in, or a YAML/JSON file): each tier with its own variables over --env and TIER=<name>, the
+first entry tier on --client-addr, the load spread over the entry tiers. Toxiproxy has one proxy
+per hop, named after the node it fronts ("backend", and each tier something calls), so a fault at
+a tier is ${toxiproxy_url}/proxies/<tier>/toxics; up prints every tier and proxy.
 `
 
 // upRPS is the default rate of chaoslab up's load: the Kubernetes load Deployment's
@@ -55,6 +64,9 @@ type upFlags struct {
 	env                                          envFlag
 	ui                                           bool
 	uiAddr                                       string
+
+	topology string             // --topology as given
+	topo     *topology.Topology // nil = today's two services
 }
 
 func parseUpFlags(e *env, args []string) (upFlags, error) {
@@ -70,6 +82,7 @@ func parseUpFlags(e *env, args []string) (upFlags, error) {
 	fs.DurationVar(&f.every, "every", 10*time.Second, "how often to print the load's status line")
 	fs.BoolVar(&f.ui, "ui", false, "serve a live page on 127.0.0.1: the timeline, the breaker, counters, and buttons that apply and remove each fault of the catalogue")
 	fs.StringVar(&f.uiAddr, "ui-addr", "127.0.0.1:0", "address of the live page (with --ui; loopback only)")
+	fs.StringVar(&f.topology, "topology", "", topologyHelp)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return f, err
@@ -84,7 +97,32 @@ func parseUpFlags(e *env, args []string) (upFlags, error) {
 	case f.every <= 0:
 		return f, cmdutil.Usagef("--every %v: must be > 0", f.every)
 	}
-	return f, stack.CheckClientEnv(f.env)
+	if err := stack.CheckClientEnv(f.env); err != nil {
+		return f, err
+	}
+	return f, upTopology(&f)
+}
+
+// record is the topology as the live page's analysis reads it (nil without one).
+func (f upFlags) record() *results.Topology {
+	if f.topo == nil {
+		return nil
+	}
+	return f.topo.Record()
+}
+
+// upTopology loads --topology and checks its tiers' variables over --env; netns refuses one.
+func upTopology(f *upFlags) (err error) {
+	if f.topology == "" {
+		return nil
+	}
+	if f.kind != "local" {
+		return cmdutil.Usagef("--topology %s: --stack %s starts today's two services only; a topology runs on --stack local", f.topology, f.kind)
+	}
+	if f.topo, err = topology.Load(f.topology); err != nil {
+		return err
+	}
+	return stack.CheckTopology(f.topo, f.env, f.kind)
 }
 
 func upCmd(ctx context.Context, e *env, args []string) error {
@@ -106,14 +144,18 @@ func upCmd(ctx context.Context, e *env, args []string) error {
 	if f.ui {
 		hub = live.NewHub()
 		events.Observe(hub.Event)
-		hub.Info(results.RunInfo{Title: "chaoslab up", Stack: f.kind, RPS: f.rps, Start: time.Now().UTC()})
+		hub.Info(results.RunInfo{Title: "chaoslab up", Stack: f.kind, RPS: f.rps, Start: time.Now().UTC(), Topology: f.record()})
 	}
 	s, err := stack.Start(ctx, stack.Config{Kind: f.kind, Dir: dir, ClientAddr: f.clientAddr, BackendAddr: f.backendAddr,
-		FaultAPI: f.apiAddr, ClientEnv: f.env, Events: events, Notify: func(m string) { fmt.Fprintln(e.stdout, m) }})
+		FaultAPI: f.apiAddr, ClientEnv: f.env, Events: events, Notify: func(m string) { fmt.Fprintln(e.stdout, m) }, Topology: f.topo})
 	if err != nil {
 		return fmt.Errorf("start the stack: %w", err)
 	}
-	l := startUpLoad(ctx, s.ClientURL+"/api/data", f.rps, hub)
+	l, err := startUpLoad(ctx, s.ClientURL+"/api/data", f.rps, hub, upEntries(s))
+	if err != nil {
+		s.Close(context.WithoutCancel(ctx))
+		return err
+	}
 	if hub != nil {
 		env := map[string]string{lab.EnvClientURL: s.ClientURL, lab.EnvBackendURL: s.BackendURL, lab.EnvToxiproxyURL: s.FaultURL}
 		srv, err := live.Start(live.Config{Addr: f.uiAddr, Hub: hub, Actions: live.NewCatalogueActions(f.kind, env, hub.Record)})
@@ -175,15 +217,23 @@ func logsDir(dir string) (string, error) {
 
 func printUp(e *env, s *stack.Stack, dir string, l *upLoad, every time.Duration) {
 	w := e.stdout
-	fmt.Fprintf(w, "chaoslab stack is up (%s)\n", s.Kind)
-	fmt.Fprintf(w, "  client-service   %s   (GET /api/data, /api/resilience, /api/diagnostics/backend, /metrics)\n", s.ClientURL)
-	fmt.Fprintf(w, "  backend-service  %s\n", s.BackendURL)
-	fmt.Fprintf(w, "  fault API        %s   (Toxiproxy's API, proxy %q; /faults/http, /processes, /faults/flapping)\n", s.FaultURL, "backend")
+	if len(s.Tiers) > 0 {
+		printTiers(w, s)
+	} else {
+		fmt.Fprintf(w, "chaoslab stack is up (%s)\n", s.Kind)
+		fmt.Fprintf(w, "  client-service   %s   (GET /api/data, /api/resilience, /api/diagnostics/backend, /metrics)\n", s.ClientURL)
+		fmt.Fprintf(w, "  backend-service  %s\n", s.BackendURL)
+		fmt.Fprintf(w, "  fault API        %s   (Toxiproxy's API, proxy %q; /faults/http, /processes, /faults/flapping)\n", s.FaultURL, "backend")
+	}
 	fmt.Fprintf(w, "  logs             %s\n\n", dir)
-	if l != nil {
+	switch {
+	case l != nil && len(s.Tiers) > 0:
+		fmt.Fprintf(w, "load: %g requests/s spread over the entry tiers %s, round robin (--rps 0 turns it off), timeout %v, a status line every %v\n\n",
+			l.cfg.RPS, strings.Join(entryNames(s), ", "), l.cfg.Timeout, every)
+	case l != nil:
 		fmt.Fprintf(w, "load: %g requests/s to %s (--rps 0 turns it off), timeout %v, a status line every %v\n\n",
 			l.cfg.RPS, l.cfg.Target, l.cfg.Timeout, every)
-	} else {
+	default:
 		fmt.Fprint(w, "load: off (--rps 0): the only requests are yours and the experiment's probes, too few for\n"+
 			"the circuit breaker to open during a partition\n\n")
 	}
@@ -203,11 +253,15 @@ type upLoad struct {
 	done    chan struct{} // closed when load.Run returned
 }
 
-// startUpLoad starts the load on target at rps, until ctx is cancelled or stop is called; rps
-// 0 starts nothing and returns nil.
-func startUpLoad(ctx context.Context, target string, rps float64, hub *live.Hub) *upLoad {
+// startUpLoad starts the load on target at rps (spread over a topology's entries, if any),
+// until ctx is cancelled or stop is called; rps 0 starts nothing and returns nil.
+func startUpLoad(ctx context.Context, target string, rps float64, hub *live.Hub, entries []lab.Entry) (*upLoad, error) {
 	if rps == 0 {
-		return nil
+		return nil, nil
+	}
+	hc, err := lab.EntryClient(entries)
+	if err != nil {
+		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	l := &upLoad{cfg: load.Config{Target: target, RPS: rps, Timeout: load.DefaultTimeout}, cancel: cancel, done: make(chan struct{})}
@@ -217,9 +271,45 @@ func startUpLoad(ctx context.Context, target string, rps float64, hub *live.Hub)
 	}
 	go func() {
 		defer close(l.done)
-		_ = load.Run(ctx, l.cfg, nil, onRecord) // the flags and the stack's URL are valid
+		_ = load.Run(ctx, l.cfg, hc, lab.TagEntry(entries, onRecord)) // the flags and the stack's URL are valid
 	}()
-	return l
+	return l, nil
+}
+
+// upEntries are a topology's entry tiers, for the load (nil without one).
+func upEntries(s *stack.Stack) []lab.Entry {
+	var out []lab.Entry
+	for _, t := range s.Entries() {
+		out = append(out, lab.Entry{Tier: t.Name, URL: t.URL})
+	}
+	return out
+}
+
+func entryNames(s *stack.Stack) []string {
+	var out []string
+	for _, t := range s.Entries() {
+		out = append(out, t.Name)
+	}
+	return out
+}
+
+// printTiers says where a topology's tiers, the backend and the fault API are, and each proxy.
+func printTiers(w io.Writer, s *stack.Stack) {
+	fmt.Fprintf(w, "chaoslab stack is up (%s, %d tiers)\n", s.Kind, len(s.Tiers))
+	for _, t := range s.Tiers {
+		where := fmt.Sprintf("behind proxy %q, calls %s", t.Proxy, t.Calls)
+		if t.Entry {
+			where = "entry: the load and the probes come here; calls " + t.Calls
+		}
+		fmt.Fprintf(w, "  tier %-11s %s   (%s)\n", t.Name, t.URL, where)
+	}
+	fmt.Fprintf(w, "  backend-service  %s   (behind proxy %q)\n", s.BackendURL, "backend")
+	quoted := make([]string, 0, len(s.Tiers)+1)
+	for _, p := range s.Proxies() {
+		quoted = append(quoted, strconv.Quote(p))
+	}
+	fmt.Fprintf(w, "  fault API        %s   (Toxiproxy's API, proxies %s: /proxies/<name>/toxics; /faults/http at the backend, /processes, /faults/flapping)\n",
+		s.FaultURL, strings.Join(quoted, ", "))
 }
 
 // stop ends the sending at once and gives the requests in flight up to grace to finish.

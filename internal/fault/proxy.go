@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
 	"github.com/Shopify/toxiproxy/v2/toxics"
@@ -26,12 +27,15 @@ type ProxyConfig struct {
 	Upstream string // the backend's host:port (or the L7 injector's, which forwards to the backend)
 }
 
-// Proxy is the embedded Toxiproxy with the proxy "backend". Its REST API (Handler) is Toxiproxy's
-// own, so any Toxiproxy client (and the Chaos Toolkit's http provider) works with it. It is safe
-// for concurrent use.
+// Proxy is the embedded Toxiproxy with the proxy "backend" and, in a call graph of tiers, one
+// more proxy per hop (AddProxy). Its REST API (Handler) is Toxiproxy's own, so any Toxiproxy
+// client (and the Chaos Toolkit's http provider) works with it. It is safe for concurrent use.
 type Proxy struct {
 	api   *toxiproxy.ApiServer
-	proxy *toxiproxy.Proxy
+	proxy *toxiproxy.Proxy // "backend": the flapping partition's, and the one every catalogue experiment names
+
+	mu   sync.Mutex
+	hops []*toxiproxy.Proxy // the proxies AddProxy added, in order
 }
 
 // StartProxy starts proxy "backend". It returns once the proxy accepts connections.
@@ -45,22 +49,52 @@ func StartProxy(cfg ProxyConfig) (*Proxy, error) {
 	return p, nil
 }
 
+// AddProxy adds the proxy name on listen, forwarding to upstream, to the same Toxiproxy: a
+// tier's hop in a call graph (proxy "mid" in front of tier mid), which Toxiproxy's API then
+// addresses by its name (/proxies/mid/toxics). It returns the address the proxy listens on.
+func (p *Proxy) AddProxy(name, listen, upstream string) (string, error) {
+	hop := toxiproxy.NewProxy(p.api, name, listen, upstream)
+	if err := p.api.Collection.Add(hop, true); err != nil {
+		return "", fmt.Errorf("start proxy %q on %s: %w", name, listen, err)
+	}
+	p.mu.Lock()
+	p.hops = append(p.hops, hop)
+	p.mu.Unlock()
+	return hop.Listen, nil
+}
+
+// all returns every proxy: "backend" first, then the hops.
+func (p *Proxy) all() []*toxiproxy.Proxy {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]*toxiproxy.Proxy{p.proxy}, p.hops...)
+}
+
 // Handler is Toxiproxy's REST API.
 func (p *Proxy) Handler() http.Handler { return p.api.Routes() }
 
 // ListenAddr is the address of proxy "backend": point the client's BACKEND_URL at it.
 func (p *Proxy) ListenAddr() string { return p.proxy.Listen }
 
-// Injected lists the toxics in effect (and the proxy disabled), each with its kind and parameters.
+// Injected lists the toxics in effect (and the proxies disabled), each with its kind and
+// parameters; those of a hop's proxy name it ("proxy mid: ...").
 func (p *Proxy) Injected() []Injected {
 	var in []Injected
-	for _, t := range p.proxy.Toxics.GetToxicArray() {
-		if w, ok := t.(*toxics.ToxicWrapper); ok && !strings.HasPrefix(w.Name, flappingToxic) {
-			in = append(in, describeToxic(w))
+	for _, px := range p.all() {
+		prefix := ""
+		if px != p.proxy {
+			prefix = "proxy " + px.Name + ": "
 		}
-	}
-	if !p.enabled() {
-		in = append(in, Injected{Kind: KindRefuse, Detail: "proxy disabled: connections refused"})
+		for _, t := range px.Toxics.GetToxicArray() {
+			if w, ok := t.(*toxics.ToxicWrapper); ok && !strings.HasPrefix(w.Name, flappingToxic) {
+				i := describeToxic(w)
+				i.Detail = prefix + i.Detail
+				in = append(in, i)
+			}
+		}
+		if !enabled(px) {
+			in = append(in, Injected{Kind: KindRefuse, Detail: prefix + "proxy disabled: connections refused"})
+		}
 	}
 	return in
 }
@@ -88,13 +122,14 @@ func describeToxic(w *toxics.ToxicWrapper) Injected {
 	return Injected{KindToxic, w.Type + ", " + where}
 }
 
-func (p *Proxy) enabled() bool {
-	p.proxy.Lock()
-	defer p.proxy.Unlock()
-	return p.proxy.Enabled
+func enabled(px *toxiproxy.Proxy) bool {
+	px.Lock()
+	defer px.Unlock()
+	return px.Enabled
 }
 
-// Partition blackholes both streams (the flapping partition on the local stack).
+// Partition blackholes both streams of proxy "backend" (the flapping partition on the local
+// stack).
 func (p *Proxy) Partition(context.Context) error {
 	for _, s := range []string{"downstream", "upstream"} {
 		body := fmt.Sprintf(`{"name":%q,"type":"timeout","stream":%q,"toxicity":1,"attributes":{"timeout":0}}`, flappingToxic+s, s)
@@ -115,20 +150,25 @@ func (p *Proxy) Heal(ctx context.Context) error {
 	return nil
 }
 
-// Reset removes every toxic and enables the proxy again: no fault remains.
+// Reset removes every toxic and enables every proxy again: no fault remains.
 func (p *Proxy) Reset(ctx context.Context) error {
-	p.proxy.Toxics.ResetToxics(ctx)
-	if !p.enabled() {
-		if err := p.proxy.Start(); err != nil && !errors.Is(err, toxiproxy.ErrProxyAlreadyStarted) {
-			return fmt.Errorf("re-enable proxy %q: %w", ProxyName, err)
+	var errs []error
+	for _, px := range p.all() {
+		px.Toxics.ResetToxics(ctx)
+		if !enabled(px) {
+			if err := px.Start(); err != nil && !errors.Is(err, toxiproxy.ErrProxyAlreadyStarted) {
+				errs = append(errs, fmt.Errorf("re-enable proxy %q: %w", px.Name, err))
+			}
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
-// Close removes every fault and stops the proxy, closing its connections.
+// Close removes every fault and stops the proxies, closing their connections.
 func (p *Proxy) Close(ctx context.Context) error {
 	err := p.Reset(ctx)
-	p.proxy.Stop()
+	for _, px := range p.all() {
+		px.Stop()
+	}
 	return err
 }

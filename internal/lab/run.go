@@ -117,14 +117,16 @@ func Run(ctx context.Context, cfg RunConfig) (*Outcome, error) {
 		defer f.Close()
 		cfg.Logger = slog.New(slog.NewTextHandler(f, nil))
 	}
-	client, err := stack.DescribeClient(clientEnv)
+	topo, entryEnv := graphOf(cfg.Stack, clientEnv)
+	client, err := stack.DescribeClient(entryEnv)
 	if err != nil {
 		return nil, err
 	}
 	r := &runner{cfg: cfg, clientEnv: clientEnv, info: results.RunInfo{Label: cfg.Label, Title: cfg.Experiment.Title(), Experiment: cfg.ExperimentName,
 		Stack: cfg.Stack.Name(), RPS: cfg.RPS, Recovery: results.Duration(cfg.Recovery), LoadTimeout: results.Duration(cfg.LoadTimeout),
 		Start: time.Now().UTC(), Vars: cfg.Vars, ChaoslabArgs: cfg.Args, Objectives: cfg.Objectives,
-		ClientEnv: client.Env, Resilience: client.Resilience, Retry: client.Retry, CBWait: results.Duration(client.CBWait), HalfOpen: client.HalfOpenCalls}}
+		ClientEnv: client.Env, Resilience: client.Resilience, Retry: client.Retry, CBWait: results.Duration(client.CBWait), HalfOpen: client.HalfOpenCalls,
+		Topology: topo}}
 	r.info.Seed, _ = strconv.ParseInt(client.Env["RETRY_JITTER_SEED"], 10, 64)
 	r.info.Warnings = Warnings(cfg, client)
 	return r.run(ctx)
@@ -252,7 +254,12 @@ func (r *runner) drive(ctx context.Context) *experiment.Journal {
 		if h := r.cfg.Live; h != nil {
 			onRecord = func(rec results.Record) { r.rec.Add(rec); h.Record(rec) }
 		}
-		loadDone <- load.Run(loadCtx, lc, nil, onRecord)
+		hc, err := EntryClient(r.endpoints.Entries) // a topology's entries share the load; nil: Client alone
+		if err != nil {
+			loadDone <- err
+			return
+		}
+		loadDone <- load.Run(loadCtx, lc, hc, TagEntry(r.endpoints.Entries, onRecord))
 	}()
 	defer func() {
 		stopLoad()

@@ -58,7 +58,8 @@ type Running interface {
 
 // Endpoints are a running stack's addresses, as the load and the experiment reach them.
 type Endpoints struct {
-	Client  string            // client-service's base URL: the load targets Client + "/api/data"
+	Client  string            // client-service's base URL (a topology's first entry tier's): the load targets Client + "/api/data"
+	Entries []Entry           // a topology's entry tiers: the load is spread over them (EntryClient); nil = Client alone
 	Backend string            // backend-service's base URL (not through the fault)
 	Faults  string            // the fault API ("" when the stack has none)
 	Env     map[string]string // more configuration keys the experiment reads (e.g. the namespace)

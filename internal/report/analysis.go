@@ -49,6 +49,8 @@ type Analysis struct {
 	Restarts []Restart     `json:"restarts"` // services killed and started again (process events)
 	Calls    []CallStats   `json:"calls"`    // the backend calls (attempt events): before, during, after: always three
 
+	Layers []LayerStats `json:"layers,omitempty"` // a topology's layers, entries first, the backend last; nil without one
+
 	Phases    []PhaseStats `json:"phases"`     // before, during, after: always three, in order
 	Total     PhaseStats   `json:"total"`      // every request
 	WhileOpen PhaseStats   `json:"while_open"` // requests started while the breaker was OPEN
@@ -83,7 +85,7 @@ type Analysis struct {
 
 	Notes   []string         `json:"notes"` // what a reader must know: missing files, no fault, lagging load
 	Records []results.Record `json:"-"`     // the requests, sorted by Start
-	Events  []results.Event  `json:"-"`     // the events, sorted by Time
+	Events  []results.Event  `json:"-"`     // the events, sorted by Time; with a topology the entry tiers' (entryView)
 }
 
 // Analyze computes the Analysis of a run from memory: the run as the lab holds it (or as
@@ -94,10 +96,13 @@ func Analyze(run *results.Run, j *experiment.Journal) *Analysis {
 		Records: slices.Clone(run.Records), Events: slices.Clone(run.Events)}
 	slices.SortStableFunc(a.Records, func(x, y results.Record) int { return x.Start.Compare(y.Start) })
 	slices.SortStableFunc(a.Events, func(x, y results.Event) int { return x.Time.Compare(y.Time) })
+	all := a.Events
+	a.Events = entryView(all, a.Run.Topology)
 	a.missing(run.Missing)
 	a.Journal = newJournal(j)
 	a.Snapshots = a.snapshots(run.Before, run.After)
 	a.compute()
+	a.layers(all)
 	a.Verdict = Judge(a)
 	return a
 }

@@ -55,6 +55,12 @@
 //     at or after the fault's removal; without a fault event, one among the last 5 requests sent;
 //     a fault never removed never healed) and, with a breaker, the breaker is CLOSED at the end
 //     (FinalBreaker; a breaker that closed before the heal and stayed CLOSED has recovered).
+//   - Layers (a run with a topology, results.Topology): the topology's nodes by their hops to
+//     the backend, the entry tiers first. A layer's calls for a user request are exact: 1 at
+//     the entry the load sent it to (Record.Tier), plus the attempt records carrying its id
+//     written by the tiers that call the layer; per phase, calls / user requests sent. With a
+//     topology every other figure reads the entry tiers' records only (the breaker timeline the
+//     first entry's); without one nothing of this appears.
 //   - Verdict (Judge): passed when the lab saw no problem, the run was not interrupted, the
 //     experiment ran and completed, the steady state was met before the fault
 //     (experiment.Journal.SteadyStateMetBefore) and did not deviate after it, and the system

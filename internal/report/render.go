@@ -86,6 +86,9 @@ func singlePage(a *Analysis) *page {
 	if p.Title == "" {
 		p.Title = "chaoslab run"
 	}
+	if len(a.Layers) > 0 {
+		p.Definitions = append(p.Definitions, layerDefinition)
+	}
 	p.Verdict = headlineVerdict(a)
 	return p
 }
@@ -102,11 +105,16 @@ func comparePage(all []ProfileRun) *page {
 	}
 	s := newScale(as...)
 	p := &page{Compare: true, Definitions: definitions()}
+	layers := false
 	for _, r := range runs {
 		v := newRunView(r.Profile.Label, r.A)
 		v.Chart = newChart(r.A, s)
 		p.Runs = append(p.Runs, v)
 		p.Profiles = append(p.Profiles, r.Profile)
+		layers = layers || len(r.A.Layers) > 0
+	}
+	if layers {
+		p.Definitions = append(p.Definitions, layerDefinition)
 	}
 	for i, r := range runs {
 		switch {

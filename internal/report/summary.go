@@ -12,7 +12,7 @@ import (
 // WriteSummary writes the short plain-text summary printed at the end of a run: the fault (its
 // kind, parameters and windows) and what it did to the backend calls (the findings of its kind);
 // per phase the requests offered, % answered 200, % fallback, % errors, % dropped, p50, p99 and
-// the amplification; the breaker transitions relative to the run start; detection and recovery
+// the amplification; with a topology, the calls per user request at each layer; the breaker transitions relative to the run start; detection and recovery
 // times; whether the run recovered; the notes; and last, the verdict (Verdict.Text). Write
 // errors are ignored: it is meant for a terminal.
 func WriteSummary(w io.Writer, a *Analysis) {
@@ -29,6 +29,7 @@ func WriteSummary(w io.Writer, a *Analysis) {
 			latOrNA(p, p.P50), latOrNA(p, p.P99), ampOrNA(p))
 	}
 	tw.Flush()
+	writeLayers(w, a)
 	fmt.Fprintln(w, "latency: from the scheduled arrival, so it includes the load's send lag (max "+FormatDuration(a.MaxSendLag)+")")
 	fmt.Fprintln(w, "breaker: "+transitionsLine(a))
 	fmt.Fprintf(w, "fault -> first fallback %s, -> OPEN %s; heal -> first backend answer %s, -> CLOSED %s\n",
@@ -182,4 +183,19 @@ func droppedCell(p PhaseStats) string {
 		return "0"
 	}
 	return fmt.Sprintf("%d (%s)", p.Dropped, formatPct(p.PctDropped))
+}
+
+// writeLayers writes a topology's calls per user request at each layer, per phase; nothing
+// without a topology.
+func writeLayers(w io.Writer, a *Analysis) {
+	if len(a.Layers) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "calls per user request, by layer (calls/user requests), topology %s:\n", a.Run.Topology.Name)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "layer\tbefore\tduring\tafter\t")
+	for _, l := range a.Layers {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", l.Name, l.Phases[0].Cell(), l.Phases[1].Cell(), l.Phases[2].Cell())
+	}
+	tw.Flush()
 }

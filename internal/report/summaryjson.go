@@ -45,6 +45,29 @@ type Summary struct {
 	Objectives    []SummaryObjective `json:"objectives"`     // the run's objectives judged, in name order
 	Verdict       SummaryVerdict     `json:"verdict"`        // the one verdict: chaoslab run's exit status
 	Notes         []string           `json:"notes"`          // what a reader must know: missing files, no fault, lagging load
+
+	// Layers are a topology's layers, the entry tiers first, the backend last, each with its
+	// calls per user request per phase; absent for today's two services.
+	Layers []SummaryLayer `json:"layers,omitempty"`
+}
+
+// SummaryLayer is one layer of a topology: the calls arriving at its nodes for the user
+// requests of each phase (by scheduled arrival), counted exactly from the records joined by
+// request id.
+type SummaryLayer struct {
+	Name    string            `json:"name"`    // its nodes, joined by ", "
+	Nodes   []string          `json:"nodes"`   // tier names, or "backend"
+	Callers []string          `json:"callers"` // the tiers whose attempt records are its calls; [] for the entries' layer alone (the load)
+	Before  SummaryLayerPhase `json:"before"`
+	During  SummaryLayerPhase `json:"during"`
+	After   SummaryLayerPhase `json:"after"`
+}
+
+// SummaryLayerPhase is a layer's calls in one phase.
+type SummaryLayerPhase struct {
+	Requests   int      `json:"requests"`    // user requests of the phase the load sent
+	Calls      int      `json:"calls"`       // the calls they made arrive at the layer
+	PerRequest *float64 `json:"per_request"` // Calls / Requests; null without requests
 }
 
 // SummarySettings are the run's settings (run.json) and its bounds in time.
@@ -53,6 +76,7 @@ type SummarySettings struct {
 	Title         string             `json:"title"`               // the experiment's title
 	Experiment    string             `json:"experiment"`          // its path, or "built-in"
 	Stack         string             `json:"stack"`               // local | netns | none
+	Topology      string             `json:"topology,omitempty"`  // the topology's name; absent for today's two services
 	Resilience    string             `json:"resilience"`          // on | off (RESILIENCE=off: no retries, breaker or fallback)
 	RPS           float64            `json:"rps"`                 // the open-loop load's rate, requests per second
 	Seed          int64              `json:"seed"`                // the seed of the run's randomness
@@ -200,7 +224,25 @@ func NewSummary(a *Analysis) Summary {
 		Objectives:    newSummaryObjectives(a.Objectives),
 		Verdict:       SummaryVerdict{Passed: a.Verdict.Passed, Text: a.Verdict.Text(), Reasons: list(a.Verdict.Reasons)},
 		Notes:         list(a.Notes),
+		Layers:        newSummaryLayers(a.Layers),
 	}
+}
+
+// newSummaryLayers converts the layers; nil without any (the field is then absent).
+func newSummaryLayers(ls []LayerStats) []SummaryLayer {
+	var out []SummaryLayer
+	for _, l := range ls {
+		phase := func(p LayerPhase) SummaryLayerPhase {
+			s := SummaryLayerPhase{Requests: p.Requests, Calls: p.Calls}
+			if v, ok := p.PerRequest(); ok {
+				s.PerRequest = num(v)
+			}
+			return s
+		}
+		out = append(out, SummaryLayer{Name: l.Name, Nodes: append([]string{}, l.Nodes...), Callers: append([]string{}, l.Callers...),
+			Before: phase(l.Phases[0]), During: phase(l.Phases[1]), After: phase(l.Phases[2])})
+	}
+	return out
 }
 
 // WriteSummaryJSON writes the summary of a into dir/summary.json (indented, replacing it).
@@ -245,7 +287,7 @@ func ReadSummaryJSON(path string) (Summary, error) {
 func newSummarySettings(a *Analysis) SummarySettings {
 	r := a.Run
 	return SummarySettings{
-		Label: r.Label, Title: r.Title, Experiment: r.Experiment, Stack: r.Stack, Resilience: r.Resilience,
+		Label: r.Label, Title: r.Title, Experiment: r.Experiment, Stack: r.Stack, Topology: topologyName(r.Topology), Resilience: r.Resilience,
 		RPS: r.RPS, Seed: r.Seed, Start: a.Origin.UTC(), End: a.End.UTC(),
 		RecoveryMS: results.MS(r.Recovery.D()), LoadTimeoutMS: results.MS(r.LoadTimeout.D()),
 		CBWaitMS: results.MS(r.CBWait.D()), HalfOpenCalls: r.HalfOpen,
@@ -368,4 +410,12 @@ func orEmptyMap[V any](m map[string]V) map[string]V {
 	out := make(map[string]V, len(m))
 	maps.Copy(out, m)
 	return out
+}
+
+// topologyName is a run's topology's name; "" without one.
+func topologyName(t *results.Topology) string {
+	if t == nil {
+		return ""
+	}
+	return t.Name
 }

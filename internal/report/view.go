@@ -40,6 +40,7 @@ type runView struct {
 	Transitions []transitionRow
 	Retries     []retryRow
 	Calls       []callRow  // nil when no attempt event was logged
+	Layers      []layerRow // nil without a topology
 	Cycles      []cycleRow // nil unless the fault came and went
 	Snapshots   []serviceView
 	Verdicts    []verdict // recovered, p99 while OPEN, deviated...
@@ -61,6 +62,9 @@ type retryRow struct {
 	N, Count, Min, Median, Max, Expected, Range, Outside string
 	Bad                                                  bool
 }
+
+// layerRow is one layer of a topology, formatted: calls per user request in each phase.
+type layerRow struct{ Name, Callers, Before, During, After string }
 
 // callRow is one phase of CallStats, formatted.
 type callRow struct {
@@ -126,6 +130,7 @@ func newRunView(label string, a *Analysis) runView {
 	v.Transitions = transitionRows(a)
 	v.Retries = retryRows(a)
 	v.Calls = callRows(a)
+	v.Layers = layerRows(a)
 	v.Cycles = cycleRows(a)
 	v.Snapshots = snapshotViews(a.Snapshots)
 	v.Verdicts = verdicts(a)
@@ -140,13 +145,18 @@ func settings(a *Analysis) []kv {
 		{"Experiment", orNA(r.Experiment), ""},
 		{"Run start", timeOrNA(a.Origin), ""},
 		{"Stack", orNA(r.Stack), ""},
+	}
+	if r.Topology != nil {
+		rows = append(rows, kv{"Topology", topologyLine(r.Topology), "entries: " + strings.Join(r.Topology.Entries, ", ") + "; the figures below are theirs"})
+	}
+	rows = append(rows, []kv{
 		{"Resilience", orNA(r.Resilience), ""},
 		{"Load", fmt.Sprintf("%g requests/s", r.RPS), "open loop"},
 		{"Load timeout", durOrNA(r.LoadTimeout), "per request"},
 		{"Seed", fmt.Sprint(r.Seed), ""},
 		{"Recovery window", durOrNA(r.Recovery), "after the rollbacks"},
 		{"Journal", fmt.Sprintf("status %s, deviated %t", orNA(a.Status), a.Deviated), fmt.Sprintf("exit code %d", a.Verdict.ExitCode())},
-	}
+	}...)
 	if s := a.Schedule; s != nil {
 		rows = append(rows, kv{"Retry", fmt.Sprintf("%d retries, %s x%g up to %s, jitter %g", s.MaxRetries, s.Initial, s.Multiplier, s.Max, s.Jitter), ""})
 	}
@@ -238,7 +248,7 @@ func restartRow(a *Analysis, r Restart) kv {
 // backend was reachable). Other faults leave the backend reachable, so it says nothing of them.
 func verification(a *Analysis) (kv, bool) {
 	j := a.Journal
-	if j == nil || (a.FaultOn != nil && !strings.Contains(a.FaultName, faultPartition)) {
+	if j == nil || (a.FaultOn != nil && !strings.Contains(a.FaultName, faultPartition)) || !entryCallsBackend(a.Run.Topology) {
 		return kv{}, false
 	}
 	for _, act := range j.Run {
@@ -434,6 +444,34 @@ func cycleRows(a *Analysis) []cycleRow {
 		}
 		rows = append(rows, cycleRow{N: fmt.Sprint(c.N), Window: FormatOffset(a.Rel(c.On)) + " … " + off,
 			StateAtOn: orNA(c.StateAtOn), ToOpen: fmt.Sprint(c.ToOpen), TrialsFailed: fmt.Sprint(c.TrialsFailed), ToClosed: fmt.Sprint(c.ToClosed)})
+	}
+	return rows
+}
+
+// entryCallsBackend says whether the client the probes reach (a topology's first entry tier)
+// calls the backend itself: only then does its /api/diagnostics/backend say anything of the
+// backend's partition.
+func entryCallsBackend(t *results.Topology) bool {
+	if t == nil {
+		return true
+	}
+	for _, tr := range t.Tiers {
+		if tr.Name == t.Entry() {
+			return tr.Calls == results.BackendNode
+		}
+	}
+	return false
+}
+
+// layerRows formats Layers; nil without a topology.
+func layerRows(a *Analysis) []layerRow {
+	var rows []layerRow
+	for _, l := range a.Layers {
+		callers := "the load"
+		if len(l.Callers) > 0 {
+			callers = strings.Join(l.Callers, ", ")
+		}
+		rows = append(rows, layerRow{Name: l.Name, Callers: callers, Before: l.Phases[0].Cell(), During: l.Phases[1].Cell(), After: l.Phases[2].Cell()})
 	}
 	return rows
 }

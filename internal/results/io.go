@@ -16,11 +16,20 @@ import (
 
 var requestsHeader = []string{"id", "start", "send_lag_ms", "latency_ms", "status", "source", "attempts", "breaker", "error"}
 
+// tierColumn is the last column of requests.csv when a record has a Tier (a run with a
+// topology): without one the file is what it always was.
+const tierColumn = "tier"
+
 // WriteRequests writes records as requests.csv (with its header) to w. Unknown attempts are an
-// empty cell.
+// empty cell. When a record has a Tier, every row gets a last column "tier".
 func WriteRequests(w io.Writer, recs []Record) error {
 	cw := csv.NewWriter(w)
-	if err := cw.Write(requestsHeader); err != nil {
+	tiers := slices.ContainsFunc(recs, func(r Record) bool { return r.Tier != "" })
+	header := requestsHeader
+	if tiers {
+		header = append(slices.Clone(requestsHeader), tierColumn)
+	}
+	if err := cw.Write(header); err != nil {
 		return fmt.Errorf("write requests header: %w", err)
 	}
 	for _, r := range recs {
@@ -39,6 +48,9 @@ func WriteRequests(w io.Writer, recs []Record) error {
 			r.Breaker,
 			r.Error,
 		}
+		if tiers {
+			row = append(row, r.Tier)
+		}
 		if err := cw.Write(row); err != nil {
 			return fmt.Errorf("write request row: %w", err)
 		}
@@ -49,15 +61,22 @@ func WriteRequests(w io.Writer, recs []Record) error {
 
 func formatMS(d time.Duration) string { return strconv.FormatFloat(MS(d), 'f', 3, 64) }
 
-// ReadRequests reads requests.csv. A malformed row is an error naming its line.
+// ReadRequests reads requests.csv, with or without its "tier" column. A malformed row is an
+// error naming its line.
 func ReadRequests(r io.Reader) ([]Record, error) {
 	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = len(requestsHeader)
-	if _, err := cr.Read(); err != nil {
+	cr.FieldsPerRecord = -1 // the header says how many: checked below
+	header, err := cr.Read()
+	if err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("requests.csv is empty: no header")
 		}
 		return nil, fmt.Errorf("requests.csv header: %w", err)
+	}
+	tiers := len(header) == len(requestsHeader)+1 && header[len(requestsHeader)] == tierColumn
+	cr.FieldsPerRecord = len(requestsHeader)
+	if tiers {
+		cr.FieldsPerRecord++
 	}
 	var recs []Record
 	for line := 2; ; line++ {
@@ -71,6 +90,9 @@ func ReadRequests(r io.Reader) ([]Record, error) {
 		rec, err := parseRow(row)
 		if err != nil {
 			return nil, fmt.Errorf("requests.csv line %d: %w", line, err)
+		}
+		if tiers {
+			rec.Tier = row[len(requestsHeader)]
 		}
 		recs = append(recs, rec)
 	}

@@ -54,16 +54,18 @@ type logLine struct {
 	Outcome   string    `json:"outcome"`
 	Duration  float64   `json:"duration_ms"`
 	RequestID uint64    `json:"request_id"`
+	Tier      string    `json:"tier"`
 }
 
-// DecodeLogLine turns one JSON log line of client-service into the results event it records.
+// DecodeLogLine turns one JSON log line of client-service into the results event it records,
+// with the tier (AttrTier) of a client-service whose TIER is set.
 // ok is false for a line that is not JSON or carries no known event attribute.
 func DecodeLogLine(line []byte) (e Event, ok bool) {
 	var l logLine
 	if json.Unmarshal(line, &l) != nil {
 		return Event{}, false
 	}
-	e = Event{Time: l.Time, RequestID: l.RequestID, Error: l.Error}
+	e = Event{Time: l.Time, RequestID: l.RequestID, Error: l.Error, Tier: l.Tier}
 	switch l.Event {
 	case LogRetry:
 		e.Kind, e.Attempt, e.WaitMS = KindRetry, l.Attempt, l.WaitMS

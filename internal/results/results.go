@@ -11,7 +11,10 @@
 //	                         fallbacks, every backend attempt, activities, phases, children
 //	observations/before.json Snapshot of each service before the fault
 //	observations/after.json  Snapshot after the recovery window
-//	client-service.log, backend-service.log   the services' own logs (JSON lines)
+//	client-service.log, backend-service.log   the services' own logs (JSON lines); with a
+//	                         topology (RunInfo.Topology) one <tier>.log per tier instead of
+//	                         client-service.log, requests.csv gains a last column "tier" (the
+//	                         entry each request went to) and the client records their tier
 //	report.md, report.html   written by internal/report
 //	summary.json             written by internal/report: every figure, objective and the verdict, for tools
 //

@@ -117,17 +117,25 @@ func writeFile(path string, write func(io.Writer) error) error {
 }
 
 // JoinAttempts sets each record's Attempts to the number of backend calls the client logged
-// for it (KindAttempt events carrying the record's ID). It does nothing when the run has no
+// for it (KindAttempt events carrying the record's ID); a record with a Tier (a run with a
+// topology) counts only the calls of that tier, its entry. It does nothing when the run has no
 // attempt events at all (a client that does not log them): then Attempts stays what the
 // client's answer said, or UnknownAttempts. A dropped record made no call: 0.
 func (r *Run) JoinAttempts() {
-	counts := map[uint64]int{}
+	type key struct {
+		id   uint64
+		tier string
+	}
+	counts := map[key]int{} // by id for every tier (tier ""), and by id and tier
 	seen := false
 	for _, e := range r.Events {
 		if e.Kind == KindAttempt {
 			seen = true
 			if e.RequestID != 0 {
-				counts[e.RequestID]++
+				counts[key{e.RequestID, ""}]++
+				if e.Tier != "" {
+					counts[key{e.RequestID, e.Tier}]++
+				}
 			}
 		}
 	}
@@ -137,7 +145,7 @@ func (r *Run) JoinAttempts() {
 		case rec.Source == SourceDropped:
 			rec.Attempts = 0
 		case seen && rec.ID != 0:
-			rec.Attempts = counts[rec.ID]
+			rec.Attempts = counts[key{rec.ID, rec.Tier}]
 		}
 	}
 }

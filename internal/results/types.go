@@ -25,6 +25,7 @@ type Record struct {
 	Attempts int           // backend calls the client made for this request; UnknownAttempts when not known
 	Breaker  string        // circuitBreakerState the client reported; "" if unknown
 	Error    string        // why it failed, for SourceError, SourceFallback and SourceDropped; "" otherwise
+	Tier     string        // with a Topology: the entry tier the load sent it to; "" otherwise
 }
 
 // Answered reports whether the request was sent (it was not dropped by the load generator).
@@ -69,6 +70,7 @@ type Event struct {
 	Status     string    `json:"status,omitempty"`      // activity/experiment status
 	Error      string    `json:"error,omitempty"`       // retry/fallback/attempt/child-exit: the error text
 	Message    string    `json:"message,omitempty"`     // free text for a person
+	Tier       string    `json:"tier,omitempty"`        // retry, breaker, fallback, attempt: the tier (TIER) whose client-service wrote it; "" without one
 }
 
 // RetrySchedule is the configured retry policy, so the report can compare observed waits with it.
@@ -109,6 +111,9 @@ type RunInfo struct {
 	// by name: report.ObjectiveNames.
 	Objectives   map[string]float64 `json:"objectives,omitempty"`
 	ChaoslabArgs []string           `json:"args,omitempty"`
+	// Topology is the call graph of tiers the run started; nil for today's two services. With
+	// one, ClientEnv, Resilience, Retry and the breaker settings are the first entry tier's.
+	Topology *Topology `json:"topology,omitempty"`
 }
 
 // Snapshot is an observation of the services at one moment (observations/before.json and

@@ -4,20 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"syscall"
 	"time"
 
 	"chaoslab/internal/fault"
-	"chaoslab/internal/results"
 )
 
 // killGrace is how long a killed service may take to exit before it gets SIGKILL.
 const killGrace = 10 * time.Second
 
-// Services lists the services a process fault may kill (fault.ProcessControl).
-func (s *Stack) Services() []string {
-	return []string{results.BackendService, results.ClientService}
-}
+// Services lists the services a process fault may kill (fault.ProcessControl): the backend,
+// then the client or a topology's tiers, in start order.
+func (s *Stack) Services() []string { return slices.Clone(s.order) }
 
 // Kill sends sig to a service and waits until it has exited (SIGKILL after killGrace). The exit
 // is expected: it does not fail the run.

@@ -28,11 +28,12 @@ func keyMetric(name string) bool {
 	return false
 }
 
-// Snapshot observes both services, like one run of the guide's observe-system.sh: process
-// status, health, the client's /api/resilience and key metrics.
+// Snapshot observes every service (both, or the backend and each tier), like one run of the
+// guide's observe-system.sh: process status, health, each client-service's /api/resilience and
+// key metrics.
 func (s *Stack) Snapshot(ctx context.Context, moment string) results.Snapshot {
 	snap := results.Snapshot{Time: time.Now().UTC(), Moment: moment, Services: map[string]results.ServiceSnapshot{}}
-	urls := map[string]string{results.ClientService: s.ClientURL, results.BackendService: s.BackendURL}
+	urls := s.serviceURLs()
 	client := &http.Client{Timeout: 2 * time.Second}
 	for name, base := range urls {
 		var ss results.ServiceSnapshot
@@ -46,7 +47,7 @@ func (s *Stack) Snapshot(ctx context.Context, moment string) results.Snapshot {
 		var errs []string
 		ss.Healthz = statusOf(ctx, client, base+"/healthz")
 		ss.Readyz = statusOf(ctx, client, base+"/readyz")
-		if name == results.ClientService {
+		if s.clients[name] {
 			if b, err := fetch(ctx, client, base+"/api/resilience"); err != nil {
 				errs = append(errs, err.Error())
 			} else if json.Valid(b) {

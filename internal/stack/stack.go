@@ -18,6 +18,7 @@ import (
 
 	"chaoslab/internal/fault"
 	"chaoslab/internal/results"
+	"chaoslab/internal/topology"
 )
 
 // ServeCommand says how to start a service: the program and its arguments. The default runs this
@@ -51,6 +52,9 @@ type Config struct {
 	Logger      *slog.Logger
 	StartupWait time.Duration // how long a service may take to start (default 15s)
 	Notify      func(string)  // says something to the user while starting (nil = log only)
+	// Topology, when set, starts a call graph of client-service tiers instead of today's one
+	// client (local only; ClientAddr is then the first entry tier's); nil = today's two services.
+	Topology *topology.Topology
 }
 
 // notify tells the user something about the stack, and logs it.
@@ -61,12 +65,19 @@ func (cfg *Config) notify(msg string) {
 	}
 }
 
-// Stack is a running lab: the two services and the fault API between them.
+// Stack is a running lab: the two services (or the tiers of a topology and the backend) and the
+// fault API between them.
 type Stack struct {
-	ClientURL  string // the client as the load and the probes reach it
+	ClientURL  string // the client (with a topology: the first entry tier) as the load and the probes reach it
 	BackendURL string // the backend as the probes reach it (not through the fault)
 	FaultURL   string // the Toxiproxy-shaped fault API
 	Kind       string
+	Tiers      []Tier // with a topology: every tier, in the file's order; nil otherwise
+
+	entry   string            // the service whose breaker Breaker reports
+	order   []string          // the services in start order (Services); Close stops them in reverse
+	urls    map[string]string // each service's base URL, for the snapshots
+	clients map[string]bool   // the services that are client-service: their snapshots read /api/resilience
 
 	mu       sync.Mutex        // guards services and closing: a process fault replaces a service's child
 	services map[string]*child // the current process of each service
@@ -138,8 +149,13 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if !ok {
 		return nil, fmt.Errorf("unknown stack %q: use one of %s", cfg.Kind, strings.Join(KindNames(), ", "))
 	}
+	if cfg.Topology != nil && cfg.Kind != "local" {
+		return nil, fmt.Errorf("a topology runs on the local stack only, not on %s", cfg.Kind)
+	}
 	s := &Stack{Kind: cfg.Kind, services: map[string]*child{}, died: make(chan Exit, 2), events: cfg.Events, wait: cfg.StartupWait,
-		logger: cfg.Logger.With("component", "stack"), resilienceOff: !results.HasBreaker(clientGetenv(cfg.ClientEnv)("RESILIENCE"))}
+		logger: cfg.Logger.With("component", "stack"), resilienceOff: !results.HasBreaker(clientGetenv(entryEnv(cfg))("RESILIENCE")),
+		entry: results.ClientService, order: []string{results.BackendService, results.ClientService},
+		clients: map[string]bool{results.ClientService: true}}
 	if err := kind.start(s, ctx, cfg); err != nil {
 		s.Close(context.WithoutCancel(ctx))
 		return nil, err
@@ -148,7 +164,11 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 }
 
 func (s *Stack) startLocal(ctx context.Context, cfg Config) error {
-	backendAddr, err := s.startService(ctx, cfg, results.BackendService, nil, map[string]string{"LISTEN_ADDR": cfg.BackendAddr})
+	backendEnv := map[string]string{"LISTEN_ADDR": cfg.BackendAddr}
+	if cfg.Topology != nil {
+		maps.Copy(backendEnv, cfg.Topology.Backend) // validated: none of the lab's own variables
+	}
+	backendAddr, err := s.startService(ctx, cfg, results.BackendService, nil, backendEnv)
 	if err != nil {
 		return err
 	}
@@ -164,6 +184,9 @@ func (s *Stack) startLocal(ctx context.Context, cfg Config) error {
 	if err := s.startFaultAPI(cfg, p); err != nil {
 		p.Close(ctx)
 		return err
+	}
+	if cfg.Topology != nil {
+		return s.startTiers(ctx, cfg, p, backendAddr)
 	}
 	env := map[string]string{"LISTEN_ADDR": cfg.ClientAddr, "BACKEND_URL": "http://" + p.ListenAddr()}
 	for k, v := range cfg.ClientEnv {
@@ -201,14 +224,23 @@ func (s *Stack) startFaultAPI(cfg Config, tcp fault.TCPFaults) error {
 	return nil
 }
 
-// waitReady waits until both services answer /readyz with 200.
+// waitReady waits until every service answers /readyz with 200, in start order.
 func (s *Stack) waitReady(ctx context.Context, timeout time.Duration) error {
-	for _, u := range []string{s.BackendURL, s.ClientURL} {
-		if err := waitReady(ctx, u+"/readyz", timeout); err != nil {
+	urls := s.serviceURLs()
+	for _, name := range s.order {
+		if err := waitReady(ctx, urls[name]+"/readyz", timeout); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// serviceURLs maps each service to its base URL.
+func (s *Stack) serviceURLs() map[string]string {
+	if s.urls != nil {
+		return s.urls
+	}
+	return map[string]string{results.ClientService: s.ClientURL, results.BackendService: s.BackendURL}
 }
 
 // wrapCommand lets a stack run a service inside something else (ip netns exec ...).
@@ -216,7 +248,13 @@ type wrapCommand func(path string, args []string) (string, []string)
 
 // startService starts one service, waits for its address and its readiness, and returns the address.
 func (s *Stack) startService(ctx context.Context, cfg Config, name string, wrap wrapCommand, env map[string]string) (string, error) {
-	path, args, err := cfg.Serve(name)
+	return s.startProgram(ctx, cfg, name, name, wrap, env)
+}
+
+// startProgram starts service name running program (results.ClientService for a tier of a
+// topology, which is client-service under its own name), as startService does.
+func (s *Stack) startProgram(ctx context.Context, cfg Config, program, name string, wrap wrapCommand, env map[string]string) (string, error) {
+	path, args, err := cfg.Serve(program)
 	if err != nil {
 		return "", err
 	}
@@ -306,7 +344,7 @@ func (s *Stack) childExited(c *child) {
 
 // Exit is a service that exited without being asked to.
 type Exit struct {
-	Service string // results.ClientService or results.BackendService
+	Service string // results.ClientService, results.BackendService or a tier's name
 	How     string // e.g. "killed by signal killed", "exit status 2"
 }
 
@@ -329,12 +367,13 @@ func (s *Stack) service(name string) *child {
 	return s.services[name]
 }
 
-// Breaker is the client's breaker state as its log last announced it ("off" without resilience).
+// Breaker is the client's (with a topology: the first entry tier's) breaker state as its log
+// last announced it ("off" without resilience).
 func (s *Stack) Breaker() string {
 	if s.resilienceOff {
 		return "off"
 	}
-	if c := s.service(results.ClientService); c != nil {
+	if c := s.service(s.entry); c != nil {
 		return c.breakerState()
 	}
 	return ""
@@ -354,7 +393,7 @@ func (s *Stack) Close(ctx context.Context) error {
 		s.mu.Lock()
 		s.closing = true // no restart from now on
 		s.mu.Unlock()
-		for _, name := range []string{results.ClientService, results.BackendService} {
+		for _, name := range slices.Backward(s.order) { // the callers first
 			if c := s.service(name); c != nil {
 				c.terminate(10 * time.Second)
 			}
