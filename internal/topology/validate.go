@@ -51,9 +51,6 @@ func labBackendEnv() map[string]string {
 	}
 }
 
-// capacityPattern admits backend-service's capacity variables (BACKEND_WORKERS,
-// BACKEND_QUEUE, ...), passed through as they are.
-var capacityPattern = regexp.MustCompile(`^BACKEND_[A-Z0-9_]+$`) // read-only
 
 // defaults fills what a file may leave out: the name (defaultName), each tier's calls (the next
 // tier listed; the last calls the backend) and empty variables.
@@ -186,8 +183,8 @@ func settable(known, lab map[string]string) string {
 	return strings.Join(out, ", ")
 }
 
-// checkBackendEnv admits backend-service's variables and its capacity variables (BACKEND_*),
-// but not those the lab sets itself.
+// checkBackendEnv admits backend-service's variables (its capacity among them), with values it
+// accepts, but not those the lab sets itself.
 func checkBackendEnv(env map[string]string) error {
 	known, lab := backend.Defaults(), labBackendEnv()
 	for _, k := range slices.Sorted(maps.Keys(env)) {
@@ -195,9 +192,12 @@ func checkBackendEnv(env map[string]string) error {
 		if why, ok := lab[k]; ok {
 			return &fieldError{field, "set by the lab (" + why + "): leave it out"}
 		}
-		if _, ok := known[k]; !ok && !capacityPattern.MatchString(k) {
-			return &fieldError{field, "backend-service has no such variable; the backend may set " + settable(known, lab) + " and BACKEND_* (capacity)"}
+		if _, ok := known[k]; !ok {
+			return &fieldError{field, "backend-service has no such variable; the backend may set " + settable(known, lab)}
 		}
+	}
+	if _, err := backend.LoadConfig(func(k string) string { return env[k] }); err != nil {
+		return &fieldError{"backend.env", err.Error()}
 	}
 	return nil
 }
