@@ -51,7 +51,6 @@ func labBackendEnv() map[string]string {
 	}
 }
 
-
 // defaults fills what a file may leave out: the name (defaultName), each tier's calls (the next
 // tier listed; the last calls the backend) and empty variables.
 func (t *Topology) defaults(defaultName string) {
