@@ -10,6 +10,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"chaoslab/internal/wait"
 )
 
 // Partitioner makes and removes a network partition between the client and the backend.
@@ -144,7 +146,7 @@ func (f *flapping) run(ctx context.Context, j *flapJob) {
 		}
 		f.set(j, c, true)
 		f.check(started)
-		if !waitFor(ctx, j.on) {
+		if !wait.For(ctx, j.on) {
 			return
 		}
 		if err := f.part.Heal(context.WithoutCancel(ctx)); err != nil {
@@ -153,7 +155,7 @@ func (f *flapping) run(ctx context.Context, j *flapJob) {
 		}
 		f.set(j, c, false)
 		f.check(time.Now())
-		if c < j.Cycles && !waitFor(ctx, j.off) {
+		if c < j.Cycles && !wait.For(ctx, j.off) {
 			return
 		}
 	}

@@ -21,6 +21,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"chaoslab/internal/wait"
 )
 
 // HTTPFaults is the L7 injector: an HTTP reverse proxy in front of the backend that delays and
@@ -179,7 +181,7 @@ func (h *HTTPFaults) inject(ctx context.Context) (abortHit, bool) {
 				h.stats.delayed.Add(1)
 				delayed = true
 			}
-			if !waitFor(ctx, delay) {
+			if !wait.For(ctx, delay) {
 				return abortHit{}, false
 			}
 		}
@@ -219,18 +221,6 @@ func (h *HTTPFaults) sampleAbort(seq uint64) (abortHit, bool) {
 		return abortHit{}, false
 	}
 	return abortHit{name: f.Name, status: f.Abort.HTTPStatus}, true
-}
-
-// waitFor waits d, or less if ctx ends first; it reports whether the whole wait happened.
-func waitFor(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // proxyError answers an upstream failure like Envoy does, and counts it.

@@ -8,6 +8,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"chaoslab/internal/wait"
 )
 
 // Annotations on the ConfigMap while a compare has changed its RESILIENCE.
@@ -63,7 +65,7 @@ func (c *Cluster) restartClient(ctx context.Context) error {
 				return nil
 			}
 		}
-		if !sleepFor(wctx, time.Second) {
+		if !wait.For(wctx, time.Second) {
 			return fmt.Errorf("Deployment %s did not finish its rollout within 3 minutes: kubectl -n %s rollout status deployment/%s", ClientDeployment, c.Namespace, ClientDeployment)
 		}
 	}

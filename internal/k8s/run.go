@@ -11,6 +11,7 @@ import (
 
 	"chaoslab/internal/lab"
 	"chaoslab/internal/report"
+	"chaoslab/internal/wait"
 )
 
 // Names of the fault sidecar (deploy/k8s/backend-deployment.yaml, backend-service.yaml): the
@@ -39,7 +40,7 @@ func (r *running) attemptRecords(ctx context.Context) {
 	r.verifyWG.Add(1)
 	go func() {
 		defer r.verifyWG.Done()
-		for sleepFor(r.watchCtx, attemptRecordsLease/3) {
+		for wait.For(r.watchCtx, attemptRecordsLease/3) {
 			if err := r.putAttemptRecords(r.watchCtx, attemptRecordsLease); err != nil && r.watchCtx.Err() == nil {
 				r.env.Logger.Warn("renew the attempt records", "error", err)
 			}
@@ -148,21 +149,9 @@ func waitReady(ctx context.Context, url string, timeout time.Duration) error {
 		if statusOf(ctx, hc, url) == http.StatusOK {
 			return nil
 		}
-		if !sleepFor(ctx, 500*time.Millisecond) {
+		if !wait.For(ctx, 500*time.Millisecond) {
 			return fmt.Errorf("%s did not answer 200 within %v", url, timeout)
 		}
-	}
-}
-
-// sleepFor waits d or until ctx is done; it reports whether the whole wait passed.
-func sleepFor(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }
 

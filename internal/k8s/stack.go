@@ -20,6 +20,7 @@ import (
 	"chaoslab/internal/experiment"
 	"chaoslab/internal/lab"
 	"chaoslab/internal/results"
+	"chaoslab/internal/wait"
 )
 
 // EnvNamespace is the configuration key through which the Kubernetes experiments read their
@@ -418,7 +419,7 @@ func (r *running) verifyPartition(policy string, since time.Time) {
 		} else {
 			last = "reachable"
 		}
-		if !sleepFor(r.watchCtx, 500*time.Millisecond) {
+		if !wait.For(r.watchCtx, 500*time.Millisecond) {
 			return // the run ended (interrupted) before the check could conclude
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"chaoslab/internal/report"
 	"chaoslab/internal/results"
 	"chaoslab/internal/stack"
+	"chaoslab/internal/wait"
 )
 
 // Configuration keys through which an experiment reads the stack's addresses (from the
@@ -269,7 +270,7 @@ func (r *runner) drive(ctx context.Context) *experiment.Journal {
 	}()
 
 	r.phase("warmup")
-	if !sleepCtx(runCtx, r.cfg.Warmup) {
+	if !wait.For(runCtx, r.cfg.Warmup) {
 		return nil
 	}
 	r.before = r.snapshot(ctx, "before")
@@ -283,7 +284,7 @@ func (r *runner) drive(ctx context.Context) *experiment.Journal {
 		r.status.printf("!! the rollbacks left a fault in place (%s): recovery cannot be measured; chaoslab removes it at exit", detail)
 	}
 	r.phase("recovery")
-	sleepCtx(runCtx, r.cfg.Recovery)
+	wait.For(runCtx, r.cfg.Recovery)
 	return journal
 }
 
@@ -391,16 +392,4 @@ func MakeResultsDir(dir string) error {
 		return fmt.Errorf("create the results folder: %w", err)
 	}
 	return nil
-}
-
-// sleepCtx waits d or until ctx is done; it reports whether the whole wait passed.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
