@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"chaoslab/chaos"
 	"chaoslab/internal/cmdutil"
 	"chaoslab/internal/experiment"
 	"chaoslab/internal/k8s"
@@ -336,5 +338,118 @@ func TestK8sCompare(t *testing.T) {
 	}
 	if after["RESILIENCE"] != before["RESILIENCE"] {
 		t.Errorf("RESILIENCE after the compare %q, before %q", after["RESILIENCE"], before["RESILIENCE"])
+	}
+}
+
+// k8sCatalogueMarks is each catalogue entry's own mark in a run's events on Kubernetes: the
+// fault it made, as the run recorded it (the sidecar's fault windows, the NetworkPolicy, the
+// container the kubelet restarted).
+var k8sCatalogueMarks = map[string]func(evs []results.Event) bool{
+	"network-partition":              faultNamed("partition", 1),
+	"flapping-partition":             faultNamed("partition", 2),
+	"http-errors":                    faultNamed("http-errors", 1),
+	"backend-latency":                faultNamed("latency", 1),
+	"backend-latency-within-timeout": faultNamed("latency", 1),
+	"slow-body":                      faultNamed("slow-body", 1),
+	"connection-reset":               faultNamed("connection-reset", 1),
+	"backend-crash": func(evs []results.Event) bool {
+		return hasEvent(evs, func(e results.Event) bool {
+			return e.Kind == results.KindProcess && e.Action == "kill" && strings.Contains(e.Message, "killed by the experiment")
+		}) && hasEvent(evs, func(e results.Event) bool {
+			return e.Kind == results.KindProcess && e.Action == "start" && e.Service == results.BackendService && e.DurationMS > 0
+		})
+	},
+}
+
+// faultNamed matches runs with at least n fault windows whose kinds include kind.
+func faultNamed(kind string, n int) func([]results.Event) bool {
+	return func(evs []results.Event) bool {
+		on := 0
+		for _, e := range evs {
+			if e.Kind == results.KindFault && e.Action == "on" && strings.Contains(e.Name, kind) {
+				on++
+			}
+		}
+		return on >= n
+	}
+}
+
+// k8sShort are the catalogue's parameters shortened for a test on the rig.
+var k8sShort = []string{"--rps", "10", "--warmup", "3s", "--recovery", "20s",
+	"--var", "partition_duration:int=8", "--var", "fault_duration:int=8", "--var", "on_seconds:int=8", "--var", "off_seconds:int=8"}
+
+// TestK8sCatalogue runs every catalogue entry on the rig, natively, and checks each one's own
+// mark, the verdict and that nothing of a fault is left (no NetworkPolicy, the sidecar clean).
+func TestK8sCatalogue(t *testing.T) {
+	kc := requireCluster(t)
+	c := testCluster(t, kc)
+	entries, err := chaos.Catalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, en := range entries {
+		t.Run(en.Name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "results")
+			stdout, stderr, err := runCLI(t, append([]string{"run", "--stack", "k8s", en.Name, "--kubeconfig", kc, "--out", out}, k8sShort...)...)
+			if err != nil {
+				t.Errorf("chaoslab run --stack k8s %s: %v\nstdout:\n%s\nstderr:\n%s", en.Name, err, stdout, stderr)
+			}
+			if mark := k8sCatalogueMarks[en.Name]; mark == nil || !mark(eventsOf(t, out)) {
+				t.Errorf("%s: its mark is not in events.jsonl", en.Name)
+			}
+			checkNothingLeft(t, c)
+		})
+	}
+}
+
+// checkNothingLeft fails when a NetworkPolicy of chaoslab or a fault of the sidecar remains.
+func checkNothingLeft(t *testing.T, c *k8s.Cluster) {
+	t.Helper()
+	if left := policies(t, c); len(left) > 0 {
+		t.Errorf("NetworkPolicies left behind: %v", left)
+	}
+	px, err := c.ServeService(k8s.FaultsServiceName, k8s.FaultsPort, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer px.Close()
+	resp, err := http.Get(px.URL + "/faults")
+	if err != nil {
+		t.Fatalf("the sidecar's fault API: %v", err)
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Leftover bool   `json:"leftover"`
+		Detail   string `json:"detail"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || st.Leftover {
+		t.Errorf("the sidecar still injects: %+v (%v)", st, err)
+	}
+}
+
+// TestK8sInterruptEachKind: Ctrl-C while each kind of fault is on (a sidecar fault, a kill, the
+// NetworkPolicy of a flapping partition) leaves nothing behind.
+func TestK8sInterruptEachKind(t *testing.T) {
+	kc := requireCluster(t)
+	c := testCluster(t, kc)
+	for _, name := range []string{"http-errors", "backend-crash", "flapping-partition", "slow-body"} {
+		t.Run(name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "interrupted")
+			args := []string{"run", "--stack", "k8s", name, "--kubeconfig", kc, "--out", out, "--rps", "5", "--warmup", "2s",
+				"--var", "fault_duration:int=60", "--var", "on_seconds:int=30", "--var", "off_seconds:int=30"}
+			cmd, buf, exited := startChaoslab(t, args...)
+			waitFor(t, "the fault", 120*time.Second, buf, exited, func() bool {
+				return strings.Contains(buf.String(), "method: action") || strings.Contains(buf.String(), "fault on")
+			})
+			if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-exited:
+			case <-time.After(3 * time.Minute):
+				t.Fatalf("the interrupted run did not exit:\n%s", buf.String())
+			}
+			checkNothingLeft(t, c)
+		})
 	}
 }
