@@ -350,7 +350,7 @@ func checkNames(t *testing.T, what string, got []string, want string) {
 // A topology's values are checked where they meet the run's --env, naming the file and the
 // field; a stack that cannot start tiers refuses one; none of it starts anything.
 func TestCheckTopology(t *testing.T) {
-	topo := loadTopology(t, "backend: {env: {SHUTDOWN_TIMEOUT: \"soon\"}}\ntiers:\n  - {name: edge}\n  - {name: mid, env: {CB_MINIMUM_CALLS: \"20\"}}\n")
+	topo := loadTopology(t, "tiers:\n  - {name: edge}\n  - {name: mid, env: {CB_MINIMUM_CALLS: \"20\"}}\n")
 	tests := []struct {
 		name, kind string
 		run        map[string]string
@@ -358,7 +358,6 @@ func TestCheckTopology(t *testing.T) {
 	}{
 		{"a tier's value against the run's", "local", map[string]string{"CB_SLIDING_WINDOW": "10"},
 			`topology test.yaml: tiers[1].env (mid, over --env): CB_SLIDING_WINDOW="10": must be at least CB_MINIMUM_CALLS (20)`},
-		{"the backend's value", "local", map[string]string{"CB_SLIDING_WINDOW": "30"}, `topology test.yaml: backend.env: SHUTDOWN_TIMEOUT="soon": `},
 		{"netns", "netns", nil, "topology test.yaml: --stack netns starts today's two services only; a topology runs on --stack local"},
 	}
 	for _, tt := range tests {

@@ -6,7 +6,6 @@ import (
 	"maps"
 	"slices"
 
-	"chaoslab/internal/backend"
 	"chaoslab/internal/client"
 	"chaoslab/internal/cmdutil"
 	"chaoslab/internal/fault"
@@ -97,7 +96,7 @@ func (s *Stack) Proxies() []string {
 }
 
 // CheckTopology checks the values of every tier's variables (its own over runEnv, the run's
-// --env, which passed CheckClientEnv) and of the backend's, as each service will load them, so a
+// --env, which passed CheckClientEnv) as client-service will load them, so a
 // bad one is a usage error naming the file and the field before anything starts. It also
 // refuses a stack kind that cannot start a topology.
 func CheckTopology(topo *topology.Topology, runEnv map[string]string, kind string) error {
@@ -109,10 +108,7 @@ func CheckTopology(topo *topology.Topology, runEnv map[string]string, kind strin
 			return cmdutil.Usagef("topology %s: tiers[%d].env (%s, over --env): %v", topo.Source, i, tr.Name, err)
 		}
 	}
-	if _, err := backend.LoadConfig(clientGetenv(topo.Backend)); err != nil {
-		return cmdutil.Usagef("topology %s: backend.env: %v", topo.Source, err)
-	}
-	return nil
+	return nil // the backend's values were checked by topology.Parse: --env does not reach it
 }
 
 // String names the tier and where it is, for a person: "mid http://127.0.0.1:4242 (proxy mid)".
