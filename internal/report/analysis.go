@@ -53,7 +53,7 @@ type Analysis struct {
 
 	Phases    []PhaseStats `json:"phases"`     // before, during, after: always three, in order
 	Total     PhaseStats   `json:"total"`      // every request
-	WhileOpen PhaseStats   `json:"while_open"` // requests started while the breaker was OPEN
+	WhileOpen PhaseStats   `json:"while_open"` // requests sent while the breaker was OPEN (recordsIn)
 	Fallbacks PhaseStats   `json:"fallbacks"`  // the requests answered with a fallback
 	Reasons   []Reason     `json:"reasons"`    // why fallbacks, errors and drops happened, most frequent first
 

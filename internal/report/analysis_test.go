@@ -373,3 +373,29 @@ func find(list []Change, key string) (Change, bool) {
 	}
 	return Change{}, false
 }
+
+// failsafe-go logs the move to HALF_OPEN only when the next call arrives after the breaker's
+// wait: that call, sent a moment before the line's time stamp, met HALF_OPEN and is not counted
+// while OPEN; a slow answer sent during the wait is, however long it took.
+func TestWhileOpenEndsWithTheWait(t *testing.T) {
+	const f = results.SourceFallback
+	a := edited(func(fo *folder) {
+		fo.recs = append(fo.recs,
+			rec(14.25, time.Second, f, 1), // the wait (4.2s + 10s) ran out at +14.2s: a HALF_OPEN trial logged at +14.3s
+			rec(6.0, 2*time.Second, f, 0), // sent while OPEN and slow: counted
+		)
+		slices.SortFunc(fo.recs, func(x, y results.Record) int { return x.Start.Compare(y.Start) })
+	}).analyze()
+	if a.WhileOpen.Requests != 6 || a.WhileOpen.Max != 2*time.Second {
+		t.Errorf("while OPEN: %d requests, max %v; want 6, 2s (the trial sent after the wait left out)", a.WhileOpen.Requests, a.WhileOpen.Max)
+	}
+	lagged := edited(func(fo *folder) {
+		r := rec(14.19, time.Second, f, 1) // scheduled inside the wait, sent after it: the send counts
+		r.SendLag = 20 * time.Millisecond
+		fo.recs = append(fo.recs, r)
+		slices.SortFunc(fo.recs, func(x, y results.Record) int { return x.Start.Compare(y.Start) })
+	}).analyze()
+	if lagged.WhileOpen.Requests != 5 {
+		t.Errorf("while OPEN with a lagged send: %d requests, want 5", lagged.WhileOpen.Requests)
+	}
+}

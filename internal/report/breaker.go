@@ -50,12 +50,22 @@ func (a *Analysis) breaker() {
 	a.WhileOpen = statsOf("while OPEN", a.recordsIn(results.BreakerOpen))
 }
 
-// recordsIn returns the records whose Start falls in an interval of the given state.
+// recordsIn returns the records sent (Start + SendLag: the moment the request left the load)
+// in an interval of the given state. An OPEN interval ends at the logged move to HALF_OPEN or
+// when the breaker's wait (RunInfo.CBWait) ran out, whichever is first: failsafe-go moves to
+// HALF_OPEN, and logs it, only when the next call arrives after the wait, and that call, sent a
+// moment before the line's time stamp, met HALF_OPEN, not OPEN.
 func (a *Analysis) recordsIn(state string) []results.Record {
 	var out []results.Record
 	for _, r := range a.Records {
+		sent := r.Start.Add(r.SendLag)
 		for _, iv := range a.Intervals {
-			if iv.State == state && iv.Contains(r.Start) {
+			if state == results.BreakerOpen && a.Run.CBWait > 0 {
+				if end := iv.From.Add(a.Run.CBWait.D()); end.Before(iv.To) {
+					iv.To = end
+				}
+			}
+			if iv.State == state && iv.Contains(sent) {
 				out = append(out, r)
 				break
 			}

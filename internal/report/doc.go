@@ -44,7 +44,8 @@
 //     OPEN at or after fault on. Recovery times: fault off -> the first backend answer (the
 //     earliest completion of the records with Source backend whose Start >= fault off) and -> the
 //     first transition to CLOSED at or after fault off.
-//   - While OPEN: the requests whose Start falls in an OPEN interval of the timeline.
+//   - While OPEN: the requests sent (Start + SendLag) in an OPEN interval of the timeline, which
+//     ends at the logged move to HALF_OPEN or when the breaker's wait ran out, whichever is first.
 //   - Amplification: sum(Attempts) / requests, per phase, over the requests sent whose Attempts
 //     is known (the backend calls the client logged for the request; 0, a known zero, when the
 //     breaker rejected it). Requests with results.UnknownAttempts are left out and counted:

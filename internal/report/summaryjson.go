@@ -134,7 +134,7 @@ type SummaryPhases struct {
 	Before    SummaryPhase `json:"before"`
 	During    SummaryPhase `json:"during"`
 	After     SummaryPhase `json:"after"`
-	WhileOpen SummaryPhase `json:"while_open"` // scheduled arrival in an OPEN interval of the breaker's timeline
+	WhileOpen SummaryPhase `json:"while_open"` // sent in an OPEN interval of the breaker's timeline (cut at the breaker's wait)
 	Total     SummaryPhase `json:"total"`
 }
 
