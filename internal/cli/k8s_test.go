@@ -438,9 +438,7 @@ func TestK8sInterruptEachKind(t *testing.T) {
 			args := []string{"run", "--stack", "k8s", name, "--kubeconfig", kc, "--out", out, "--rps", "5", "--warmup", "2s",
 				"--var", "fault_duration:int=60", "--var", "on_seconds:int=30", "--var", "off_seconds:int=30"}
 			cmd, buf, exited := startChaoslab(t, args...)
-			waitFor(t, "the fault", 120*time.Second, buf, exited, func() bool {
-				return strings.Contains(buf.String(), "method: action") || strings.Contains(buf.String(), "fault on")
-			})
+			waitFaultOn(t, out, buf, exited) // the run's own events: the fault is in effect
 			if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 				t.Fatal(err)
 			}
@@ -448,6 +446,10 @@ func TestK8sInterruptEachKind(t *testing.T) {
 			case <-exited:
 			case <-time.After(3 * time.Minute):
 				t.Fatalf("the interrupted run did not exit:\n%s", buf.String())
+			}
+			t.Logf("the interrupted run:\n%s", buf.String())
+			if strings.Contains(buf.String(), "cleanup:") {
+				t.Errorf("the interrupted run could not clean up:\n%s", buf.String())
 			}
 			checkNothingLeft(t, c)
 		})

@@ -133,8 +133,9 @@ func (c *Cluster) Preflight(ctx context.Context) error {
 		case err != nil:
 			problems = append(problems, fmt.Sprintf("read Deployment %s: %v", name, err))
 		case d.Status.AvailableReplicas < specReplicas(d) || specReplicas(d) == 0:
-			problems = append(problems, fmt.Sprintf("Deployment %s has %d of %d replicas available: kubectl -n %s get pods -l app=%s (ErrImagePull: load the image chaoslab:dev into the cluster)",
-				name, d.Status.AvailableReplicas, specReplicas(d), c.Namespace, name))
+			why := c.podTrouble(ctx, name)
+			problems = append(problems, fmt.Sprintf("Deployment %s has %d of %d replicas available%s: kubectl -n %s get pods -l app=%s%s",
+				name, d.Status.AvailableReplicas, specReplicas(d), troubleText(why), c.Namespace, name, troubleHint(why, c.Namespace)))
 		}
 	}
 	if _, err := c.Client.CoreV1().Services(c.Namespace).Get(ctx, ClientServiceName, metav1.GetOptions{}); err != nil {

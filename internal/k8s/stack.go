@@ -48,6 +48,9 @@ type Stack struct {
 	// /api/diagnostics/backend (default 30 s: BACKEND_CONN_MAX_AGE, 5 s in deploy/k8s, retires
 	// a pooled connection well within it).
 	VerifyTimeout time.Duration
+	// AvailableTimeout bounds the wait for the lab's Deployments to be available before the run
+	// (a container restarting after an earlier run's kill); 0 = DefaultAvailableTimeout.
+	AvailableTimeout time.Duration
 	// Stdout is where Prepare says what it removed (nil = nowhere).
 	Stdout io.Writer
 
@@ -68,6 +71,13 @@ func (s *Stack) Prepare(ctx context.Context, clientEnv map[string]string) (map[s
 		}
 	}
 	c := s.Cluster
+	timeout := s.AvailableTimeout
+	if timeout == 0 {
+		timeout = DefaultAvailableTimeout
+	}
+	if err := c.WaitAvailable(ctx, timeout, s.say); err != nil && ctx.Err() != nil {
+		return nil, err
+	} // an unreachable cluster is Preflight's to explain
 	if err := c.Preflight(ctx); err != nil {
 		return nil, err
 	}
