@@ -1,0 +1,120 @@
+package lab
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"chaoslab/internal/backend"
+	"chaoslab/internal/results"
+)
+
+// fakeCapacity is a backend whose /api/capacity answers as backend-service's does (its own
+// Capacity type), counting one more completed request at each reading.
+type fakeCapacity struct {
+	mu        sync.Mutex
+	completed int64
+	status    int    // the answer's status; 0 = 200
+	body      string // an answer other than the model's; "" = the model
+}
+
+func (f *fakeCapacity) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/api/capacity" {
+		http.NotFound(w, r)
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.status != 0 {
+		w.WriteHeader(f.status)
+		return
+	}
+	if f.body != "" {
+		io.WriteString(w, f.body)
+		return
+	}
+	f.completed++
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(backend.Capacity{Workers: 2, QueueLimit: 100, QueueOrder: "fifo", ServiceTime: "5ms", Factor: 1,
+		InService: 1, Queued: 3, Rejected: 4, Expired: 5, Completed: f.completed, Wasted: 6})
+}
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// The sampler reads the model at the start, on its period and at the end, in time order, every
+// field as the backend's Capacity type encodes it, and tells each reading as it is read.
+func TestSamplerReadsTheModel(t *testing.T) {
+	f := &fakeCapacity{}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	told := make(chan results.CapacitySample, 100)
+	s := startSamplerEvery(context.Background(), srv.URL+"/", 5*time.Millisecond, discard(), func(c results.CapacitySample) { told <- c })
+	if s == nil {
+		t.Fatal("no sampler for a backend with a capacity model")
+	}
+	for range 3 { // the start and two periodic readings
+		select {
+		case <-told:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the sampler did not read the model on its period")
+		}
+	}
+	got := s.finish(context.Background())
+	if len(got) < 4 || len(got) != len(told)+3 {
+		t.Fatalf("%d samples, %d told; want at least the start, two periodic and the end, every one told", len(got), len(told)+3)
+	}
+	for i, smp := range got {
+		want := results.CapacitySample{Time: smp.Time, Workers: 2, QueueLimit: 100, QueueOrder: "fifo", ServiceTime: "5ms", Factor: 1,
+			InService: 1, Queued: 3, Rejected: 4, Expired: 5, Completed: int64(i + 1), Wasted: 6}
+		if smp != want || smp.Time.IsZero() || (i > 0 && smp.Time.Before(got[i-1].Time)) {
+			t.Errorf("sample %d = %+v, want %+v in time order", i, smp, want)
+		}
+	}
+}
+
+// A backend without the model (409), one whose answer is not the model, and no backend URL
+// give no sampler: nothing is sampled, and finish on it returns nothing.
+func TestSamplerOff(t *testing.T) {
+	for name, f := range map[string]*fakeCapacity{
+		"409":         {status: http.StatusConflict},
+		"not a model": {body: "<html>hello</html>"},
+		"empty 200":   {body: "{}"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := httptest.NewServer(f)
+			defer srv.Close()
+			s := startSampler(context.Background(), srv.URL, discard(), nil)
+			if s != nil || s.finish(context.Background()) != nil {
+				t.Errorf("a sampler for a backend without the model")
+			}
+		})
+	}
+	if startSampler(context.Background(), "", discard(), nil) != nil {
+		t.Error("a sampler without a backend URL")
+	}
+}
+
+// The runner (with the fake stack, whose backend has no capacity model) writes no
+// capacity.csv: a run without the model has today's files.
+func TestRunWithoutCapacityWritesNoSamples(t *testing.T) {
+	f := newFakeStack(t)
+	out, err := Run(context.Background(), RunConfig{Stack: f, Experiment: fakeExperiment(t, "/api/data", 0), RPS: 20,
+		LoadTimeout: time.Second, OutDir: filepath.Join(t.TempDir(), "out"), Logger: discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(out.Dir, results.CapacityFile)); !os.IsNotExist(err) {
+		t.Errorf("capacity.csv written for a backend without the model (stat: %v)", err)
+	}
+	if out.Analysis.Capacity != nil || out.Analysis.ShowsGoodput() {
+		t.Error("the analysis shows capacity or goodput for a run without the model")
+	}
+}
