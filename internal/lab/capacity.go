@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,6 +27,9 @@ const capacityTimeout = 2 * time.Second
 // capacityPath is backend-service's endpoint of its capacity model.
 const capacityPath = "/api/capacity"
 
+// capacityMetric is the series backend-service exports only while its capacity model is on.
+const capacityMetric = "backend_workers"
+
 // errCapacityOff is a backend that answers it has no capacity model (409).
 var errCapacityOff = errors.New("the backend runs without a capacity model")
 
@@ -47,10 +51,12 @@ type sampler struct {
 	samples []results.CapacitySample
 }
 
-// startSampler reads the backend's capacity model once. When the backend has one, that reading
-// is the first sample and the sampler goes on reading every capacityEvery until finish; when it
-// has none (409), or its answer is not the model's, or there is no backend URL, it returns nil:
-// nothing is sampled and nothing is written.
+// startSampler asks the backend's GET /metrics whether its capacity model is on (the backend_*
+// series exist only then; /metrics counts no request, so a backend without the model is left
+// exactly as a run before sampling existed left it). When it is, the first reading of GET
+// /api/capacity is the first sample and the sampler goes on reading every capacityEvery until
+// finish; when it is not, or the model's answer is not the model's, or there is no backend URL,
+// it returns nil: nothing is sampled and nothing is written.
 func startSampler(ctx context.Context, backendURL string, log *slog.Logger, onSample func(results.CapacitySample)) *sampler {
 	return startSamplerEvery(ctx, backendURL, capacityEvery, log, onSample)
 }
@@ -60,8 +66,13 @@ func startSamplerEvery(ctx context.Context, backendURL string, every time.Durati
 	if backendURL == "" {
 		return nil
 	}
-	s := &sampler{url: strings.TrimSuffix(backendURL, "/") + capacityPath, every: every, client: &http.Client{Timeout: capacityTimeout},
+	base := strings.TrimSuffix(backendURL, "/")
+	s := &sampler{url: base + capacityPath, every: every, client: &http.Client{Timeout: capacityTimeout},
 		log: log.With("component", "capacity"), onSample: onSample, done: make(chan struct{})}
+	if err := s.modelOn(ctx, base+"/metrics"); err != nil {
+		s.log.Info("no capacity samples", "url", base+"/metrics", "error", err)
+		return nil
+	}
 	first, err := s.read(ctx)
 	if err != nil {
 		level := slog.LevelWarn
@@ -124,6 +135,33 @@ func (s *sampler) keep(smp results.CapacitySample) {
 	if s.onSample != nil {
 		s.onSample(smp)
 	}
+}
+
+// modelOn reads the backend's metrics page: nil when it has the capacity model's series.
+func (s *sampler) modelOn(ctx context.Context, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", url, err)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: HTTP %d", url, resp.StatusCode)
+	}
+	sc := bufio.NewScanner(io.LimitReader(resp.Body, 4<<20))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if l := sc.Text(); strings.HasPrefix(l, capacityMetric+" ") || strings.HasPrefix(l, capacityMetric+"{") {
+			return nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("GET %s: %w", url, err)
+	}
+	return errCapacityOff
 }
 
 // read takes one sample: GET /api/capacity, 200 with the model's JSON (a queue order is always

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,22 +18,33 @@ import (
 	"chaoslab/internal/results"
 )
 
-// fakeCapacity is a backend whose /api/capacity answers as backend-service's does (its own
-// Capacity type), counting one more completed request at each reading.
+// fakeCapacity is a backend whose /metrics has the capacity model's series unless off, and
+// whose /api/capacity answers as backend-service's does (its own Capacity type), counting one
+// more completed request at each reading.
 type fakeCapacity struct {
 	mu        sync.Mutex
+	off       bool // /metrics without the model's series
 	completed int64
 	status    int    // the answer's status; 0 = 200
 	body      string // an answer other than the model's; "" = the model
+	paths     []string
 }
 
 func (f *fakeCapacity) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != "/api/capacity" {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.paths = append(f.paths, r.URL.Path)
+	switch {
+	case r.URL.Path == "/metrics" && f.off:
+		io.WriteString(w, "# TYPE http_server_requests_total counter\nhttp_server_requests_total{method=\"GET\",status=\"200\",uri=\"GET /api/data\"} 3\n")
+		return
+	case r.URL.Path == "/metrics":
+		io.WriteString(w, "# HELP backend_workers Requests served at once (0 = unlimited).\n# TYPE backend_workers gauge\nbackend_workers 2\n")
+		return
+	case r.URL.Path != "/api/capacity":
 		http.NotFound(w, r)
 		return
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	if f.status != 0 {
 		w.WriteHeader(f.status)
 		return
@@ -80,20 +92,28 @@ func TestSamplerReadsTheModel(t *testing.T) {
 	}
 }
 
-// A backend without the model (409), one whose answer is not the model, and no backend URL
-// give no sampler: nothing is sampled, and finish on it returns nothing.
+// A backend without the model is asked only its /metrics, which counts no request, so it is
+// left as a run before sampling left it; one whose /api/capacity is not the model's, and no
+// backend URL, give no sampler either: nothing is sampled, and finish on it returns nothing.
 func TestSamplerOff(t *testing.T) {
-	for name, f := range map[string]*fakeCapacity{
-		"409":         {status: http.StatusConflict},
-		"not a model": {body: "<html>hello</html>"},
-		"empty 200":   {body: "{}"},
+	for name, tt := range map[string]struct {
+		f     *fakeCapacity
+		paths string
+	}{
+		"off":                    {&fakeCapacity{off: true, status: http.StatusConflict}, "/metrics"},
+		"on, but 409":            {&fakeCapacity{status: http.StatusConflict}, "/metrics /api/capacity"},
+		"on, but not a model":    {&fakeCapacity{body: "<html>hello</html>"}, "/metrics /api/capacity"},
+		"on, but an empty model": {&fakeCapacity{body: "{}"}, "/metrics /api/capacity"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			srv := httptest.NewServer(f)
+			srv := httptest.NewServer(tt.f)
 			defer srv.Close()
 			s := startSampler(context.Background(), srv.URL, discard(), nil)
 			if s != nil || s.finish(context.Background()) != nil {
 				t.Errorf("a sampler for a backend without the model")
+			}
+			if got := strings.Join(tt.f.paths, " "); got != tt.paths {
+				t.Errorf("asked the backend %q, want %q", got, tt.paths)
 			}
 		})
 	}
