@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"chaoslab/internal/backend"
+	"chaoslab/internal/live"
 	"chaoslab/internal/results"
 )
 
@@ -137,4 +139,93 @@ func TestRunWithoutCapacityWritesNoSamples(t *testing.T) {
 	if out.Analysis.Capacity != nil || out.Analysis.ShowsGoodput() {
 		t.Error("the analysis shows capacity or goodput for a run without the model")
 	}
+}
+
+// capacityStack is the fake stack with a backend that has the capacity model.
+type capacityStack struct {
+	*fakeStack
+	backend string
+}
+
+func (s capacityStack) Start(ctx context.Context, env StartEnv) (Running, error) {
+	r, err := s.fakeStack.Start(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	return capacityRunning{Running: r, backend: s.backend}, nil
+}
+
+type capacityRunning struct {
+	Running
+	backend string
+}
+
+func (r capacityRunning) Endpoints() Endpoints {
+	e := r.Running.Endpoints()
+	e.Backend = r.backend
+	return e
+}
+
+// The runner hands the samples to the results folder, the analysis and the live page, whose
+// stream then carries the capacity chart.
+func TestRunHandsSamplesOn(t *testing.T) {
+	srv := httptest.NewServer(&fakeCapacity{})
+	defer srv.Close()
+	hub := live.NewHub()
+	out, err := Run(context.Background(), RunConfig{Stack: capacityStack{newFakeStack(t), srv.URL}, Experiment: fakeExperiment(t, "/api/data", 0),
+		RPS: 20, LoadTimeout: time.Second, OutDir: filepath.Join(t.TempDir(), "out"), Logger: discard(), Live: hub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(filepath.Join(out.Dir, results.CapacityFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	samples, err := results.ReadCapacity(f)
+	if err != nil || len(samples) < 2 || samples[len(samples)-1].Completed != int64(len(samples)) {
+		t.Fatalf("capacity.csv: %d samples, %v; want the start's and the end's at least, in order", len(samples), err)
+	}
+	if c := out.Analysis.Capacity; c == nil || len(c.Samples) != len(samples) {
+		t.Errorf("the analysis has %+v, want the %d samples", c, len(samples))
+	}
+	page, err := live.Start(live.Config{Hub: hub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer page.Close(context.Background())
+	if !streamHasCapacityChart(t, page.URL()+"events") {
+		t.Error("the live page's stream never carried the capacity chart")
+	}
+}
+
+// streamHasCapacityChart reads the live page's stream until a chart message with the capacity
+// chart, or 10 s.
+func streamHasCapacityChart(t *testing.T, url string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	event := ""
+	for sc.Scan() {
+		line := sc.Text()
+		if e, ok := strings.CutPrefix(line, "event: "); ok {
+			event = e
+		}
+		if data, ok := strings.CutPrefix(line, "data: "); ok && event == "chart" {
+			var m struct {
+				Capacity string `json:"capacity"`
+			}
+			if json.Unmarshal([]byte(data), &m) == nil && strings.Contains(m.Capacity, `data-series="queued"`) {
+				return true
+			}
+		}
+	}
+	return false
 }
