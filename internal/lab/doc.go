@@ -2,8 +2,9 @@
 // plug: Processes for local and netns, package k8s for a cluster, a fake in the tests), drives
 // an open-loop load against it, runs a Chaos Toolkit experiment, keeps the load through a
 // recovery window, hands everything the run produced to the analysis in memory (a results.Run,
-// judged by report.Judge) and writes the results folder once. Compare runs the same once per
-// profile.
+// judged by report.Judge) and writes the results folder once. When the backend has a capacity
+// model, the run reads it about once a second through the stack's backend URL (capacity.csv).
+// Compare runs the same once per profile.
 //
 // The house, before (two runners, every capability built twice or only once):
 //

@@ -161,6 +161,7 @@ type runner struct {
 	status    *status
 	before    *results.Snapshot
 	after     *results.Snapshot
+	capacity  *sampler // the backend's capacity model, read about once a second; nil when it has none
 
 	mu       sync.Mutex // guards problems: the service watcher and the run add to it
 	problems []string
@@ -202,6 +203,11 @@ func (r *runner) run(ctx context.Context) (*Outcome, error) {
 		return nil, err
 	}
 	r.stack, r.endpoints = st, st.Endpoints()
+	var onCapacity func(results.CapacitySample)
+	if h := r.cfg.Live; h != nil {
+		onCapacity = h.Capacity
+	}
+	r.capacity = startSampler(ctx, r.endpoints.Backend, r.cfg.Logger, onCapacity)
 	closed := false
 	defer func() {
 		if !closed {
@@ -343,6 +349,7 @@ func (r *runner) snapshot(ctx context.Context, moment string) *results.Snapshot 
 func (r *runner) finish(ctx context.Context, j *experiment.Journal) (*Outcome, error) {
 	bg := context.WithoutCancel(ctx)
 	r.phase("done")
+	capacity := r.capacity.finish(bg)
 	r.after = r.snapshot(bg, "after")
 	if err := r.stack.Close(bg); err != nil {
 		r.problem("cleanup: %v", err)
@@ -361,7 +368,8 @@ func (r *runner) finish(ctx context.Context, j *experiment.Journal) (*Outcome, e
 	}
 	r.info.End = time.Now().UTC()
 	r.info.Problems = r.takeProblems()
-	run := &results.Run{Dir: r.cfg.OutDir, Info: r.info, Records: r.rec.Records(), Events: r.events.Events(), Before: r.before, After: r.after}
+	run := &results.Run{Dir: r.cfg.OutDir, Info: r.info, Records: r.rec.Records(), Events: r.events.Events(), Before: r.before, After: r.after,
+		Capacity: capacity}
 	run.Sort()
 	run.JoinAttempts()
 	if err := run.Write(r.cfg.OutDir); err != nil {

@@ -9,7 +9,10 @@
 // state, then "event", "record", "chart", "counters" and "done" messages. The chart is not drawn
 // in the browser: the hub renders it with internal/report's own chart code (report.Analyze of
 // the run so far, then report.ChartSVG), at most every 500 ms while data changes and only while
-// someone watches, and the page swaps the SVG in. The counters are the report's too (the
+// someone watches, and the page swaps the SVG in. When the backend has a capacity model the
+// lab hands its samples over too (Capacity), and the page shows report.html's second chart under
+// the timeline: the goodput, the backend's queue, rejections and wasted work, and every tier's
+// breaker (report.CapacityChartSVG). The counters are the report's too (the
 // analysis's totals), so the page and report.html cannot disagree.
 //
 // A slow or vanished viewer never slows the run: each viewer has a bounded queue, and a viewer

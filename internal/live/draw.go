@@ -45,12 +45,13 @@ func (h *Hub) kickLocked() {
 // render draws the chart and the counters of the run so far and sends them to every viewer.
 func (h *Hub) render() {
 	h.mu.Lock()
-	run := &results.Run{Info: h.runInfoLocked(), Records: slices.Clone(h.records), Events: slices.Clone(h.events)}
+	run := &results.Run{Info: h.runInfoLocked(), Records: slices.Clone(h.records), Events: slices.Clone(h.events),
+		Capacity: slices.Clone(h.samples)}
 	version, epoch := h.draw.version, h.draw.epoch
 	h.draw.last = h.now()
 	h.mu.Unlock()
 
-	svg, c, err := draw(run)
+	svg, capSVG, c, err := draw(run)
 
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -61,25 +62,26 @@ func (h *Hub) render() {
 		h.log.Warn("live page: cannot draw the chart", "error", err)
 		h.draw.drawn = version // not again until the data changes
 	case version > h.draw.drawn:
-		h.st.Chart, h.st.Counters, h.draw.drawn = svg, c, version
-		h.publishLocked(message{msgChart, chartMsg{SVG: svg}})
+		h.st.Chart, h.st.CapacityChart, h.st.Counters, h.draw.drawn = svg, capSVG, c, version
+		h.publishLocked(message{msgChart, chartMsg{SVG: svg, Capacity: capSVG}})
 		h.publishLocked(message{msgCounters, c})
 	}
 	h.kickLocked()
 }
 
-// runInfoLocked is the run's settings as the analysis needs them: the start is the page's
-// origin.
+// runInfoLocked is the run's settings as the analysis needs them (the load's timeout, the
+// topology and the objectives among them): the start is the page's origin.
 func (h *Hub) runInfoLocked() results.RunInfo {
-	i := h.st.Info
-	return results.RunInfo{Title: i.Title, Label: i.Label, Experiment: i.Experiment, Stack: i.Stack,
-		Resilience: i.Resilience, RPS: i.RPS, Start: h.originLocked()}
+	info := h.run
+	info.Title, info.Start = h.st.Info.Title, h.originLocked()
+	return info
 }
 
-// draw analyzes run as the report does and renders its chart with the report's code. A panic
+// draw analyzes run as the report does and renders its charts with the report's code: the
+// timeline, and the goodput and capacity chart ("" when the report would not show it). A panic
 // in the analysis of a partial run is returned as an error: the live page must never stop the
 // run it shows.
-func draw(run *results.Run) (svg string, c counters, err error) {
+func draw(run *results.Run) (svg, capSVG string, c counters, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("analysis of the run so far: %v", p)
@@ -87,6 +89,9 @@ func draw(run *results.Run) (svg string, c counters, err error) {
 	}()
 	run.JoinAttempts()
 	a := report.Analyze(run, nil)
-	svg, err = report.ChartSVG(a)
-	return svg, countersOf(a.Total), err
+	if svg, err = report.ChartSVG(a); err != nil {
+		return "", "", counters{}, err
+	}
+	capSVG, err = report.CapacityChartSVG(a)
+	return svg, capSVG, countersOf(a.Total), err
 }

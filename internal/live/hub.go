@@ -51,6 +51,8 @@ type Hub struct {
 	first   time.Time // the earliest time seen: the origin when RunInfo has no Start
 	records []results.Record
 	events  []results.Event
+	samples []results.CapacitySample // the backend's capacity model, as the lab sampled it
+	run     results.RunInfo          // the run's settings as Info gave them (the analysis reads more than the page shows)
 	subs    map[*subscriber]struct{}
 	draw    drawing
 
@@ -84,7 +86,7 @@ func (h *Hub) Info(info results.RunInfo) {
 		h.resetLocked()
 	}
 	h.hasInfo = true
-	h.st.Info = newInfoView(info)
+	h.st.Info, h.run = newInfoView(info), info
 	if !results.HasBreaker(info.Resilience) {
 		h.st.Status.Breaker = breakerNone
 	} else if h.st.Status.Breaker == breakerNone {
@@ -98,7 +100,7 @@ func (h *Hub) Info(info results.RunInfo) {
 func (h *Hub) resetLocked() {
 	h.st = state{Status: status{Breaker: results.BreakerClosed}, Counters: countersOf(emptyTotals),
 		Activities: []activity{}, Log: []logLine{}}
-	h.first, h.records, h.events = time.Time{}, nil, nil
+	h.first, h.records, h.events, h.samples = time.Time{}, nil, nil, nil
 	h.draw.epoch++
 }
 
@@ -121,6 +123,16 @@ func (h *Hub) Record(r results.Record) {
 	h.records = append(h.records, r)
 	h.changedLocked()
 	h.publishLocked(message{msgRecord, newRecordView(r, h.originLocked())})
+}
+
+// Capacity adds a sample of the backend's capacity model: the page draws the goodput and the
+// capacity chart once there is one.
+func (h *Hub) Capacity(s results.CapacitySample) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.seen(s.Time)
+	h.samples = append(h.samples, s)
+	h.changedLocked()
 }
 
 // Done says the run ended: the page shows the verdict and links the report at reportPath (a

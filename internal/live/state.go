@@ -26,7 +26,10 @@ type state struct {
 	Activities []activity `json:"activities"`
 	Log        []logLine  `json:"log"`
 	Chart      string     `json:"chart"` // the SVG timeline; "" until the first render
-	Done       *doneView  `json:"done"`  // nil while the run goes
+	// CapacityChart is the SVG of the goodput and the backend's capacity (report.html's second
+	// chart); "" until the first render that has capacity samples.
+	CapacityChart string    `json:"capacity_chart,omitempty"`
+	Done          *doneView `json:"done"` // nil while the run goes
 }
 
 // clone returns a copy that shares nothing mutable with s.
@@ -169,7 +172,8 @@ func newRecordView(r results.Record, origin time.Time) recordView {
 
 // chartMsg is the "chart" message.
 type chartMsg struct {
-	SVG string `json:"svg"`
+	SVG      string `json:"svg"`
+	Capacity string `json:"capacity,omitempty"` // the goodput and capacity chart; "" while there is none
 }
 
 // apply updates the state with one event and returns the activity and the log line it made

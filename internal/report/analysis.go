@@ -51,6 +51,15 @@ type Analysis struct {
 
 	Layers []LayerStats `json:"layers,omitempty"` // a topology's layers, entries first, the backend last; nil without one
 
+	// Goodput is the load's goodput per second and the figures relative to the trigger, with
+	// DefaultGoodputParams; computed for every run, shown only when ShowsGoodput.
+	Goodput *Goodput `json:"-"`
+	// Capacity is the backend's capacity model as sampled (capacity.csv); nil when it was off.
+	Capacity *CapacityStats `json:"-"`
+	// TierBreakers are the breakers of every tier (the client's alone without a topology), for
+	// the capacity chart's bands.
+	TierBreakers []TierBreaker `json:"-"`
+
 	Phases    []PhaseStats `json:"phases"`     // before, during, after: always three, in order
 	Total     PhaseStats   `json:"total"`      // every request
 	WhileOpen PhaseStats   `json:"while_open"` // requests sent while the breaker was OPEN (recordsIn)
@@ -101,8 +110,10 @@ func Analyze(run *results.Run, j *experiment.Journal) *Analysis {
 	a.missing(run.Missing)
 	a.Journal = newJournal(j)
 	a.Snapshots = a.snapshots(run.Before, run.After)
+	a.Capacity = capacityOf(run.Capacity)
 	a.compute()
 	a.layers(all)
+	a.TierBreakers = a.tierBreakers(all)
 	a.Verdict = Judge(a)
 	return a
 }
@@ -166,6 +177,7 @@ func (a *Analysis) compute() {
 	a.recovered()
 	a.childExits()
 	a.sendLag()
+	a.Goodput = GoodputOf(a, DefaultGoodputParams())
 	a.judgeObjectives()
 	for _, w := range a.Run.Warnings {
 		a.note("Warning: %s", w)

@@ -62,6 +62,19 @@
 //     written by the tiers that call the layer; per phase, calls / user requests sent. With a
 //     topology every other figure reads the entry tiers' records only (the breaker timeline the
 //     first entry's); without one nothing of this appears.
+//   - Goodput (Goodput, for every run; shown only when ShowsGoodput: the backend ran with its
+//     capacity model, or an objective bounds a goodput figure): per second, the load's requests
+//     the backend answered 200 (not a fallback) within the load's timeout, latency from the
+//     scheduled arrival; a request counts in the second of its scheduled arrival. Whole seconds
+//     on a grid that starts at the last fault "off" (the load's first arrival without one),
+//     kept where the load offered requests throughout. Before: the mean over the whole seconds
+//     that end by fault on. Stuck: below 50 % of before in each of the first 30 s after fault
+//     off; back to 95 %: fault off -> the start of the first 5 s in a row each at least 95 % of
+//     before (GoodputParams; GoodputOf takes others). Not measured, never guessed, when the
+//     run has fewer seconds after fault off than the window, or no level before.
+//   - Capacity (capacity.csv): the backend's GET /api/capacity sampled about once a second;
+//     levels at each sample, the counters' increase per second between samples (a counter that
+//     went down is a restart: the new process's count). One breaker band per tier (TierBreaker).
 //   - Verdict (Judge): passed when the lab saw no problem, the run was not interrupted, the
 //     experiment ran and completed, the steady state was met before the fault
 //     (experiment.Journal.SteadyStateMetBefore) and did not deviate after it, and the system

@@ -26,13 +26,14 @@ type folder struct {
 	events   []results.Event
 	before   *results.Snapshot
 	after    *results.Snapshot
-	journal  *experiment.Journal // nil: the experiment did not run (no journal.json)
-	noEvents bool                // write no events.jsonl
+	journal  *experiment.Journal      // nil: the experiment did not run (no journal.json)
+	noEvents bool                     // write no events.jsonl
+	samples  []results.CapacitySample // the backend's capacity samples (capacity.csv); nil: the model was off
 }
 
 // value is the run as results.ReadRun would read it back from the folder f writes.
 func (f folder) value(dir string) *results.Run {
-	r := &results.Run{Dir: dir, Records: f.recs, Events: f.events, Before: f.before, After: f.after}
+	r := &results.Run{Dir: dir, Records: f.recs, Events: f.events, Before: f.before, After: f.after, Capacity: f.samples}
 	if f.run != nil {
 		r.Info = *f.run
 	} else {

@@ -14,13 +14,29 @@ const reportTemplate = "report.html.tmpl"
 // page shows it. It is the report's own chart, drawn by the same code on a's scale, so the
 // live page and report.html cannot draw a run differently.
 func ChartSVG(a *Analysis) (string, error) {
-	t, err := htmltemplate.New(reportTemplate).Funcs(funcs()).ParseFS(templates, "templates/"+reportTemplate, styleTemplate)
+	return renderChart("chart", newChart(a, newScale(a)))
+}
+
+// CapacityChartSVG renders the goodput and capacity chart of report.html (the "capacity"
+// template) for a, alone, on the same time scale as ChartSVG's; "" when a does not show them
+// (Analysis.ShowsGoodput). The live page shows it under the timeline.
+func CapacityChartSVG(a *Analysis) (string, error) {
+	c := newCapChart(a, newScale(a))
+	if c == nil {
+		return "", nil
+	}
+	return renderChart("capacity", c)
+}
+
+// renderChart executes one of report.html's chart templates with data.
+func renderChart(name string, data any) (string, error) {
+	t, err := htmltemplate.New(reportTemplate).Funcs(funcs()).ParseFS(templates, "templates/"+reportTemplate, styleTemplate, capacityTemplate)
 	if err != nil {
 		return "", fmt.Errorf("parse %s: %w", reportTemplate, err)
 	}
 	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "chart", newChart(a, newScale(a))); err != nil {
-		return "", fmt.Errorf("render the chart: %w", err)
+	if err := t.ExecuteTemplate(&buf, name, data); err != nil {
+		return "", fmt.Errorf("render the %s chart: %w", name, err)
 	}
 	return strings.TrimSpace(buf.String()), nil
 }

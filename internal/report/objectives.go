@@ -18,6 +18,13 @@ const (
 	UnitS        = "s"        // seconds
 	UnitFraction = "fraction" // 0 to 1: a share of requests
 	UnitRatio    = "ratio"    // backend calls per request
+	UnitFlag     = "flag"     // 1 (yes) or 0 (no)
+)
+
+// The objectives on the goodput (Goodput, with DefaultGoodputParams).
+const (
+	objHealToGoodput = "heal_to_goodput_95_max_s"
+	objGoodputStuck  = "goodput_stuck_after_max"
 )
 
 // objectiveDef is one objective of the registry: a bound on a figure the analysis measures.
@@ -81,7 +88,31 @@ func objectiveDefs() map[string]objectiveDef {
 		"heal_to_closed_max_s":          {"from the fault's removal to the breaker's first transition to CLOSED (0 when it was CLOSED at the removal)", UnitS, true, healToClosed},
 		"amplification_max":             {"backend calls per request during the fault (retries included)", UnitRatio, true, amp(1)},
 		"amplification_after_max":       {"backend calls per request after the heal", UnitRatio, true, amp(2)},
+		objHealToGoodput: {"from the fault's removal to the start of the first 5 s in a row whose goodput (backend answers 200 within the load's timeout per second, by scheduled arrival) is each at least 95 % of its level before the fault",
+			UnitS, true, goodputBack},
+		objGoodputStuck: {"1 when the goodput stayed below 50 % of its level before the fault in each of the first 30 s after the fault's removal (stuck), 0 when it did not",
+			UnitFlag, true, goodputStuck},
 	}
+}
+
+// goodputBack is Goodput.BackTo95 in seconds; not measured when it is nil (not measured, or
+// never back within the run: either way nothing shows that it came back in time).
+func goodputBack(a *Analysis) (float64, bool) {
+	if a.Goodput == nil || a.Goodput.BackTo95 == nil {
+		return 0, false
+	}
+	return a.Goodput.BackTo95.Seconds(), true
+}
+
+// goodputStuck is Goodput.Stuck as 1 or 0.
+func goodputStuck(a *Analysis) (float64, bool) {
+	if a.Goodput == nil || a.Goodput.Stuck == nil {
+		return 0, false
+	}
+	if *a.Goodput.Stuck {
+		return 1, true
+	}
+	return 0, true
 }
 
 // healToClosed is ClosedAfterHeal, or 0 when the breaker was CLOSED at the heal already (it
@@ -139,6 +170,8 @@ func ParseObjectives(raw map[string]any) (map[string]float64, error) {
 			return nil, fmt.Errorf("objective %s: %g must be a number of at least 0", name, v)
 		case d.Unit == UnitFraction && v > 1:
 			return nil, fmt.Errorf("objective %s: %g is a share of requests, from 0 to 1", name, v)
+		case d.Unit == UnitFlag && v != 0 && v != 1:
+			return nil, fmt.Errorf("objective %s: %g must be 0 (no) or 1 (yes)", name, v)
 		}
 		out[name] = v
 	}
@@ -214,6 +247,11 @@ func formatObjective(v float64, unit string) string {
 		return FormatDuration(time.Duration(v * float64(time.Second)))
 	case UnitFraction:
 		return fmt.Sprintf("%.4g (%s)", v, formatPct(100*v))
+	case UnitFlag:
+		if v == 1 {
+			return "1 (yes)"
+		}
+		return fmt.Sprintf("%g (no)", v)
 	}
 	return fmt.Sprintf("%.3g", v)
 }

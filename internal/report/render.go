@@ -81,13 +81,17 @@ func RenderAnalysis(dir string, a *Analysis) error {
 // singlePage is the page of one run.
 func singlePage(a *Analysis) *page {
 	v := newRunView("", a)
-	v.Chart = newChart(a, newScale(a))
+	s := newScale(a)
+	v.Chart, v.Capacity = newChart(a, s), newCapChart(a, s)
 	p := &page{Title: v.Title, Runs: []runView{v}, Definitions: definitions()}
 	if p.Title == "" {
 		p.Title = "chaoslab run"
 	}
 	if len(a.Layers) > 0 {
 		p.Definitions = append(p.Definitions, layerDefinition)
+	}
+	if v.Goodput != nil {
+		p.Definitions = append(p.Definitions, goodputDefinition())
 	}
 	p.Verdict = headlineVerdict(a)
 	return p
@@ -105,16 +109,20 @@ func comparePage(all []ProfileRun) *page {
 	}
 	s := newScale(as...)
 	p := &page{Compare: true, Definitions: definitions()}
-	layers := false
+	layers, goodput := false, false
 	for _, r := range runs {
 		v := newRunView(r.Profile.Label, r.A)
-		v.Chart = newChart(r.A, s)
+		v.Chart, v.Capacity = newChart(r.A, s), newCapChart(r.A, s)
 		p.Runs = append(p.Runs, v)
 		p.Profiles = append(p.Profiles, r.Profile)
 		layers = layers || len(r.A.Layers) > 0
+		goodput = goodput || v.Goodput != nil
 	}
 	if layers {
 		p.Definitions = append(p.Definitions, layerDefinition)
+	}
+	if goodput {
+		p.Definitions = append(p.Definitions, goodputDefinition())
 	}
 	for i, r := range runs {
 		switch {
@@ -266,6 +274,9 @@ func yesNo(b bool) string {
 // styleTemplate defines "style", the stylesheet every HTML page shares.
 const styleTemplate = "templates/style.html.tmpl"
 
+// capacityTemplate defines "capacity", the goodput and capacity chart.
+const capacityTemplate = "templates/capacity.html.tmpl"
+
 // writeReports renders p into dir/report.md and dir/report.html.
 func writeReports(dir string, p *page) error {
 	md, err := renderMarkdown(p)
@@ -326,7 +337,7 @@ func executeText(name string, data any) ([]byte, error) {
 // executeHTML renders templates/name, an HTML template that may use the shared "style", with
 // data.
 func executeHTML(name string, data any) ([]byte, error) {
-	t, err := htmltemplate.New(name).Funcs(funcs()).ParseFS(templates, "templates/"+name, styleTemplate)
+	t, err := htmltemplate.New(name).Funcs(funcs()).ParseFS(templates, "templates/"+name, styleTemplate, capacityTemplate)
 	if err != nil {
 		return nil, fmt.Errorf("parse %s: %w", name, err)
 	}

@@ -12,7 +12,8 @@ import (
 // WriteSummary writes the short plain-text summary printed at the end of a run: the fault (its
 // kind, parameters and windows) and what it did to the backend calls (the findings of its kind);
 // per phase the requests offered, % answered 200, % fallback, % errors, % dropped, p50, p99 and
-// the amplification; with a topology, the calls per user request at each layer; the breaker transitions relative to the run start; detection and recovery
+// the amplification; with a topology, the calls per user request at each layer; when the run
+// shows it (Analysis.ShowsGoodput), the goodput and the backend's capacity; the breaker transitions relative to the run start; detection and recovery
 // times; whether the run recovered; the notes; and last, the verdict (Verdict.Text). Write
 // errors are ignored: it is meant for a terminal.
 func WriteSummary(w io.Writer, a *Analysis) {
@@ -30,6 +31,7 @@ func WriteSummary(w io.Writer, a *Analysis) {
 	}
 	tw.Flush()
 	writeLayers(w, a)
+	writeGoodput(w, a)
 	fmt.Fprintln(w, "latency: from the scheduled arrival, so it includes the load's send lag (max "+FormatDuration(a.MaxSendLag)+")")
 	fmt.Fprintln(w, "breaker: "+transitionsLine(a))
 	fmt.Fprintf(w, "fault -> first fallback %s, -> OPEN %s; heal -> first backend answer %s, -> CLOSED %s\n",
@@ -198,4 +200,26 @@ func writeLayers(w io.Writer, a *Analysis) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", l.Name, l.Phases[0].Cell(), l.Phases[1].Cell(), l.Phases[2].Cell())
 	}
 	tw.Flush()
+}
+
+// writeGoodput writes the goodput's figures and the backend's capacity counters; nothing unless
+// the run shows them (Analysis.ShowsGoodput).
+func writeGoodput(w io.Writer, a *Analysis) {
+	g := a.Goodput
+	if g == nil || !a.ShowsGoodput() {
+		return
+	}
+	before := NA
+	if g.Before != nil {
+		before = formatRate(*g.Before)
+	}
+	fmt.Fprintf(w, "goodput (backend answers 200 in time, per second of scheduled arrival): before the fault %s; after the heal: stuck %s, back to %s %s\n",
+		before, stuckText(g), formatShare(g.Params.BackAt), backText(g))
+	if g.Why != "" {
+		fmt.Fprintln(w, "goodput not measured: "+g.Why)
+	}
+	if c := a.Capacity; c != nil {
+		fmt.Fprintf(w, "backend capacity (%d samples): completed %d, wasted %d, rejected %d, expired %d; largest queue %d, in service %d\n",
+			len(c.Samples), c.Completed, c.Wasted, c.Rejected, c.Expired, c.MaxQueued, c.MaxInService)
+	}
 }

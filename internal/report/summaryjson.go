@@ -49,6 +49,71 @@ type Summary struct {
 	// Layers are a topology's layers, the entry tiers first, the backend last, each with its
 	// calls per user request per phase; absent for today's two services.
 	Layers []SummaryLayer `json:"layers,omitempty"`
+
+	// Goodput is the load's goodput per second and the figures relative to the fault (see
+	// report.Goodput); absent unless the backend ran with its capacity model or an objective
+	// bounds a goodput figure.
+	Goodput *SummaryGoodput `json:"goodput,omitempty"`
+	// Capacity is the backend's capacity model as sampled (capacity.csv); absent when it was off.
+	Capacity *SummaryCapacity `json:"capacity,omitempty"`
+}
+
+// SummaryGoodput is the goodput: per second, the load's requests the backend answered 200
+// within their deadline (the load's timeout), each in the second of its scheduled arrival, on
+// whole seconds from the fault's removal (Goodput's grid), and what it did after the fault.
+type SummaryGoodput struct {
+	DeadlineMS      *float64               `json:"deadline_ms"`       // a good answer's latency is at most this; null: none known, any latency
+	StuckBelow      float64                `json:"stuck_below"`       // a second is down below this share of before (0.5)
+	StuckForMS      float64                `json:"stuck_for_ms"`      // stuck: every second of this long after the removal is down (30000)
+	BackAt          float64                `json:"back_at"`           // a second is back at this share of before or more (0.95)
+	BackHoldMS      float64                `json:"back_hold_ms"`      // back: this long in a row is back (5000)
+	BeforePerS      *float64               `json:"before_per_s"`      // mean goodput per second over the whole seconds before the fault; null: not measured
+	BeforeSeconds   int                    `json:"before_seconds"`    // how many seconds before_per_s is the mean of
+	AfterMeasuredMS float64                `json:"after_measured_ms"` // whole seconds of load measured after the fault's removal, ms
+	Stuck           *bool                  `json:"stuck"`             // null: not measured (not_measured says why)
+	BackTo95MS      *float64               `json:"back_to_95_ms"`     // from the removal to the first back_hold_ms in a row each back; null: not measured, or not_back
+	NotBack         bool                   `json:"not_back"`          // measured for at least back_hold_ms after the removal and never back
+	NotMeasured     string                 `json:"not_measured"`      // why stuck or back_to_95_ms is not measured; "" when both are
+	Seconds         []SummaryGoodputSecond `json:"seconds"`           // the grid's whole seconds, in order
+}
+
+// SummaryGoodputSecond is one whole second of the goodput's grid.
+type SummaryGoodputSecond struct {
+	AtMS    float64 `json:"at_ms"`   // its start, from the run start
+	Offered int     `json:"offered"` // requests scheduled in it (dropped ones included)
+	Good    int     `json:"good"`    // of them: answered by the backend, 200, within the deadline
+}
+
+// SummaryCapacity is the backend's capacity model as the lab sampled its GET /api/capacity.
+type SummaryCapacity struct {
+	Workers     int     `json:"workers"`      // at the first sample; 0 = unlimited
+	QueueLimit  int     `json:"queue_limit"`  // at the first sample
+	QueueOrder  string  `json:"queue_order"`  // fifo or lifo
+	ServiceTime string  `json:"service_time"` // as BACKEND_SERVICE_TIME reads it, at the first sample
+	Factor      float64 `json:"factor"`       // the service time factor at the first sample
+	// The counters' increase from the first sample to the last (the run's start to its end).
+	Rejected     int64                   `json:"rejected"`
+	Expired      int64                   `json:"expired"`
+	Completed    int64                   `json:"completed"`
+	Wasted       int64                   `json:"wasted"`
+	MaxQueued    int                     `json:"max_queued"`     // the largest queue sampled
+	MaxInService int                     `json:"max_in_service"` // the most requests in service sampled
+	Restarts     int                     `json:"restarts"`       // intervals in which a counter went down: the backend restarted
+	Samples      []SummaryCapacitySample `json:"samples"`        // every sample, in time order
+}
+
+// SummaryCapacitySample is one sample: the levels at it, and each counter's increase per second
+// since the previous sample (null for the first).
+type SummaryCapacitySample struct {
+	AtMS          float64  `json:"at_ms"` // from the run start
+	Workers       int      `json:"workers"`
+	Factor        float64  `json:"factor"`
+	InService     int      `json:"in_service"`
+	Queued        int      `json:"queued"`
+	RejectedPerS  *float64 `json:"rejected_per_s"`
+	ExpiredPerS   *float64 `json:"expired_per_s"`
+	CompletedPerS *float64 `json:"completed_per_s"`
+	WastedPerS    *float64 `json:"wasted_per_s"`
 }
 
 // SummaryLayer is one layer of a topology: the calls arriving at its nodes for the user
@@ -225,7 +290,48 @@ func NewSummary(a *Analysis) Summary {
 		Verdict:       SummaryVerdict{Passed: a.Verdict.Passed, Text: a.Verdict.Text(), Reasons: list(a.Verdict.Reasons)},
 		Notes:         list(a.Notes),
 		Layers:        newSummaryLayers(a.Layers),
+		Goodput:       newSummaryGoodput(a),
+		Capacity:      newSummaryCapacity(a),
 	}
+}
+
+// newSummaryGoodput converts the goodput; nil unless the run shows it.
+func newSummaryGoodput(a *Analysis) *SummaryGoodput {
+	g := a.Goodput
+	if g == nil || !a.ShowsGoodput() {
+		return nil
+	}
+	s := &SummaryGoodput{StuckBelow: g.Params.StuckBelow, StuckForMS: millis(time.Duration(wholeSeconds(g.Params.StuckFor)) * time.Second),
+		BackAt: g.Params.BackAt, BackHoldMS: millis(time.Duration(wholeSeconds(g.Params.BackHold)) * time.Second),
+		BeforePerS: g.Before, BeforeSeconds: g.BeforeSeconds, AfterMeasuredMS: millis(g.After), Stuck: g.Stuck,
+		BackTo95MS: optMS(g.BackTo95), NotBack: g.NotBack, NotMeasured: g.Why, Seconds: []SummaryGoodputSecond{}}
+	if g.Deadline > 0 {
+		s.DeadlineMS = ptrMS(g.Deadline)
+	}
+	for _, sec := range g.Seconds {
+		s.Seconds = append(s.Seconds, SummaryGoodputSecond{AtMS: millis(a.Rel(sec.From)), Offered: sec.Offered, Good: sec.Good})
+	}
+	return s
+}
+
+// newSummaryCapacity converts the capacity samples; nil without any.
+func newSummaryCapacity(a *Analysis) *SummaryCapacity {
+	c := a.Capacity
+	if c == nil {
+		return nil
+	}
+	f := c.First
+	s := &SummaryCapacity{Workers: f.Workers, QueueLimit: f.QueueLimit, QueueOrder: f.QueueOrder, ServiceTime: f.ServiceTime, Factor: f.Factor,
+		Rejected: c.Rejected, Expired: c.Expired, Completed: c.Completed, Wasted: c.Wasted,
+		MaxQueued: c.MaxQueued, MaxInService: c.MaxInService, Restarts: c.Restarts, Samples: []SummaryCapacitySample{}}
+	for _, p := range c.Points {
+		smp := SummaryCapacitySample{AtMS: millis(a.Rel(p.Time)), Workers: p.Workers, Factor: p.Factor, InService: p.InService, Queued: p.Queued}
+		if p.Rates {
+			smp.RejectedPerS, smp.ExpiredPerS, smp.CompletedPerS, smp.WastedPerS = num(p.RejectedPerS), num(p.ExpiredPerS), num(p.CompletedPerS), num(p.WastedPerS)
+		}
+		s.Samples = append(s.Samples, smp)
+	}
+	return s
 }
 
 // newSummaryLayers converts the layers; nil without any (the field is then absent).

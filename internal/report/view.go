@@ -48,6 +48,8 @@ type runView struct {
 	FollowUps   []string
 	Notes       []string
 	Chart       *chart
+	Goodput     *goodputView // section 4.7; nil unless the run shows its goodput (Analysis.ShowsGoodput)
+	Capacity    *capChart    // the goodput and capacity chart; nil likewise
 }
 
 type kv struct{ Key, Value, Note string }
@@ -131,6 +133,7 @@ func newRunView(label string, a *Analysis) runView {
 	v.Retries = retryRows(a)
 	v.Calls = callRows(a)
 	v.Layers = layerRows(a)
+	v.Goodput = newGoodputView(a)
 	v.Cycles = cycleRows(a)
 	v.Snapshots = snapshotViews(a.Snapshots)
 	v.Verdicts = verdicts(a)

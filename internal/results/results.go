@@ -11,6 +11,9 @@
 //	                         fallbacks, every backend attempt, activities, phases, children
 //	observations/before.json Snapshot of each service before the fault
 //	observations/after.json  Snapshot after the recovery window
+//	capacity.csv             one CapacitySample per reading of the backend's GET /api/capacity
+//	                         (about once a second, and at the start and the end); only when the
+//	                         backend ran with its capacity model on
 //	client-service.log, backend-service.log   the services' own logs (JSON lines); with a
 //	                         topology (RunInfo.Topology) one <tier>.log per tier instead of
 //	                         client-service.log, requests.csv gains a last column "tier" (the

@@ -20,22 +20,35 @@ type Run struct {
 	Before  *Snapshot // observations/before.json; nil when not observed
 	After   *Snapshot // observations/after.json; nil when not observed
 	Missing []string  // optional files ReadRun did not find
+
+	// Capacity are the samples of the backend's capacity model (capacity.csv), in time order;
+	// nil when the backend ran without one (then the folder has no capacity.csv, and no note
+	// says so: it is not missing).
+	Capacity []CapacitySample
 }
 
-// Sort puts Records in Start order and Events in Time order (stable: ties keep their order).
+// Sort puts Records in Start order, and Events and Capacity in Time order (stable: ties keep
+// their order).
 func (r *Run) Sort() {
 	slices.SortStableFunc(r.Records, func(x, y Record) int { return x.Start.Compare(y.Start) })
 	slices.SortStableFunc(r.Events, func(x, y Event) int { return x.Time.Compare(y.Time) })
+	slices.SortStableFunc(r.Capacity, func(x, y CapacitySample) int { return x.Time.Compare(y.Time) })
 }
 
-// Write writes run.json, requests.csv and the observations into dir. events.jsonl is not
-// written here: the EventLog appends to it while the run goes, so a killed run keeps its events.
+// Write writes run.json, requests.csv, the observations and, when there are capacity
+// samples, capacity.csv into dir. events.jsonl is not written here: the EventLog appends to it
+// while the run goes, so a killed run keeps its events.
 func (r *Run) Write(dir string) error {
 	if err := WriteJSONFile(filepath.Join(dir, RunFile), r.Info); err != nil {
 		return err
 	}
 	if err := writeFile(filepath.Join(dir, RequestsFile), func(w io.Writer) error { return WriteRequests(w, r.Records) }); err != nil {
 		return err
+	}
+	if len(r.Capacity) > 0 {
+		if err := writeFile(filepath.Join(dir, CapacityFile), func(w io.Writer) error { return WriteCapacity(w, r.Capacity) }); err != nil {
+			return err
+		}
 	}
 	for _, s := range []*Snapshot{r.Before, r.After} {
 		if s == nil {
@@ -53,7 +66,8 @@ func (r *Run) Write(dir string) error {
 }
 
 // ReadRun reads a run folder. requests.csv and events.jsonl are required; run.json and the
-// observations are optional (Missing names the files that were not there).
+// observations are optional (Missing names the files that were not there); capacity.csv is
+// read when it is there (a run without the backend's capacity model has none).
 func ReadRun(dir string) (*Run, error) {
 	r := &Run{Dir: dir}
 	if err := ReadJSONFile(filepath.Join(dir, RunFile), &r.Info); err != nil {
@@ -83,6 +97,9 @@ func ReadRun(dir string) (*Run, error) {
 		default:
 			return nil, err
 		}
+	}
+	if r.Capacity, err = readRequired(filepath.Join(dir, CapacityFile), ReadCapacity); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
 	}
 	r.Sort()
 	return r, nil

@@ -56,13 +56,23 @@
     setText("amplification", c.amplification);
   }
 
-  function setChart(svg) {
+  // drawSVG swaps the SVG the server rendered into the element id.
+  function drawSVG(id, svg) {
     if (!svg) return;
     const doc = new DOMParser().parseFromString(svg, "image/svg+xml");
     const root = doc.documentElement;
     if (root.localName !== "svg" || doc.getElementsByTagName("parsererror").length > 0) return;
     for (const s of root.querySelectorAll("script, foreignObject")) s.remove();
-    $("chart").replaceChildren(document.importNode(root, true));
+    $(id).replaceChildren(document.importNode(root, true));
+  }
+
+  function setChart(svg) { drawSVG("chart", svg); }
+
+  // setCapacity shows the goodput and capacity chart, or hides it while the run has none.
+  function setCapacity(svg) {
+    $("capacity").hidden = !svg;
+    if (svg) drawSVG("capacity-chart", svg);
+    else $("capacity-chart").replaceChildren();
   }
 
   function activityItem(a) {
@@ -129,6 +139,7 @@
     $("log").replaceChildren();
     for (const l of s.log || []) addLog(l);
     if (s.chart) setChart(s.chart);
+    setCapacity(s.capacity_chart);
     setDone(s.done);
   }
 
@@ -145,7 +156,7 @@
     on("snapshot", snapshot);
     on("event", onEvent);
     on("record", setLastRecord);
-    on("chart", (m) => setChart(m.svg));
+    on("chart", (m) => { setChart(m.svg); setCapacity(m.capacity); });
     on("counters", setCounters);
     on("done", setDone);
     es.onopen = () => { conn.textContent = "live"; conn.dataset.state = "live"; };
