@@ -3,6 +3,7 @@ package client
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -33,6 +34,7 @@ import (
 //     counted from its scheduled arrival: the wait of the first user who meets the outage, once
 //     the traffic has met it (at 10 requests/s the next request may come up to 100 ms after the
 //     partition, and fault->fallback includes that wait);
+//   - timeout-at-fault: the attempt timeout in force just before the partition (/api/resilience);
 //   - heal->backend: from the heal (just before the toxic goes out) to the first backend answer
 //     received, to a request scheduled at or after it;
 //   - false-timeouts: healthy backend calls (begun before the partition or after the heal, or
@@ -95,6 +97,8 @@ type scenario struct {
 	partitionFor time.Duration
 	fastAt       time.Duration // > 0: the backend's service time becomes exp:1ms then
 	length       time.Duration // of the load
+
+	limitAtFault float64 // set by faults: the attempt timeout in force just before the partition, ms (/api/resilience)
 }
 
 func pairs(kv []string) map[string]string {
@@ -123,7 +127,7 @@ func (s scenario) run(b *testing.B, i int) figures {
 	defer cancel()
 	t0 := time.Now()
 	done := make(chan error, 1)
-	go func() { done <- s.faults(ctx, b, be, t0, i, &mu, &events) }()
+	go func() { done <- s.faults(ctx, be, cl.URL, t0, i, &mu, &events) }()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 200}}
 	defer client.CloseIdleConnections()
 	err := load.Run(ctx, load.Config{Target: cl.URL + "/api/data", RPS: s.rps, Timeout: 20 * time.Second, Duration: s.length},
@@ -141,8 +145,13 @@ func (s scenario) run(b *testing.B, i int) figures {
 	}
 	a := report.Analyze(&results.Run{Info: results.RunInfo{Resilience: results.ResilienceAdaptive, Start: t0}, Records: records, Events: events}, nil)
 	f := measure(a)
+	f.limitAtFault = s.limitAtFault
 	if a.FaultOn == nil { // every call reached the backend: the lab's count and the backend's own must agree
-		if n := backendCalls(b, be.Backend.URL); n != f.healthyCalls || a.Calls[0].Attempts != n || a.Calls[0].TimedOut != f.healthyTimeouts {
+		n := backendCalls(b, be.Backend.URL)
+		for deadline := time.Now().Add(3 * time.Second); n < f.healthyCalls && time.Now().Before(deadline); n = backendCalls(b, be.Backend.URL) {
+			time.Sleep(20 * time.Millisecond) // the backend counts a call it serves for a caller that has gone once it is done with it
+		}
+		if n != f.healthyCalls || a.Calls[0].Attempts != n || a.Calls[0].TimedOut != f.healthyTimeouts {
 			b.Fatalf("backend calls: %d counted here (%d timed out), %d by the lab's analysis (%d timed out), %d answered by the backend",
 				f.healthyCalls, f.healthyTimeouts, a.Calls[0].Attempts, a.Calls[0].TimedOut, n)
 		}
@@ -151,7 +160,7 @@ func (s scenario) run(b *testing.B, i int) figures {
 }
 
 // faults makes the scenario's faults on its schedule from t0, and records them as the lab does.
-func (s scenario) faults(ctx context.Context, b *testing.B, be *partitionable, t0 time.Time, i int, mu *sync.Mutex, events *[]results.Event) error {
+func (s *scenario) faults(ctx context.Context, be *partitionable, clientURL string, t0 time.Time, i int, mu *sync.Mutex, events *[]results.Event) error {
 	at := func(d time.Duration) bool {
 		select {
 		case <-ctx.Done():
@@ -171,6 +180,7 @@ func (s scenario) faults(ctx context.Context, b *testing.B, be *partitionable, t
 		if !at(on) {
 			return nil
 		}
+		s.limitAtFault = attemptTimeoutMs(ctx, clientURL)
 		note("on")
 		if err := be.Partition(ctx); err != nil {
 			return err
@@ -187,6 +197,25 @@ func (s scenario) faults(ctx context.Context, b *testing.B, be *partitionable, t
 		return putCapacity(ctx, be.Backend.URL, `{"service_time":"exp:1ms"}`)
 	}
 	return nil
+}
+
+// attemptTimeoutMs is the attempt timeout client-service has in force (/api/resilience), 0 when
+// it cannot be read.
+func attemptTimeoutMs(ctx context.Context, clientURL string) float64 {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, clientURL+"/api/resilience", nil)
+	if err != nil {
+		return 0
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	var a ResilienceAnswer
+	if json.NewDecoder(resp.Body).Decode(&a) != nil || a.Adaptive == nil {
+		return 0
+	}
+	return a.Adaptive.AttemptTimeoutMs
 }
 
 func putCapacity(ctx context.Context, url, body string) error {
@@ -233,6 +262,8 @@ type figures struct {
 	faultToFallback, faultToOpen, firstUser, healToBackend *time.Duration
 	firstUserSource                                        string
 	healthyCalls, healthyTimeouts, falseOpens              int
+	limitAtFault                                           float64 // ms; 0 without a partition
+	trace                                                  string  // with false openings: the breaker's moves and the first failure
 }
 
 // measure reads the figures off the lab's analysis of the run.
@@ -242,6 +273,19 @@ func measure(a *report.Analysis) figures {
 	for _, t := range a.Transitions {
 		if t.To == results.BreakerOpen && (a.FaultOn == nil || t.Time.Before(*a.FaultOn)) {
 			f.falseOpens++
+		}
+	}
+	if f.falseOpens > 0 { // say what happened: the breaker's moves and the first healthy timeout
+		var moves []string
+		for _, t := range a.Transitions {
+			moves = append(moves, fmt.Sprintf("+%s %s", report.FormatDuration(a.Rel(t.Time)), t.To))
+		}
+		f.trace = strings.Join(moves, ", ")
+		for _, e := range a.Events {
+			if e.Kind == results.KindAttempt && e.Outcome == results.OutcomeFailure {
+				f.trace += fmt.Sprintf("; first failure at +%s: %s", report.FormatDuration(a.Rel(e.Time)), e.Error)
+				break
+			}
 		}
 	}
 	if a.FaultOn != nil {
@@ -293,10 +337,10 @@ func (f figures) falseTimeoutPct() float64 {
 }
 
 func (f figures) String() string {
-	return fmt.Sprintf("fault->fallback %s, fault->OPEN %s, first user after the fault %s (%s), heal->backend %s, "+
-		"healthy calls %d, timed out %d (%.2f%%), openings before any fault %d",
-		opt(f.faultToFallback), opt(f.faultToOpen), opt(f.firstUser), f.firstUserSource, opt(f.healToBackend),
-		f.healthyCalls, f.healthyTimeouts, f.falseTimeoutPct(), f.falseOpens)
+	return fmt.Sprintf("attempt timeout at the fault %.1f ms, fault->fallback %s, fault->OPEN %s, first user after the fault %s (%s), heal->backend %s, "+
+		"healthy calls %d, timed out %d (%.2f%%), openings before any fault %d ",
+		f.limitAtFault, opt(f.faultToFallback), opt(f.faultToOpen), opt(f.firstUser), f.firstUserSource, opt(f.healToBackend),
+		f.healthyCalls, f.healthyTimeouts, f.falseTimeoutPct(), f.falseOpens) + f.trace
 }
 
 func opt(d *time.Duration) string {
@@ -324,13 +368,16 @@ func reportFigures(b *testing.B, runs []figures) {
 		{"ms-first-user", ms(func(f figures) *time.Duration { return f.firstUser })},
 		{"ms-heal->backend", ms(func(f figures) *time.Duration { return f.healToBackend })},
 	}
-	var pct, opens []float64
+	var pct, opens, limits []float64
 	calls, timeouts := 0, 0
 	for _, f := range runs {
+		if f.limitAtFault > 0 {
+			limits = append(limits, f.limitAtFault)
+		}
 		pct, opens = append(pct, f.falseTimeoutPct()), append(opens, float64(f.falseOpens))
 		calls, timeouts = calls+f.healthyCalls, timeouts+f.healthyTimeouts
 	}
-	rows = append(rows, row{"%-false-timeouts", pct}, row{"false-opens", opens})
+	rows = append(rows, row{"ms-timeout-at-fault", limits}, row{"%-false-timeouts", pct}, row{"false-opens", opens})
 	var sum []string
 	for _, r := range rows {
 		if len(r.vals) == 0 {
