@@ -61,7 +61,7 @@ func TestBadInput(t *testing.T) {
 		{"bad --var type", []string{"run", "--var", "x:bool=5"}, "var"},
 		{"bad --env", []string{"run", "--env", "NOEQUALS"}, "KEY=VALUE"},
 		{"bad pipeline variable", []string{"run", "--env", "CB_FAILURE_RATE_THRESHOLD=150"}, "CB_FAILURE_RATE_THRESHOLD"},
-		{"unknown pipeline variable", []string{"run", "--env", "FOO=1"}, "--env FOO: client-service has no such variable; known: ADAPTIVE_RETRY_BACKOFF, ADAPTIVE_RETRY_MAX_BACKOFF, ADAPTIVE_TIMEOUT_FACTOR"},
+		{"unknown pipeline variable", []string{"run", "--env", "FOO=1"}, "--env FOO: client-service has no such variable; known: ADAPTIVE_COLD_MARGIN, ADAPTIVE_COLD_START, ADAPTIVE_RETRY_BACKOFF"},
 		{"unknown pipeline variable, up", []string{"up", "--env", "CB_WAIT=5s"}, "--env CB_WAIT: client-service has no such variable"},
 		{"unknown stack", []string{"run", "--stack", "mars"}, "--stack"},
 		{"unknown command", []string{"frobnicate"}, "unknown command"},

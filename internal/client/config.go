@@ -45,6 +45,8 @@ type Config struct {
 	AdaptiveTimeoutFloor    time.Duration
 	AdaptiveTimeoutFactor   float64
 	AdaptiveTimeoutWindow   int
+	AdaptiveColdStart       bool    // ADAPTIVE_COLD_START=on: the cold estimate and the opening on a silent call while cold
+	AdaptiveColdMargin      float64 // ADAPTIVE_COLD_MARGIN
 	ProbeInterval           time.Duration
 	RetryBudgetPercent      float64
 	RetryBudgetMin          int
@@ -137,8 +139,12 @@ func adaptiveSettings() []setting {
 			}),
 		variable("ADAPTIVE_TIMEOUT_FACTOR", "3", "adaptive: attempt timeout = p99.9 of recent successful calls x this, between ADAPTIVE_TIMEOUT_FLOOR and ATTEMPT_TIMEOUT",
 			func(c *Config, v string) error { return httpserve.Float(v, &c.AdaptiveTimeoutFactor, 1, 100, false) }),
-		variable("ADAPTIVE_TIMEOUT_WINDOW", "1000", "adaptive: successful calls the p99.9 is taken over; ATTEMPT_TIMEOUT until a tenth of them",
+		variable("ADAPTIVE_TIMEOUT_WINDOW", "1000", "adaptive: successful calls the p99.9 is taken over; until a tenth of them have succeeded the client is cold (ADAPTIVE_COLD_START)",
 			func(c *Config, v string) error { return httpserve.Int(v, &c.AdaptiveTimeoutWindow, 10) }),
+		variable("ADAPTIVE_COLD_START", "on", "adaptive, while cold: on = attempt timeout = the slowest of the n calls that succeeded so far x ADAPTIVE_TIMEOUT_FACTOR x (1 + ADAPTIVE_COLD_MARGIN/n), between ADAPTIVE_TIMEOUT_FLOOR and ATTEMPT_TIMEOUT (ATTEMPT_TIMEOUT before the first), and an attempt that gets no answer within it while no other call succeeds opens the breaker, with a probe at once; off = ATTEMPT_TIMEOUT until warm, and only CB_FAILURE_RATE_THRESHOLD opens the breaker",
+			func(c *Config, v string) error { return onOff(v, &c.AdaptiveColdStart) }),
+		variable("ADAPTIVE_COLD_MARGIN", "10", "adaptive, while cold: the margin of the cold attempt timeout for having seen few calls (x 11 after one, x 2 after ten)",
+			func(c *Config, v string) error { return httpserve.Float(v, &c.AdaptiveColdMargin, 0, 1000, false) }),
 		variable("PROBE_INTERVAL", "100ms", "adaptive: while OPEN, probe the backend's /readyz this often; the first good probe -> HALF_OPEN",
 			func(c *Config, v string) error { return httpserve.Duration(v, &c.ProbeInterval, time.Millisecond) }),
 		variable("RETRY_BUDGET_PERCENT", "20", "adaptive: at most this percent of the requests in flight may be retrying ...",
@@ -215,6 +221,7 @@ func (c Config) Effective() map[string]string {
 		"CB_HALF_OPEN_CALLS": strconv.Itoa(c.CBHalfOpenCalls), "BACKEND_CONN_MAX_AGE": c.BackendConnMaxAge.String(),
 		"ADAPTIVE_TIMEOUT_FLOOR": c.AdaptiveTimeoutFloor.String(), "ADAPTIVE_TIMEOUT_FACTOR": f(c.AdaptiveTimeoutFactor),
 		"ADAPTIVE_TIMEOUT_WINDOW": strconv.Itoa(c.AdaptiveTimeoutWindow), "PROBE_INTERVAL": c.ProbeInterval.String(),
+		"ADAPTIVE_COLD_START": map[bool]string{true: "on", false: "off"}[c.AdaptiveColdStart], "ADAPTIVE_COLD_MARGIN": f(c.AdaptiveColdMargin),
 		"RETRY_BUDGET_PERCENT": f(c.RetryBudgetPercent), "RETRY_BUDGET_MIN": strconv.Itoa(c.RetryBudgetMin),
 		"ADAPTIVE_RETRY_BACKOFF": c.AdaptiveRetryBackoff.String(), "ADAPTIVE_RETRY_MAX_BACKOFF": c.AdaptiveRetryMaxBackoff.String(),
 		"DEADLINE_PROPAGATION": map[bool]string{true: "on", false: "off"}[c.DeadlinePropagation], "DEADLINE_MIN_ATTEMPT": c.DeadlineMinAttempt.String(),
@@ -233,6 +240,7 @@ func (c Config) pipelineConfig() resilience.Config {
 		HalfOpenCalls: c.CBHalfOpenCalls,
 		Adaptive: resilience.Adaptive{Enabled: c.Adaptive,
 			TimeoutFloor: c.AdaptiveTimeoutFloor, TimeoutFactor: c.AdaptiveTimeoutFactor, TimeoutWindow: c.AdaptiveTimeoutWindow,
+			ColdStart: c.AdaptiveColdStart, ColdMargin: c.AdaptiveColdMargin,
 			ProbeInterval: c.ProbeInterval, BudgetPercent: c.RetryBudgetPercent, BudgetMin: c.RetryBudgetMin,
 			RetryBackoff: c.AdaptiveRetryBackoff, RetryMaxBackoff: c.AdaptiveRetryMaxBackoff},
 		Propagation: c.DeadlinePropagation, MinAttempt: c.DeadlineMinAttempt,

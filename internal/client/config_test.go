@@ -26,6 +26,7 @@ func TestDefaultsMatchDesign(t *testing.T) {
 		"CB_FAILURE_RATE_THRESHOLD": "50", "CB_WAIT_DURATION": "10s", "CB_HALF_OPEN_CALLS": "3",
 		"BACKEND_CONN_MAX_AGE": "30s", "SHUTDOWN_TIMEOUT": "10s", "SHUTDOWN_DRAIN": "0s", "LOG_FORMAT": "text", "LOG_LEVEL": "info",
 		"ADAPTIVE_TIMEOUT_FLOOR": "50ms", "ADAPTIVE_TIMEOUT_FACTOR": "3", "ADAPTIVE_TIMEOUT_WINDOW": "1000",
+		"ADAPTIVE_COLD_START": "on", "ADAPTIVE_COLD_MARGIN": "10",
 		"PROBE_INTERVAL": "100ms", "RETRY_BUDGET_PERCENT": "20", "RETRY_BUDGET_MIN": "3",
 		"ADAPTIVE_RETRY_BACKOFF": "25ms", "ADAPTIVE_RETRY_MAX_BACKOFF": "250ms",
 		"DEADLINE_PROPAGATION": "on", "DEADLINE_MIN_ATTEMPT": "5ms",
@@ -60,6 +61,12 @@ func TestLoadConfigOverrides(t *testing.T) {
 		{"adaptive floor", "ADAPTIVE_TIMEOUT_FLOOR", "10ms", func(c Config) bool { return c.pipelineConfig().Adaptive.TimeoutFloor == 10*time.Millisecond }},
 		{"adaptive factor", "ADAPTIVE_TIMEOUT_FACTOR", "1.5", func(c Config) bool { return c.pipelineConfig().Adaptive.TimeoutFactor == 1.5 }},
 		{"adaptive window", "ADAPTIVE_TIMEOUT_WINDOW", "200", func(c Config) bool { return c.pipelineConfig().Adaptive.TimeoutWindow == 200 }},
+		{"adaptive cold start on by default", "RESILIENCE", "adaptive", func(c Config) bool {
+			a := c.pipelineConfig().Adaptive
+			return a.ColdStart && a.ColdMargin == 10
+		}},
+		{"adaptive cold start off", "ADAPTIVE_COLD_START", "off", func(c Config) bool { return !c.pipelineConfig().Adaptive.ColdStart }},
+		{"adaptive cold margin", "ADAPTIVE_COLD_MARGIN", "2.5", func(c Config) bool { return c.pipelineConfig().Adaptive.ColdMargin == 2.5 }},
 		{"probe interval", "PROBE_INTERVAL", "20ms", func(c Config) bool { return c.pipelineConfig().Adaptive.ProbeInterval == 20*time.Millisecond }},
 		{"budget percent", "RETRY_BUDGET_PERCENT", "10", func(c Config) bool { return c.pipelineConfig().Adaptive.BudgetPercent == 10 }},
 		{"budget minimum", "RETRY_BUDGET_MIN", "0", func(c Config) bool { return c.pipelineConfig().Adaptive.BudgetMin == 0 }},
@@ -129,6 +136,8 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"adaptive floor under a millisecond", map[string]string{"ADAPTIVE_TIMEOUT_FLOOR": "10us"}, "ADAPTIVE_TIMEOUT_FLOOR"},
 		{"adaptive factor under 1", map[string]string{"ADAPTIVE_TIMEOUT_FACTOR": "0.5"}, "ADAPTIVE_TIMEOUT_FACTOR"},
 		{"adaptive window too small", map[string]string{"ADAPTIVE_TIMEOUT_WINDOW": "5"}, "ADAPTIVE_TIMEOUT_WINDOW"},
+		{"adaptive cold start neither on nor off", map[string]string{"ADAPTIVE_COLD_START": "yes"}, "ADAPTIVE_COLD_START"},
+		{"negative adaptive cold margin", map[string]string{"ADAPTIVE_COLD_MARGIN": "-1"}, "ADAPTIVE_COLD_MARGIN"},
 		{"zero probe interval", map[string]string{"PROBE_INTERVAL": "0s"}, "PROBE_INTERVAL"},
 		{"budget of 0 percent", map[string]string{"RETRY_BUDGET_PERCENT": "0"}, "RETRY_BUDGET_PERCENT"},
 		{"budget over 100 percent", map[string]string{"RETRY_BUDGET_PERCENT": "150"}, "RETRY_BUDGET_PERCENT"},

@@ -53,7 +53,7 @@ type service struct {
 
 // start runs fn with env (LOG_FORMAT=json, LISTEN_ADDR=127.0.0.1:0 unless given) and waits for
 // its "listening" line to learn the address.
-func start(t *testing.T, fn cmdutil.RunFunc, env map[string]string) *service {
+func start(t testing.TB, fn cmdutil.RunFunc, env map[string]string) *service {
 	t.Helper()
 	e := map[string]string{"LOG_FORMAT": "json", "LISTEN_ADDR": "127.0.0.1:0", "SHUTDOWN_TIMEOUT": "2s"}
 	for k, v := range env {
@@ -82,7 +82,7 @@ func start(t *testing.T, fn cmdutil.RunFunc, env map[string]string) *service {
 }
 
 // shutdown cancels the service and waits for its run function to return nil.
-func (s *service) shutdown(t *testing.T) {
+func (s *service) shutdown(t testing.TB) {
 	t.Helper()
 	if s.stop == nil {
 		return

@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/failsafe-go/failsafe-go/budget"
+
+	"chaoslab/internal/results"
 )
 
 // ErrRetryBudget is the error of a request whose retry the budget refused (RESILIENCE=adaptive).
@@ -25,6 +28,8 @@ type adaptive struct {
 	probe     Probe
 	budget    budget.Budget
 	errBudget error // ErrRetryBudget, with the budget's terms
+
+	coldOpenings atomic.Int64 // openings by a silent call while cold (Adaptive.ColdStart)
 
 	ctx    context.Context // cancelled by Close: probes stop
 	cancel context.CancelFunc
@@ -69,16 +74,22 @@ func (a *adaptive) close() {
 }
 
 // onOpen is the breaker's hook at every opening (b.mu held: it must not block): it starts the
-// probing of that OPEN state.
+// probing of that OPEN state. While cold (Adaptive.ColdStart), the first probe goes at once:
+// an opening on so little evidence must be cheap to undo.
 func (p *Pipeline) onOpen(gen uint64) {
-	p.adaptive.start(func() { p.probeWhileOpen(gen) })
+	now := p.adaptive.timeout.coldLimit() != nil
+	p.adaptive.start(func() { p.probeWhileOpen(gen, now) })
 }
 
 // probeWhileOpen probes the backend every ProbeInterval while the breaker stays in the OPEN
-// state of generation gen. Probes overlap: one that hangs in a blackhole does not delay the next,
-// so the heal is noticed within an interval. Each probe has the whole ATTEMPT_TIMEOUT.
-func (p *Pipeline) probeWhileOpen(gen uint64) {
+// state of generation gen, and once at the start when now is set. Probes overlap: one that
+// hangs in a blackhole does not delay the next, so the heal is noticed within an interval. Each
+// probe has the whole ATTEMPT_TIMEOUT.
+func (p *Pipeline) probeWhileOpen(gen uint64, now bool) {
 	a := p.adaptive
+	if now && !a.start(func() { p.probeOnce(gen) }) {
+		return
+	}
 	tick := time.NewTicker(a.cfg.ProbeInterval)
 	defer tick.Stop()
 	for {
@@ -115,18 +126,51 @@ func (p *Pipeline) probeOnce(gen uint64) {
 }
 
 // attemptLimit is the timeout of an attempt: the adaptive one, except for a HALF_OPEN trial,
-// which has the whole ATTEMPT_TIMEOUT so that a slower backend can prove itself; and the error
-// an attempt cut by it reports.
-func (p *Pipeline) attemptLimit(trial bool) (time.Duration, error) {
+// which has the whole ATTEMPT_TIMEOUT so that a slower backend can prove itself; while cold with
+// Adaptive.ColdStart, the cold limit it is (nil otherwise); and the error an attempt cut by it
+// reports.
+func (p *Pipeline) attemptLimit(trial bool) (time.Duration, *coldLimit, error) {
 	if p.adaptive == nil || trial {
-		return p.cfg.AttemptTimeout, p.errAttempt
+		return p.cfg.AttemptTimeout, nil, p.errAttempt
+	}
+	if c := p.adaptive.timeout.coldLimit(); c != nil {
+		if c.err == nil {
+			return c.timeout, c, p.errAttempt // no call has succeeded yet: ATTEMPT_TIMEOUT
+		}
+		return c.timeout, c, c.err
 	}
 	t := p.adaptive.timeout.current()
 	if t == p.cfg.AttemptTimeout {
-		return t, p.errAttempt
+		return t, nil, p.errAttempt
 	}
-	return t, fmt.Errorf("%w after %s (adaptive timeout: p99.9 of recent calls × %g, at least %s)",
+	return t, nil, fmt.Errorf("%w after %s (adaptive timeout: p99.9 of recent calls × %g, at least %s)",
 		ErrAttemptTimeout, t, p.cfg.Adaptive.TimeoutFactor, p.cfg.Adaptive.TimeoutFloor)
+}
+
+// afterCall is the adaptive profile's part of an attempt once its call is done: a success's
+// latency feeds the timeout's window; a silent call while cold opens the breaker
+// (silentWhileCold). cold is the cold limit the call ran under (nil: none), seen the count of
+// successes when it began.
+func (p *Pipeline) afterCall(pm permit, cold *coldLimit, seen uint64, outcome string, d time.Duration, err error) {
+	a := p.adaptive
+	switch {
+	case outcome == results.OutcomeSuccess:
+		a.timeout.observe(d)
+	case outcome == results.OutcomeFailure && a.silentWhileCold(pm, cold, seen, err):
+		if p.breaker.trip(pm) {
+			a.coldOpenings.Add(1)
+		}
+	}
+}
+
+// silentWhileCold reports whether an attempt's failure opens the breaker by itself
+// (Adaptive.ColdStart): a CLOSED-state attempt that ran under the cold timeout (cold), got no
+// answer at all before it (err is the attempt timeout's, not while reading a body), while no
+// call succeeded since it began (the estimator's count of successes is still seen).
+// A partition looks exactly like that; a slow call among good ones does not.
+func (a *adaptive) silentWhileCold(pm permit, cold *coldLimit, seen uint64, err error) bool {
+	return cold != nil && !pm.trial && errors.Is(err, ErrAttemptTimeout) && !errors.Is(err, ErrReadingBody) &&
+		a.timeout.successes() == seen
 }
 
 // adaptiveBackoff is the adaptive profile's wait before retry n: full jitter, drawn uniformly

@@ -65,11 +65,15 @@ func (p *Pipeline) attempt(r *request, call Call) (*result, error) {
 	if !ok {
 		return nil, ErrBreakerOpen
 	}
-	limit, cause := p.attemptLimit(pm.trial)
+	limit, cold, cause := p.attemptLimit(pm.trial)
+	var seen uint64
+	if p.adaptive != nil {
+		seen = p.adaptive.timeout.successes()
+	}
 	body, outcome, d, err := p.callOnce(r, call, limit, cause)
 	p.breaker.record(pm, outcome)
-	if p.adaptive != nil && outcome == results.OutcomeSuccess {
-		p.adaptive.timeout.observe(d)
+	if p.adaptive != nil {
+		p.afterCall(pm, cold, seen, outcome, d, err)
 	}
 	r.lastErr = err
 	if err != nil {

@@ -112,6 +112,21 @@ func (b *breaker) record(p permit, outcome string) {
 	b.move(to)
 }
 
+// trip opens the breaker if it is still in the CLOSED state p was given in, whatever the
+// window says (the adaptive profile's silent call while cold), and reports whether it did.
+func (b *breaker) trip(p permit) bool {
+	if b == nil || p.trial {
+		return false
+	}
+	b.mu.Lock()
+	if p.gen != b.gen || b.state != StateClosed {
+		b.mu.Unlock()
+		return false
+	}
+	b.move(StateOpen)
+	return true
+}
+
 // judgeTrials is the state the HALF_OPEN trials call for ("" = stay); b.mu is held.
 func (b *breaker) judgeTrials(failed bool) State {
 	switch {

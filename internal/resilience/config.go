@@ -47,10 +47,22 @@ type Adaptive struct {
 	Enabled bool
 
 	// The attempt timeout is clamp(p99.9 of the last TimeoutWindow successful calls × TimeoutFactor,
-	// TimeoutFloor, AttemptTimeout); AttemptTimeout until TimeoutWindow/10 calls have succeeded.
+	// TimeoutFloor, AttemptTimeout) once TimeoutWindow/10 calls have succeeded (warm). Until then
+	// (cold) it is AttemptTimeout, or with ColdStart the cold estimate below.
 	TimeoutFloor  time.Duration
 	TimeoutFactor float64
 	TimeoutWindow int
+
+	// ColdStart protects a cold process (fewer than TimeoutWindow/10 calls succeeded) from the
+	// first second. The attempt timeout is clamp(s × TimeoutFactor × (1 + ColdMargin/n),
+	// TimeoutFloor, AttemptTimeout), s the slowest of the n calls that succeeded so far
+	// (AttemptTimeout while n is 0): never shorter than the warm rule on the same calls, and the
+	// fewer calls it has seen, the wider its margin. An attempt that gets no answer at all within
+	// it, while no other call succeeded, opens the breaker at once (the window need not judge);
+	// the first probe then goes at the opening, so a false opening lasts one probe. The zero
+	// value is today's cold behaviour: AttemptTimeout until warm, the window alone opens.
+	ColdStart  bool
+	ColdMargin float64
 
 	// While OPEN, the backend's /readyz is probed every ProbeInterval (Options.Probe); the first
 	// probe that succeeds moves the breaker to HALF_OPEN.

@@ -26,6 +26,8 @@ type AdaptiveSnapshot struct {
 	ProbesFailed     int64   `json:"probesFailed"`
 	BudgetRate       float64 `json:"budgetRate"`    // share of the executions in flight that are retries, 0 to 1
 	BudgetRefused    int64   `json:"budgetRefused"` // retries the budget refused
+	Cold             bool    `json:"cold"`          // fewer than a tenth of ADAPTIVE_TIMEOUT_WINDOW calls have succeeded
+	ColdOpenings     int64   `json:"coldOpenings"`  // openings by a silent call while cold (ADAPTIVE_COLD_START)
 }
 
 // BreakerSnapshot is the circuit breaker's part of a Snapshot.
@@ -86,7 +88,8 @@ func (p *Pipeline) adaptiveSnapshot() *AdaptiveSnapshot {
 	n, q, t := p.adaptive.timeout.state()
 	return &AdaptiveSnapshot{AttemptTimeoutMs: ms(t), Samples: n, P999Ms: ms(q),
 		ProbesSucceeded: c.probesOK.Load(), ProbesFailed: c.probesFailed.Load(),
-		BudgetRate: p.adaptive.budget.Rate(), BudgetRefused: c.budgetRefused.Load()}
+		BudgetRate: p.adaptive.budget.Rate(), BudgetRefused: c.budgetRefused.Load(),
+		Cold: p.adaptive.timeout.isCold(), ColdOpenings: p.adaptive.coldOpenings.Load()}
 }
 
 func (p *Pipeline) breakerSnapshot() BreakerSnapshot {

@@ -31,7 +31,7 @@ func (b *SyncBuffer) String() string {
 
 // WaitFor polls cond every 20 ms until it holds, failing the test when timeout passes first:
 // tests wait on conditions, never on fixed sleeps.
-func WaitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
