@@ -103,7 +103,7 @@ var suiteFlags = []string{"--rps", "20", "--warmup", "1s", "--recovery", "3s",
 // the breaker and fallbacks did.
 func TestSuite(t *testing.T) {
 	if testing.Short() {
-		t.Skip("the whole catalogue on the local stack (about 110 s)")
+		t.Skip("the whole catalogue on the local stack (about 95 s)")
 	}
 	t.Setenv(envTestMain, "1")
 	out := filepath.Join(t.TempDir(), "suite")
@@ -302,7 +302,7 @@ func TestInterruptedMidFault(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end lab runs")
 	}
-	for _, name := range []string{"network-partition", "backend-latency", "http-errors", "backend-crash", "flapping-partition"} {
+	for _, name := range []string{"network-partition", "backend-latency", "http-errors", "backend-crash", "flapping-partition", "capacity-drop", "load-spike"} {
 		t.Run(name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "results")
 			cmd, stdout, exited := startChaoslab(t, "run", name, "--out", out, "--rps", "20", "--warmup", "500ms", "--recovery", "1s",
