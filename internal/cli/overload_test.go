@@ -241,3 +241,53 @@ func TestRetryStormAmplifiesPerLayer(t *testing.T) {
 		t.Errorf("the backend counted %d requests (less %d probes'), the layer %d calls, %d of them before the outage", got, probes["client"], total(l), l.Before.Calls)
 	}
 }
+
+// --var fault_target=mid (a string: --var's default type) moves a catalogue partition to the hop
+// in front of tier mid of chain-3: the fault window names proxy mid, edge's calls fail during
+// it, and the user requests of the window hardly reach the tiers below the cut (only in the
+// instant between the two toxics, one per stream).
+func TestFaultTargetPartitionsATier(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end lab run with three tiers (about 8 s)")
+	}
+	t.Setenv(envTestMain, "1")
+	out := filepath.Join(t.TempDir(), "results")
+	args := []string{"run", "network-partition", "--topology", "chain-3", "--var", "fault_target=mid", "--var", "partition_duration:int=2",
+		"--out", out, "--rps", "20", "--warmup", "1s", "--recovery", "2s", "--env", "ATTEMPT_TIMEOUT=200ms", "--env", "REQUEST_TIMEOUT=1s",
+		"--env", "RETRY_INITIAL_BACKOFF=10ms", "--env", "RETRY_MAX_BACKOFF=50ms", "--env", "CB_WAIT_DURATION=500ms"}
+	var stdout, stderr bytes.Buffer
+	if err := Run(context.Background(), args, os.Getenv, &stdout, &stderr); err != nil && cmdutil.ExitCode(err) != cmdutil.ExitFailure {
+		t.Fatalf("chaoslab run: %v\n%s%s", err, stdout.String(), stderr.String())
+	}
+	ev := newEvidence(t, out)
+	if len(ev.on) != 1 || len(ev.off) != 1 {
+		t.Fatalf("fault windows: %d on, %d off, want one", len(ev.on), len(ev.off))
+	}
+	for _, e := range ev.events {
+		if e.Kind == results.KindFault && e.Action == "on" && (e.Name != "partition" || !strings.HasPrefix(e.Message, "proxy mid: blackhole")) {
+			t.Errorf("fault on = %s %q, want the partition of proxy mid", e.Name, e.Message)
+		}
+	}
+	failed, succeeded := 0, 0
+	for _, e := range ev.attemptsDuring {
+		switch {
+		case e.Tier == "edge" && e.Outcome == results.OutcomeSuccess && e.RequestID != 0:
+			succeeded++
+		case e.Tier == "edge" && e.RequestID != 0:
+			failed++
+		}
+	}
+	if failed == 0 || succeeded != 0 {
+		t.Errorf("edge's calls started in the window: %d failed, %d succeeded; want failures only", failed, succeeded)
+	}
+	s := summaryOf(t, out)
+	if len(s.Layers) != 4 {
+		t.Fatalf("layers %+v", s.Layers)
+	}
+	if below := s.Layers[2].During; below.Requests == 0 || float64(below.Calls) > 0.1*float64(below.Requests) {
+		t.Errorf("layer client during the partition at mid: %d calls for %d user requests, want next to none", below.Calls, below.Requests)
+	}
+	if before := s.Layers[3].Before; before.Calls != before.Requests {
+		t.Errorf("layer backend before the fault: %d calls for %d requests, want one each", before.Calls, before.Requests)
+	}
+}
