@@ -79,8 +79,9 @@ func TestPartitionAtATierOfChain3(t *testing.T) {
 	if st := getData(t, tierURL(t, s, "mid"), "10"); st != http.StatusOK {
 		t.Errorf("mid, reached directly, answered %d: the tiers below the cut hop must keep serving", st)
 	}
-	waitFor(t, "the calls of requests 9 and 10", func() bool {
-		return len(attemptsOf(events, 9)["edge"]) == 2 && len(attemptsOf(events, 10)["client"]) == 1
+	waitFor(t, "the calls of requests 9 and 10", func() bool { // each tier's records come from its own log
+		ten := attemptsOf(events, 10)
+		return len(attemptsOf(events, 9)["edge"]) == 2 && len(ten["mid"]) == 1 && len(ten["client"]) == 1
 	})
 	for _, e := range attemptsOf(events, 9)["edge"] {
 		if e.Outcome == results.OutcomeSuccess {
@@ -168,8 +169,15 @@ func TestCapacityFaultAndSpikeOnTheStack(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &spike); err != nil || spike.Sent < 20 || spike.Answered != spike.Sent {
 		t.Fatalf("spike = %s: want its 20 or 21 requests sent and answered", body)
 	}
-	snap := s.Snapshot(context.Background(), "after")
-	client, backend := snap.Services["client"].Metrics, snap.Services[results.BackendService].Metrics
+	// A service counts a request once its handler has returned, which may be a moment after
+	// its caller read the answer: wait for the counts to settle on the spike's.
+	var client, backend map[string]float64
+	counted := func() bool {
+		snap := s.Snapshot(context.Background(), "after")
+		client, backend = snap.Services["client"].Metrics, snap.Services[results.BackendService].Metrics
+		return dataRequests(client) >= float64(spike.Sent) && capacityTotals(backend) >= float64(spike.Sent)
+	}
+	waitFor(t, "the services' counts of the spike", counted)
 	if got := dataRequests(client); got != float64(spike.Sent) {
 		t.Errorf("the entry tier counted %g requests, the spike sent %d", got, spike.Sent)
 	}
