@@ -51,6 +51,10 @@ var order = []string{
 	"flapping-partition",
 	"slow-body",
 	"connection-reset",
+	"retry-storm",
+	"capacity-drop",
+	"load-spike",
+	"metastable",
 }
 
 const (
