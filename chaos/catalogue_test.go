@@ -688,3 +688,21 @@ func TestVarsReachProviders(t *testing.T) {
 		})
 	}
 }
+
+// An entry's call graph comes from its chaoslab extension: the live page and soak leave such
+// entries to chaoslab run, which starts the graph.
+func TestEntryTopology(t *testing.T) {
+	entries, err := chaos.Catalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, e := range entries {
+		got[e.Name] = e.Topology
+	}
+	for name, want := range map[string]string{"network-partition": "", "retry-storm": "chain-3", "metastable": "single", "load-spike": "single"} {
+		if got[name] != want {
+			t.Errorf("%s: Topology = %q, want %q", name, got[name], want)
+		}
+	}
+}
