@@ -34,7 +34,7 @@ type Observer struct {
 
 	mu       sync.Mutex
 	pods     map[string]*podState // by UID
-	expected map[string]int // app -> how many coming restarts of its container are the experiment's
+	expected map[string]int       // app -> how many coming restarts of its container are the experiment's
 	breaker  string
 	streamWG sync.WaitGroup
 }
