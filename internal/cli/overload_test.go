@@ -220,19 +220,25 @@ func TestRetryStormAmplifiesPerLayer(t *testing.T) {
 	// RESILIENCE=retry has no breaker, so a tier's own count of its calls is what the tier it
 	// calls counted of the requests it got (its /metrics), less the calls without a request id
 	// (the experiment's probes, as they go down the chain).
-	probes := map[string]int{}
+	// A call that was cut before it reached the tier it called (its caller's attempt timed out
+	// while the connection through the hop's proxy was still being made: a machine under load)
+	// is a call made and never counted there; only a failed call can be one.
+	probes, failed := map[string]int{}, map[string]int{}
 	for _, e := range run.Events {
 		if e.Kind == results.KindAttempt && e.RequestID == 0 {
 			probes[e.Tier]++
+		}
+		if e.Kind == results.KindAttempt && e.RequestID != 0 && e.Outcome != results.OutcomeSuccess {
+			failed[e.Tier]++
 		}
 	}
 	total := func(l report.SummaryLayer) int { return l.Before.Calls + l.During.Calls + l.After.Calls }
 	for i, caller := range []string{"edge", "mid"} {
 		l := s.Layers[i+1]
 		callee := l.Nodes[0]
-		if own := int(dataCounted(run.After.Services[callee].Metrics)) - probes[caller]; total(l) != own {
-			t.Errorf("layer %s: %d calls joined by request id; %s counted %d requests of its own (less %d probes' calls by %s)",
-				l.Name, total(l), callee, own, probes[caller], caller)
+		if own := int(dataCounted(run.After.Services[callee].Metrics)) - probes[caller]; own > total(l) || total(l)-own > failed[caller] {
+			t.Errorf("layer %s: %d calls joined by request id; %s counted %d requests of its own (less %d probes' calls by %s), want the same or fewer by at most %s's %d failed calls",
+				l.Name, total(l), callee, own, probes[caller], caller, caller, failed[caller])
 		}
 	}
 	// The backend gets only the calls made outside the outage: at most the layer's.
