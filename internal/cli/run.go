@@ -225,6 +225,10 @@ func checkRunFlags(f *runFlags, exp *experiment.Experiment, e *env) (err error) 
 	if f.topo, err = topologyFor(exp, f.topology, f.stack); err != nil {
 		return err
 	}
+	conf := experiment.Configuration(exp, lookupEnv(e.getenv), f.vars)
+	if err := stack.CheckFaultTarget(conf[stack.FaultTarget], f.topo, f.stack); err != nil {
+		return err
+	}
 	if f.stack == k8sStack {
 		return checkK8sFlags(f, exp, e)
 	}
