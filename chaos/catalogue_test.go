@@ -32,16 +32,20 @@ type catalogueRow struct {
 	topology string         // the topology its chaoslab extension names ("" = none): local only, no k8s file
 }
 
-// target is the fault_target parameter of every entry whose fault is a Toxiproxy toxic or the
-// partition: the proxy the fault is put on, the backend's by default.
-const target = "backend"
+// target is the fault_target parameter of every entry whose fault is a Toxiproxy toxic, the
+// partition or an HTTP fault: the hop the fault is put on, the backend's by default. A process
+// fault's is the process it kills, processTarget by default.
+const (
+	target        = "backend"
+	processTarget = "backend-service"
+)
 
 var catalogueTable = []catalogueRow{
 	{"network-partition", "30 s", true, map[string]any{"partition_duration": 30.0, "fault_target": target}, ""},
 	{"backend-latency", "1500 ms ± 200 ms for 30 s", false, map[string]any{"latency_ms": 1500.0, "jitter_ms": 200.0, "fault_duration": 30.0, "fault_target": target}, ""},
 	{"backend-latency-within-timeout", "300 ms for 30 s", false, map[string]any{"latency_ms": 300.0, "jitter_ms": 0.0, "fault_duration": 30.0, "fault_target": target}, ""},
-	{"http-errors", "30 % for 30 s", true, map[string]any{"error_percentage": 30.0, "error_status": 503.0, "fault_duration": 30.0}, ""},
-	{"backend-crash", "restart after 15 s", true, map[string]any{"restart_after": 15.0}, ""},
+	{"http-errors", "30 % for 30 s", true, map[string]any{"error_percentage": 30.0, "error_status": 503.0, "fault_duration": 30.0, "fault_target": target}, ""},
+	{"backend-crash", "restart after 15 s", true, map[string]any{"restart_after": 15.0, "fault_target": processTarget}, ""},
 	{"flapping-partition", "3 s on, 3 s off, 5 cycles", true, map[string]any{"on_seconds": 3.0, "off_seconds": 3.0, "cycles": 5.0, "fault_target": target}, ""},
 	{"slow-body", "1 KB/s for 30 s", false, map[string]any{"rate_kbps": 1.0, "fault_duration": 30.0, "fault_target": target}, ""},
 	{"connection-reset", "30 s", false, map[string]any{"fault_duration": 30.0, "fault_target": target}, ""},
@@ -208,9 +212,11 @@ func writesTo(doc map[string]any, path string) bool {
 	return false
 }
 
-// Every entry whose fault is a Toxiproxy toxic or the partition takes fault_target (default
-// backend) and addresses its proxy only through it, so --var fault_target=mid moves the fault to
-// a tier's hop under a topology; the others say in their description why they have none.
+// Every entry whose fault is a Toxiproxy toxic, the partition, an HTTP fault or a process
+// fault takes fault_target (default backend, or backend-service for a process) and addresses its
+// proxy, its injector or its process only through it, so --var fault_target=mid moves the fault
+// to a tier (its hop, or its process) under a topology; the others say in their description why
+// they have none.
 func TestFaultTarget(t *testing.T) {
 	for _, row := range catalogueTable {
 		t.Run(row.name, func(t *testing.T) {
@@ -223,18 +229,45 @@ func TestFaultTarget(t *testing.T) {
 			if strings.Contains(string(data), "/proxies/backend") {
 				t.Error("a URL names proxy backend: use /proxies/${fault_target}")
 			}
-			toxic := writesTo(doc, "/proxies/${fault_target}/toxics") || writesTo(doc, "/faults/flapping")
+			if strings.Contains(string(data), "/processes/backend") {
+				t.Error("a URL names process backend-service: use /processes/${fault_target}")
+			}
+			checkHTTPFaultTarget(t, doc)
+			toxic := writesTo(doc, "/proxies/${fault_target}/toxics") || writesTo(doc, "/faults/flapping") || writesTo(doc, "/faults/http") ||
+				writesTo(doc, "/processes/${fault_target}/kill")
 			_, has := row.params["fault_target"]
 			desc, _ := doc["description"].(string)
 			switch {
 			case toxic != has:
-				t.Errorf("a toxic or the partition: %t; fault_target: %t; want both or neither", toxic, has)
+				t.Errorf("a fault at a hop or a process: %t; fault_target: %t; want both or neither", toxic, has)
 			case has && !strings.Contains(desc, "--var fault_target=NAME"):
 				t.Errorf("the description does not say how to target a tier (--var fault_target=NAME)")
 			case !has && !strings.Contains(desc, "no fault_target"):
 				t.Errorf("the description does not say that the fault cannot target a tier (no fault_target)")
 			}
 		})
+	}
+}
+
+// checkHTTPFaultTarget checks that every call of the L7 injector's routes names its target:
+// "target": "${fault_target}" in a fault it makes, ?target=${fault_target} on the others.
+func checkHTTPFaultTarget(t *testing.T, doc map[string]any) {
+	t.Helper()
+	for _, key := range []string{"steady-state-hypothesis", "method", "rollbacks"} {
+		for _, a := range activities(doc, key) {
+			p := provider(a)
+			url, _ := p["url"].(string)
+			path, ok := strings.CutPrefix(url, "${toxiproxy_url}/faults/http")
+			switch {
+			case !ok:
+			case httpMethod(p) == "POST":
+				if args, _ := p["arguments"].(map[string]any); args["target"] != "${fault_target}" {
+					t.Errorf("%s %v: an HTTP fault without \"target\": \"${fault_target}\"", key, a["name"])
+				}
+			case !strings.HasSuffix(path, "?target=${fault_target}"):
+				t.Errorf("%s %v: %s %s does not name its target (?target=${fault_target})", key, a["name"], httpMethod(p), url)
+			}
+		}
 	}
 }
 
@@ -463,6 +496,9 @@ func injections(t *testing.T, doc map[string]any) []injection {
 				t.Errorf("method %q: POST %s without a name", name, url)
 			}
 			undo = "DELETE " + url + "/" + argName
+			if target, ok := args["target"].(string); ok {
+				undo += "?target=" + target
+			}
 		case method == "POST" && strings.HasPrefix(path, "/processes/") && strings.HasSuffix(path, "/kill"):
 			undo = "POST " + strings.TrimSuffix(url, "/kill") + "/start"
 		case made[method+" "+url]:
@@ -527,8 +563,8 @@ func TestCatalogueParameters(t *testing.T) {
 				}
 			}
 			// Each number is used whole ("${name}", so its type survives), in a provider's
-			// arguments or a pause; fault_target names a proxy in the fault's URLs (or the
-			// flapping partition's arguments).
+			// arguments or a pause; fault_target names a proxy or a process in the fault's URLs
+			// (or the flapping partition's and the HTTP fault's arguments).
 			data, _ := json.Marshal(map[string]any{"method": doc["method"]})
 			for k, v := range row.params {
 				ref := `"${` + k + `}"`

@@ -57,8 +57,10 @@ in its chaoslab extension ("topology": "chain-3"); the flag wins. Each tier is c
 with its own variables over --env, TIER=<name> and its own log (<name>.log); the load is spread
 over the entry tiers, round robin. Every hop has a Toxiproxy proxy named after the node it
 fronts: "backend" (so every catalogue experiment works unchanged at the backend) and one per
-called tier; an experiment faults a tier with ${toxiproxy_url}/proxies/${fault_target}/toxics
-and --var fault_target=mid. The report adds the calls per user request at each layer.
+called tier, with an L7 injector behind it; an experiment faults a tier with
+${toxiproxy_url}/proxies/${fault_target}/toxics, "target": "${fault_target}" in an HTTP fault
+or /processes/${fault_target}/kill, and --var fault_target=mid. The report adds the calls per
+user request at each layer.
 
 --compare runs the experiment once per profile of RESILIENCE, each into its own folder (off into
 baseline/, on into resilient/, adaptive into adaptive/), and writes one report with the runs side
@@ -223,6 +225,10 @@ func checkLabFlags(f *runFlags, maxRPS float64, why string) error {
 // checkRunFlags rejects bad input before anything starts.
 func checkRunFlags(f *runFlags, exp *experiment.Experiment, e *env) (err error) {
 	if f.topo, err = topologyFor(exp, f.topology, f.stack); err != nil {
+		return err
+	}
+	conf := experiment.Configuration(exp, lookupEnv(e.getenv), f.vars)
+	if err := stack.CheckFaultTarget(conf[stack.FaultTarget], f.topo, f.stack); err != nil {
 		return err
 	}
 	if f.stack == k8sStack {

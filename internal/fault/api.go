@@ -24,7 +24,7 @@ type TCPFaults interface {
 type APIConfig struct {
 	Addr      string         // where the API listens, e.g. 127.0.0.1:8474 (port 0 picks one)
 	TCP       TCPFaults      // required
-	HTTP      *HTTPFaults    // the L7 injector; nil = no /faults/http
+	HTTP      *HTTPFaults    // the L7 injector in front of the backend (target "backend"); nil = no /faults/http
 	Processes ProcessControl // nil = no /processes
 	OnChange  func(Change)   // every fault on/off transition; may be nil
 	OnProcess func(ProcessEvent)
@@ -45,6 +45,7 @@ type API struct {
 	cfg   APIConfig
 	track *tracker
 	procs *processes // nil without Processes
+	l7    *httpHops  // the L7 injectors by target; nil without HTTP
 	flap  *flapping
 	cap   *capacityFaults
 	spike *spikes
@@ -61,7 +62,8 @@ func StartAPI(cfg APIConfig) (*API, error) {
 	a := &API{cfg: cfg, ln: ln}
 	sources := []func() []Injected{cfg.TCP.Injected}
 	if cfg.HTTP != nil {
-		sources = append(sources, cfg.HTTP.Injected)
+		a.l7 = newHTTPHops(cfg.HTTP)
+		sources = append(sources, a.l7.Injected)
 	}
 	a.track = newTracker(cfg.OnChange, sources...)
 	a.flap = newFlapping(cfg.TCP, a.track.check)
@@ -80,8 +82,8 @@ func StartAPI(cfg APIConfig) (*API, error) {
 // routes is the whole API: chaoslab's own faults, and Toxiproxy's API for everything else.
 func (a *API) routes() http.Handler {
 	mux := http.NewServeMux()
-	if a.cfg.HTTP != nil {
-		a.cfg.HTTP.Register(mux)
+	if a.l7 != nil {
+		a.l7.register(mux)
 	}
 	a.flap.register(mux)
 	a.cap.register(mux)
@@ -151,6 +153,17 @@ func (a *API) Leftover() (bool, string) {
 	return len(parts) > 0, strings.Join(parts, "; ")
 }
 
+// AddHTTPHop makes h, an L7 injector in front of node name (a called tier of a call graph,
+// named as its Toxiproxy proxy is), a target of /faults/http, beside the backend's
+// (APIConfig.HTTP): a fault object with "target": name goes in effect there, and its fault
+// events name the hop. It fails when the API has no HTTP faults or already has that target.
+func (a *API) AddHTTPHop(name string, h *HTTPFaults) error {
+	if a.l7 == nil {
+		return fmt.Errorf("HTTP fault target %q: this fault API has no L7 injector (APIConfig.HTTP)", name)
+	}
+	return a.l7.add(name, h)
+}
+
 // SetClients sets the entry clients' base URLs a load spike sends to (APIConfig.Clients), for a
 // stack that starts its clients after the API.
 func (a *API) SetClients(urls ...string) { a.spike.setClients(urls) }
@@ -161,8 +174,8 @@ func (a *API) Reset(ctx context.Context) error {
 	a.flap.stop(false)
 	a.spike.stop(false)
 	errs := []error{a.cfg.TCP.Reset(ctx), a.cap.Reset(ctx)}
-	if a.cfg.HTTP != nil {
-		errs = append(errs, a.cfg.HTTP.Reset(ctx))
+	if a.l7 != nil {
+		errs = append(errs, a.l7.Reset(ctx))
 	}
 	if a.procs != nil {
 		errs = append(errs, a.procs.reset())
@@ -180,8 +193,8 @@ func (a *API) Close(ctx context.Context) error {
 		a.procs.close()
 	}
 	errs := []error{a.cap.Reset(ctx)}
-	if a.cfg.HTTP != nil {
-		errs = append(errs, a.cfg.HTTP.Reset(ctx))
+	if a.l7 != nil {
+		errs = append(errs, a.l7.Reset(ctx))
 	}
 	errs = append(errs, a.cfg.TCP.Reset(ctx))
 	a.track.check(time.Now())

@@ -11,9 +11,11 @@
 //     the partition, made with iptables in the kernel.
 //   - HTTP faults (/faults/http): an L7 injector (HTTPFaults) in the data path, next to the
 //     backend, with the semantics of Envoy's fault filter (abort: percentage + status; delay:
-//     percentage + duration).
-//   - Process faults (/processes/...): kill a service with a signal and restart it after a delay,
-//     as a kubelet would.
+//     percentage + duration). In a call graph (the local stack's topologies) each called tier
+//     has one too, behind its Toxiproxy proxy (API.AddHTTPHop); a fault names its injector by
+//     target ("backend" by default, or the tier's name).
+//   - Process faults (/processes/...): kill a service (the backend, the client, or any tier of
+//     a call graph) with a signal and restart it after a delay, as a kubelet would.
 //   - A flapping partition (/faults/flapping): the partition on and off on a schedule, at proxy
 //     "backend" or (Hops, the local stack's call graphs) at a named hop's proxy.
 //   - A capacity fault (/faults/capacity): the backend's capacity model changed through its own

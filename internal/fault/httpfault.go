@@ -25,10 +25,11 @@ import (
 	"chaoslab/internal/wait"
 )
 
-// HTTPFaults is the L7 injector: an HTTP reverse proxy in front of the backend that delays and
-// aborts a share of the requests, with the semantics of Envoy's HTTP fault filter
-// (envoy.extensions.filters.http.fault.v3.HTTPFault). Faults are added and removed through the
-// routes Register adds to the fault API. It is safe for concurrent use.
+// HTTPFaults is the L7 injector: an HTTP reverse proxy in front of one node (the backend, or a
+// tier of a call graph) that delays and aborts a share of the requests, with the semantics of
+// Envoy's HTTP fault filter (envoy.extensions.filters.http.fault.v3.HTTPFault). Faults are added
+// and removed through the fault API's /faults/http, which addresses each injector by its target
+// (API.AddHTTPHop). It is safe for concurrent use.
 //
 // Per request, every fault in effect applies in creation order: its delay first (sampled with
 // the delay's percentage), then its abort (sampled independently with the abort's percentage);
@@ -258,72 +259,39 @@ func localReply(w http.ResponseWriter, r *http.Request, status int, body, fault 
 	io.WriteString(w, body) // refused for 204 and 304, which carry no body: nothing to do
 }
 
-// Register adds the fault API's routes for HTTP faults to mux:
-//
-//	GET    /faults/http        200 {"faults": [fault objects in creation order], "stats": HTTPStats}
-//	POST   /faults/http        201 the created fault; 400 a bad fault; 409 a fault with that name exists
-//	DELETE /faults/http/{name} 204; 404 no fault with that name
-//	DELETE /faults/http        204, every fault removed
-//
-// Errors are answered in Toxiproxy's shape, {"error": message, "status": code}.
-func (h *HTTPFaults) Register(mux *http.ServeMux) {
-	mux.HandleFunc("GET /faults/http", h.handleList)
-	mux.HandleFunc("POST /faults/http", h.handleCreate)
-	mux.HandleFunc("DELETE /faults/http/{name}", h.handleDelete)
-	mux.HandleFunc("DELETE /faults/http", h.handleDeleteAll)
-}
-
-func (h *HTTPFaults) handleList(w http.ResponseWriter, r *http.Request) {
+// list returns the faults in effect, in creation order.
+func (h *HTTPFaults) list() []httpFault {
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	faults := make([]httpFault, len(h.faults))
 	for i, a := range h.faults {
 		faults[i] = a.fault
 	}
-	h.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{"faults": faults, "stats": h.Stats()})
+	return faults
 }
 
-func (h *HTTPFaults) handleCreate(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<16))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "cannot read the request body: "+err.Error()+" (a fault object is a small JSON object, at most 64 KiB)")
-		return
-	}
-	f, msg := parseHTTPFault(body)
-	if msg != "" {
-		writeError(w, http.StatusBadRequest, msg)
-		return
-	}
+// add puts f in effect after the others; false when a fault of that name is in effect already.
+func (h *HTTPFaults) add(f httpFault) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if slices.ContainsFunc(h.faults, func(a activeFault) bool { return a.fault.Name == f.Name }) {
-		writeError(w, http.StatusConflict, fmt.Sprintf("http fault already exists: %s (remove it first with DELETE /faults/http/%s)", f.Name, f.Name))
-		return
+		return false
 	}
 	h.nextSeq++
 	h.faults = append(h.faults, activeFault{seq: h.nextSeq, fault: f})
-	writeJSON(w, http.StatusCreated, f)
+	return true
 }
 
-func (h *HTTPFaults) handleDelete(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("name")
+// remove takes the fault name out of effect; false when there is none of that name.
+func (h *HTTPFaults) remove(name string) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	i := slices.IndexFunc(h.faults, func(a activeFault) bool { return a.fault.Name == name })
 	if i < 0 {
-		writeError(w, http.StatusNotFound, "http fault not found: "+name)
-		return
+		return false
 	}
 	h.faults = slices.Delete(h.faults, i, i+1)
-	w.WriteHeader(http.StatusNoContent)
-}
-
-func (h *HTTPFaults) handleDeleteAll(w http.ResponseWriter, r *http.Request) {
-	if err := h.Reset(context.WithoutCancel(r.Context())); err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	return true
 }
 
 // Reset removes every fault. It is idempotent, takes effect at once and never fails.
@@ -371,9 +339,12 @@ func (h *HTTPFaults) Stats() HTTPStats {
 // httpFault is a fault as the API shows it, in the shape of Envoy's HTTPFault, with every
 // default filled in.
 type httpFault struct {
-	Name  string      `json:"name"`
-	Abort *faultAbort `json:"abort,omitempty"`
-	Delay *faultDelay `json:"delay,omitempty"`
+	Name string `json:"name"`
+	// Target is the node whose injector holds the fault, as the request that made it named it
+	// ("" when it named none: the backend's).
+	Target string      `json:"target,omitempty"`
+	Abort  *faultAbort `json:"abort,omitempty"`
+	Delay  *faultDelay `json:"delay,omitempty"`
 }
 
 // faultAbort is Envoy's FaultAbort with an http_status.
@@ -461,7 +432,7 @@ func parseHTTPFault(body []byte) (httpFault, string) {
 		return httpFault{}, "the request body is not valid JSON (" + err.Error() + "): " + faultObjectHow
 	}
 	p := &faultParser{}
-	m := p.object(raw, "", []string{"name", "abort", "delay"}, map[string]string{
+	m := p.object(raw, "", []string{"name", "target", "abort", "delay"}, map[string]string{
 		"headers": "a fault applies to every request", "upstream_cluster": "there is one upstream",
 		"downstream_nodes": "a fault applies to every client", "max_active_faults": "there is no limit",
 		"response_rate_limit": "use a Toxiproxy bandwidth toxic for a slow body",
@@ -469,7 +440,7 @@ func parseHTTPFault(body []byte) (httpFault, string) {
 	if m == nil {
 		return httpFault{}, strings.Join(p.problems, "; ")
 	}
-	f := httpFault{Name: p.name(m["name"])}
+	f := httpFault{Name: p.name(m["name"]), Target: p.target(m["target"])}
 	if raw, ok := present(m, "abort"); ok {
 		f.Abort = p.abort(raw)
 	}
@@ -545,6 +516,18 @@ func (p *faultParser) name(raw json.RawMessage) string {
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil || !validFaultName(s) {
 		p.fail("name must be 1 to %d characters from A-Z a-z 0-9 _ . -, got %s", maxNameLength, brief(raw))
+	}
+	return s
+}
+
+// target reads the node a fault goes in front of ("" when the fault names none).
+func (p *faultParser) target(raw json.RawMessage) string {
+	if raw == nil || string(raw) == "null" {
+		return ""
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil || !validFaultName(s) {
+		p.fail("target must name the node whose injector makes the fault (backend, or a tier of a topology), got %s", brief(raw))
 	}
 	return s
 }

@@ -49,7 +49,7 @@ func startInjector(t *testing.T, upstream string) *injectorLab {
 	t.Helper()
 	h := NewHTTPFaults(HTTPFaultsConfig{Upstream: upstream, Rand: rand.New(rand.NewPCG(1, 2))})
 	mux := http.NewServeMux()
-	h.Register(mux)
+	newHTTPHops(h).register(mux)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &injectorLab{h: h, api: mux, through: srv.URL}
@@ -287,7 +287,7 @@ func TestHTTPFaultBadRequests(t *testing.T) {
 		{"empty", ``, "the request body is empty"},
 		{"not an object", `[1]`, "the request body must be a JSON object"},
 		{"trailing data", `{"name":"x","delay":{"fixed_delay":"1s"}} {}`, "not valid JSON"},
-		{"unknown field", `{"name":"x","abort":{"http_status":503},"colour":"red"}`, `unknown field "colour": a fault allows name, abort, delay`},
+		{"unknown field", `{"name":"x","abort":{"http_status":503},"colour":"red"}`, `unknown field "colour": a fault allows name, target, abort, delay`},
 		{"unknown nested field", `{"name":"x","abort":{"http_status":503,"percentage":{"numerator":1,"per":2}}}`, `unknown field "abort.percentage.per"`},
 		{"unsupported Envoy field", `{"name":"x","abort":{"http_status":503},"headers":[]}`, "headers is not supported: a fault applies to every request"},
 		{"missing name", `{"abort":{"http_status":503}}`, "name is required"},
@@ -295,6 +295,9 @@ func TestHTTPFaultBadRequests(t *testing.T) {
 		{"long name", `{"name":"` + strings.Repeat("n", 65) + `","abort":{"http_status":503}}`, "name must be 1 to 64 characters"},
 		{"name not a string", `{"name":7,"abort":{"http_status":503}}`, "name must be 1 to 64 characters"},
 		{"neither abort nor delay", `{"name":"x"}`, "a fault needs abort or delay (or both)"},
+		{"target not a string", `{"name":"x","target":7,"abort":{"http_status":503}}`, "target must name the node whose injector makes the fault (backend, or a tier of a topology), got 7"},
+		{"empty target", `{"name":"x","target":"","abort":{"http_status":503}}`, `target must name the node whose injector makes the fault (backend, or a tier of a topology), got ""`},
+		{"unknown target", `{"name":"x","target":"mid","abort":{"http_status":503}}`, `unknown target "mid": an HTTP fault goes in front of one of backend (the nodes an L7 injector fronts on this stack)`},
 		{"abort not an object", `{"name":"x","abort":503}`, "abort must be a JSON object, got 503"},
 		{"missing http_status", `{"name":"x","abort":{"percentage":{"numerator":1}}}`, "abort.http_status is required"},
 		{"http_status 99", `{"name":"x","abort":{"http_status":99}}`, "abort.http_status must be an integer from 200 to 599 (Envoy's [200, 600)), got 99"},
@@ -459,7 +462,7 @@ func TestHTTPFaultClientGivesUpDuringDelay(t *testing.T) {
 	up := startUpstream(t)
 	h := NewHTTPFaults(HTTPFaultsConfig{Upstream: up.addr()})
 	mux := http.NewServeMux()
-	h.Register(mux)
+	newHTTPHops(h).register(mux)
 	done := make(chan struct{}, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.ServeHTTP(w, r)

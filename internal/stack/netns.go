@@ -54,7 +54,7 @@ func (s *Stack) startNetns(ctx context.Context, cfg Config) error {
 		return err
 	}
 	dialBackend := func(ctx context.Context, _, addr string) (net.Conn, error) { return topo.DialBackend(ctx, addr) }
-	if _, err := s.serveInjector(fault.HTTPFaultsConfig{Upstream: serviceAddr, Dial: dialBackend}, func() (net.Listener, error) { return topo.ListenBackend(backendAddr) }); err != nil {
+	if s.injector, _, err = s.serveInjector(fault.HTTPFaultsConfig{Upstream: serviceAddr, Dial: dialBackend}, func() (net.Listener, error) { return topo.ListenBackend(backendAddr) }); err != nil {
 		return err
 	}
 	env := map[string]string{"LISTEN_ADDR": "0.0.0.0:" + strconv.Itoa(netnsClientPort), "BACKEND_URL": "http://" + backendAddr}

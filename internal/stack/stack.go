@@ -84,7 +84,7 @@ type Stack struct {
 	closing  bool              // Close has begun: nothing starts any more
 	died     chan Exit         // a service exited without being asked to
 	faultAPI *fault.API
-	injector *fault.HTTPFaults                 // the L7 injector in the data path
+	injector *fault.HTTPFaults                 // the L7 injector in front of the backend (a tier's is the fault API's only)
 	closers  []func(ctx context.Context) error // run in reverse order by Close, after the services stop
 	logFiles []*os.File
 	events   *results.EventLog
@@ -173,10 +173,11 @@ func (s *Stack) startLocal(ctx context.Context, cfg Config) error {
 		return err
 	}
 	// The data path: client -> Toxiproxy (TCP faults) -> L7 injector (HTTP faults) -> backend.
-	injectorAddr, err := s.serveInjector(fault.HTTPFaultsConfig{Upstream: backendAddr}, func() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") })
+	injector, injectorAddr, err := s.serveInjector(fault.HTTPFaultsConfig{Upstream: backendAddr}, loopback)
 	if err != nil {
 		return err
 	}
+	s.injector = injector
 	p, err := fault.StartProxy(fault.ProxyConfig{Listen: "127.0.0.1:0", Upstream: injectorAddr})
 	if err != nil {
 		return err
@@ -201,17 +202,21 @@ func (s *Stack) startLocal(ctx context.Context, cfg Config) error {
 	return s.waitReady(ctx, cfg.StartupWait)
 }
 
-// serveInjector serves the L7 fault injector on the listener listen makes and returns its address.
-func (s *Stack) serveInjector(cfg fault.HTTPFaultsConfig, listen func() (net.Listener, error)) (string, error) {
+// loopback listens on a free port of 127.0.0.1.
+func loopback() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
+
+// serveInjector serves an L7 fault injector forwarding to cfg.Upstream on the listener listen
+// makes, and returns it and its address.
+func (s *Stack) serveInjector(cfg fault.HTTPFaultsConfig, listen func() (net.Listener, error)) (*fault.HTTPFaults, string, error) {
 	ln, err := listen()
 	if err != nil {
-		return "", fmt.Errorf("the HTTP fault injector: %w", err)
+		return nil, "", fmt.Errorf("the HTTP fault injector in front of %s: %w", cfg.Upstream, err)
 	}
-	s.injector = fault.NewHTTPFaults(cfg)
-	srv := &http.Server{Handler: s.injector, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 90 * time.Second}
+	injector := fault.NewHTTPFaults(cfg)
+	srv := &http.Server{Handler: injector, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 90 * time.Second}
 	go srv.Serve(ln)
 	s.closers = append(s.closers, func(context.Context) error { return srv.Close() })
-	return ln.Addr().String(), nil
+	return injector, ln.Addr().String(), nil
 }
 
 // startFaultAPI serves the fault API over the stack's TCP faults, its injector, its processes

@@ -33,8 +33,9 @@ func entryEnv(cfg Config) map[string]string {
 
 // startTiers starts a topology's tiers bottom up, each with its own variables over the run's,
 // TIER, and BACKEND_URL pointing at the proxy in front of the node it calls: "backend" (already
-// running, in front of the L7 injector) or the tier's own, added once the tier listens. The
-// entries have no proxy: the load and the probes reach them directly, as today's client.
+// running, in front of the L7 injector) or the tier's own, added with an injector of its own
+// once the tier listens (addHop). The entries have no proxy: the load and the probes reach them
+// directly, as today's client.
 func (s *Stack) startTiers(ctx context.Context, cfg Config, p *fault.Proxy, backendAddr string) error {
 	topo := cfg.Topology
 	entries := topo.Entries()
@@ -56,7 +57,7 @@ func (s *Stack) startTiers(ctx context.Context, cfg Config, p *fault.Proxy, back
 		s.urls[tr.Name], s.clients[tr.Name] = "http://"+addr, true
 		s.order = append(s.order, tr.Name)
 		if !slices.Contains(entries, tr.Name) {
-			if hops[tr.Name], err = p.AddProxy(tr.Name, "127.0.0.1:0", addr); err != nil {
+			if hops[tr.Name], err = s.addHop(p, tr.Name, addr); err != nil {
 				return err
 			}
 		}
@@ -75,6 +76,20 @@ func (s *Stack) startTiers(ctx context.Context, cfg Config, p *fault.Proxy, back
 	}
 	s.faultAPI.SetClients(entryURLs...)
 	return s.waitReady(ctx, cfg.StartupWait)
+}
+
+// addHop puts the data path in front of a called tier listening on addr, as in front of the
+// backend: its callers -> Toxiproxy proxy name (TCP faults) -> an L7 injector (HTTP faults,
+// target name) -> the tier. It returns the address the callers dial.
+func (s *Stack) addHop(p *fault.Proxy, name, addr string) (string, error) {
+	injector, injectorAddr, err := s.serveInjector(fault.HTTPFaultsConfig{Upstream: addr}, loopback)
+	if err != nil {
+		return "", err
+	}
+	if err := s.faultAPI.AddHTTPHop(name, injector); err != nil {
+		return "", err
+	}
+	return p.AddProxy(name, "127.0.0.1:0", injectorAddr)
 }
 
 // Entries are the entry tiers, in the topology's order (nil without a topology).
