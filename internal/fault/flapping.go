@@ -77,11 +77,9 @@ func newFlapping(part Partitioner, check func(time.Time)) *flapping {
 }
 
 func (f *flapping) register(mux *http.ServeMux) {
-	mux.HandleFunc("GET /faults/flapping", f.handleList)
-	mux.HandleFunc("POST /faults/flapping", f.handleCreate)
-	mux.HandleFunc("GET /faults/flapping/{name}", f.handleGet)
-	mux.HandleFunc("GET /faults/flapping/{name}/wait", f.handleWait)
-	mux.HandleFunc("DELETE /faults/flapping/{name}", f.handleDelete)
+	jobRoutes[*flapJob, flapJob]{what: "flapping fault", names: f.names, find: f.find, record: f.record,
+		done: func(j *flapJob) <-chan struct{} { return j.done }, stop: func(j *flapJob) { j.cancel() },
+	}.register(mux, "/faults/flapping", f.handleCreate)
 }
 
 func (r flapRequest) job(f *flapping) (*flapJob, error) {
@@ -224,55 +222,16 @@ func (f *flapping) record(j *flapJob) flapJob {
 	return flapJob{Name: j.Name, Proxy: j.Proxy, On: j.On, Off: j.Off, Cycles: j.Cycles, Cycle: j.Cycle, InOn: j.InOn, Started: j.Started, Ended: j.Ended, Error: j.Error}
 }
 
+func (f *flapping) names() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Sorted(maps.Keys(f.jobs))
+}
+
 func (f *flapping) find(name string) *flapJob {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.jobs[name]
-}
-
-func (f *flapping) handleList(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	names := slices.Sorted(maps.Keys(f.jobs))
-	f.mu.Unlock()
-	out := []flapJob{}
-	for _, n := range names {
-		out = append(out, f.record(f.find(n)))
-	}
-	writeJSON(w, http.StatusOK, out)
-}
-
-func (f *flapping) handleGet(w http.ResponseWriter, r *http.Request) {
-	j := f.find(r.PathValue("name"))
-	if j == nil {
-		writeError(w, http.StatusNotFound, "flapping fault not found: "+r.PathValue("name"))
-		return
-	}
-	writeJSON(w, http.StatusOK, f.record(j))
-}
-
-// handleWait answers once the schedule has ended (or the caller gave up).
-func (f *flapping) handleWait(w http.ResponseWriter, r *http.Request) {
-	j := f.find(r.PathValue("name"))
-	if j == nil {
-		writeError(w, http.StatusNotFound, "flapping fault not found: "+r.PathValue("name"))
-		return
-	}
-	select {
-	case <-j.done:
-		writeJSON(w, http.StatusOK, f.record(j))
-	case <-r.Context().Done():
-	}
-}
-
-func (f *flapping) handleDelete(w http.ResponseWriter, r *http.Request) {
-	j := f.find(r.PathValue("name"))
-	if j == nil {
-		writeError(w, http.StatusNotFound, "flapping fault not found: "+r.PathValue("name"))
-		return
-	}
-	j.cancel()
-	<-j.done
-	w.WriteHeader(http.StatusNoContent)
 }
 
 // Injected lists the schedules whose partition is in effect now.

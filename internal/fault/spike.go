@@ -100,11 +100,9 @@ func (s *spikes) setClients(urls []string) {
 }
 
 func (s *spikes) register(mux *http.ServeMux) {
-	mux.HandleFunc("GET /faults/spike", s.handleList)
-	mux.HandleFunc("POST /faults/spike", s.handleCreate)
-	mux.HandleFunc("GET /faults/spike/{name}", s.handleGet)
-	mux.HandleFunc("GET /faults/spike/{name}/wait", s.handleWait)
-	mux.HandleFunc("DELETE /faults/spike/{name}", s.handleDelete)
+	jobRoutes[*spikeJob, spikeRecord]{what: "load spike", names: s.names, find: s.find, record: s.record,
+		done: func(j *spikeJob) <-chan struct{} { return j.done }, stop: func(j *spikeJob) { j.stop() },
+	}.register(mux, "/faults/spike", s.handleCreate)
 }
 
 func (r spikeRequest) job(clients []string) (*spikeJob, error) {
@@ -250,55 +248,16 @@ func (s *spikes) record(j *spikeJob) spikeRecord {
 	return rec
 }
 
+func (s *spikes) names() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Sorted(maps.Keys(s.jobs))
+}
+
 func (s *spikes) find(name string) *spikeJob {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.jobs[name]
-}
-
-func (s *spikes) handleList(w http.ResponseWriter, _ *http.Request) {
-	s.mu.Lock()
-	names := slices.Sorted(maps.Keys(s.jobs))
-	s.mu.Unlock()
-	out := []spikeRecord{}
-	for _, n := range names {
-		out = append(out, s.record(s.find(n)))
-	}
-	writeJSON(w, http.StatusOK, out)
-}
-
-func (s *spikes) handleGet(w http.ResponseWriter, r *http.Request) {
-	j := s.find(r.PathValue("name"))
-	if j == nil {
-		writeError(w, http.StatusNotFound, "load spike not found: "+r.PathValue("name"))
-		return
-	}
-	writeJSON(w, http.StatusOK, s.record(j))
-}
-
-// handleWait answers once the spike has ended, its last request included (or the caller gave up).
-func (s *spikes) handleWait(w http.ResponseWriter, r *http.Request) {
-	j := s.find(r.PathValue("name"))
-	if j == nil {
-		writeError(w, http.StatusNotFound, "load spike not found: "+r.PathValue("name"))
-		return
-	}
-	select {
-	case <-j.done:
-		writeJSON(w, http.StatusOK, s.record(j))
-	case <-r.Context().Done():
-	}
-}
-
-func (s *spikes) handleDelete(w http.ResponseWriter, r *http.Request) {
-	j := s.find(r.PathValue("name"))
-	if j == nil {
-		writeError(w, http.StatusNotFound, "load spike not found: "+r.PathValue("name"))
-		return
-	}
-	j.stop()
-	<-j.done
-	w.WriteHeader(http.StatusNoContent)
 }
 
 // Injected lists the spikes sending now.
