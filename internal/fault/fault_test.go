@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"chaoslab/internal/testutil"
 )
 
 // changes collects fault transitions; safe for concurrent use.
@@ -25,20 +27,10 @@ func (c *changes) list() []Change {
 	return append([]Change(nil), c.all...)
 }
 
+// call sends one request to the fault API (or a service): testutil.Call.
 func call(t *testing.T, method, url, body string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return testutil.Call(t, method, url, body)
 }
 
 // get asks through the proxy with a fresh connection and a short timeout.

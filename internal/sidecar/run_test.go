@@ -19,6 +19,7 @@ import (
 
 	"chaoslab/internal/cmdutil"
 	"chaoslab/internal/results"
+	"chaoslab/internal/testutil"
 )
 
 func TestLoadConfig(t *testing.T) {
@@ -179,20 +180,10 @@ func eventually(t *testing.T, cond func() bool) {
 	}
 }
 
+// call sends one request to the fault API (or a service): testutil.Call.
 func call(t *testing.T, method, url, body string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return testutil.Call(t, method, url, body)
 }
 
 // backend stands in for backend-service on loopback.

@@ -3,31 +3,20 @@ package stack_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
 
 	"chaoslab/internal/results"
 	"chaoslab/internal/stack"
+	"chaoslab/internal/testutil"
 	"chaoslab/internal/topology"
 )
 
-// call sends one request to the fault API (or a service) and returns the status and the body.
+// call sends one request to the fault API (or a service): testutil.Call.
 func call(t *testing.T, method, url, body string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return testutil.Call(t, method, url, body)
 }
 
 // faultEvents returns the fault events recorded so far.
