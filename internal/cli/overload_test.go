@@ -274,6 +274,23 @@ func TestFaultTargetPartitionsATier(t *testing.T) {
 			t.Errorf("fault on = %s %q, want the partition of proxy mid", e.Name, e.Message)
 		}
 	}
+	checkEdgeCallsFail(t, ev)
+	s := summaryOf(t, out)
+	if len(s.Layers) != 4 {
+		t.Fatalf("layers %+v", s.Layers)
+	}
+	if below := s.Layers[2].During; below.Requests == 0 || float64(below.Calls) > 0.1*float64(below.Requests) {
+		t.Errorf("layer client during the partition at mid: %d calls for %d user requests, want next to none", below.Calls, below.Requests)
+	}
+	if before := s.Layers[3].Before; before.Calls != before.Requests {
+		t.Errorf("layer backend before the fault: %d calls for %d requests, want one each", before.Calls, before.Requests)
+	}
+}
+
+// checkEdgeCallsFail: every call edge made for a user request in the fault window failed (the
+// fault sits on the hop below it), and there were some.
+func checkEdgeCallsFail(t *testing.T, ev *evidence) {
+	t.Helper()
 	failed, succeeded := 0, 0
 	for _, e := range ev.attemptsDuring {
 		switch {
@@ -285,15 +302,5 @@ func TestFaultTargetPartitionsATier(t *testing.T) {
 	}
 	if failed == 0 || succeeded != 0 {
 		t.Errorf("edge's calls started in the window: %d failed, %d succeeded; want failures only", failed, succeeded)
-	}
-	s := summaryOf(t, out)
-	if len(s.Layers) != 4 {
-		t.Fatalf("layers %+v", s.Layers)
-	}
-	if below := s.Layers[2].During; below.Requests == 0 || float64(below.Calls) > 0.1*float64(below.Requests) {
-		t.Errorf("layer client during the partition at mid: %d calls for %d user requests, want next to none", below.Calls, below.Requests)
-	}
-	if before := s.Layers[3].Before; before.Calls != before.Requests {
-		t.Errorf("layer backend before the fault: %d calls for %d requests, want one each", before.Calls, before.Requests)
 	}
 }
