@@ -20,6 +20,7 @@ import (
 
 	"chaoslab/internal/capacity"
 	"chaoslab/internal/httpserve"
+	"chaoslab/internal/testutil"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -260,6 +261,12 @@ func TestCallerGoneKeepsTheWorkerAndCountsWasted(t *testing.T) {
 		t.Fatalf("%s entered service: the gone caller's worker was freed", label)
 	}
 	g.free(t)
+	// the gone caller's handler ends on its own goroutine: until it has released the only worker
+	// (and counted the work wasted), c would be turned away with no queue to wait in
+	testutil.WaitFor(t, 5*time.Second, "the gone caller's worker released", func() bool {
+		st := cs.stats()
+		return st.InService == 0 && st.Wasted == 1
+	})
 	c := cs.goGet(context.Background(), "c")
 	g.next(t)
 	g.free(t)
