@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"chaoslab/internal/results"
 )
 
@@ -29,6 +31,10 @@ type request struct {
 
 	lastErr error         // the last attempt's error
 	wait    time.Duration // adaptive: the wait before the retry scheduled last
+
+	span      trace.Span // the request's span (the caller's SERVER span) when the pipeline traces; nil = none
+	callState State      // the breaker's state the current call was permitted in ("" = no breaker)
+	refusedIn State      // the breaker's state it refused the last attempt in ("" = none refused)
 }
 
 type requestKey struct{}
@@ -63,8 +69,10 @@ func (p *Pipeline) attempt(r *request, call Call) (*result, error) {
 	}
 	pm, ok := p.breaker.acquire()
 	if !ok {
+		r.refusedIn = pm.state
 		return nil, ErrBreakerOpen
 	}
+	r.callState = pm.state
 	limit, cold, cause := p.attemptLimit(pm.trial)
 	var seen uint64
 	if p.adaptive != nil {
@@ -94,11 +102,12 @@ func (p *Pipeline) callOnce(r *request, call Call, limit time.Duration, limitErr
 	}
 	ctx, cancel := context.WithDeadlineCause(r.caller, deadline, cause)
 	defer cancel()
-	body, err = call(ctx)
+	callCtx, span := p.startCall(ctx, r, deadline)
+	body, err = call(callCtx)
 	took = time.Since(start)
 	outcome, err = p.classify(ctx, err)
 	p.emit(Event{Kind: EventAttempt, Attempt: r.calls, Outcome: outcome, Duration: took,
-		Err: err, RequestID: r.id})
+		Err: err, RequestID: r.id, span: span})
 	return body, outcome, took, err
 }
 
