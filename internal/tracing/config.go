@@ -89,6 +89,9 @@ func endpoint(v string, dst *string) error {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return errors.New("must be empty or an http:// or https:// URL with a host, such as http://localhost:4318 (OTLP/HTTP; this service does not speak OTLP/gRPC)")
 	}
+	if u.User != nil {
+		return errors.New("must not hold credentials: the URL is shown on /api/resilience; put them in OTEL_EXPORTER_OTLP_HEADERS")
+	}
 	*dst = v
 	return nil
 }

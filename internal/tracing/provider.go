@@ -245,3 +245,14 @@ func (f *failLog) failed(err error, spans int) {
 		f.last, f.spans, f.errors = now, 0, 0
 	}
 }
+
+// RecordStatus puts an HTTP answer's status code on the CLIENT span of ctx (the call's span the
+// resilience pipeline started) as http.response.status_code. Tracing off: nothing.
+func (p *Provider) RecordStatus(ctx context.Context, code int) {
+	if p == nil || code == 0 {
+		return
+	}
+	if s := trace.SpanFromContext(ctx); s.IsRecording() {
+		s.SetAttributes(semconv.HTTPResponseStatusCode(code))
+	}
+}

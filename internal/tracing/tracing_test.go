@@ -67,6 +67,7 @@ func TestSettings(t *testing.T) {
 	for _, tt := range []struct{ name, variable, value, msg string }{
 		{"gRPC endpoint", EnvEndpoint, "localhost:4317", `OTEL_EXPORTER_OTLP_ENDPOINT="localhost:4317": must be empty or an http:// or https:// URL`},
 		{"query", EnvTracesEndpoint, "http://c:4318/v1/traces?x=1", `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="http://c:4318/v1/traces?x=1": must be empty`},
+		{"credentials", EnvEndpoint, "http://user:secret@c:4318", `OTEL_EXPORTER_OTLP_ENDPOINT="http://user:secret@c:4318": must not hold credentials`},
 		{"unknown sampler", EnvSampler, "jaeger_remote", `OTEL_TRACES_SAMPLER="jaeger_remote": must be one of parentbased_always_on,`},
 		{"ratio over 1", EnvSamplerArg, "2", `OTEL_TRACES_SAMPLER_ARG="2": must be a number from 0 to 1`},
 		{"ratio not a number", EnvSamplerArg, "half", `OTEL_TRACES_SAMPLER_ARG="half": must be a number from 0 to 1`},
@@ -88,6 +89,7 @@ func TestOff(t *testing.T) {
 	h := http.NotFoundHandler()
 	hdr := http.Header{}
 	p.Inject(context.Background(), hdr)
+	p.RecordStatus(context.Background(), 200)
 	if p.Tracer("x") != nil || len(hdr) != 0 || p.Shutdown(context.Background()) != nil || p.Counts() != (Counts{}) {
 		t.Error("a nil provider must trace nothing")
 	}
@@ -370,5 +372,30 @@ func TestSamplers(t *testing.T) {
 		if got := [3]bool{decide(trace.SpanContext{}), decide(sampled), decide(unsampled)}; got != [3]bool{tt.root, tt.inSampled, tt.inUnsam} {
 			t.Errorf("%q ratio %v: root, under a sampled parent, under an unsampled one = %v, want %v", tt.sampler, tt.ratio, got, [3]bool{tt.root, tt.inSampled, tt.inUnsam})
 		}
+	}
+}
+
+func TestClientSpan(t *testing.T) {
+	for _, tt := range []struct {
+		url, name, address string
+		port               int64
+	}{
+		{"http://backend-service:8081/api/data", "GET /api/data", "backend-service", 8081},
+		{"http://localhost/readyz", "GET /readyz", "localhost", 80},
+		{"https://[::1]/api/data", "GET /api/data", "::1", 443},
+	} {
+		name, attrs, err := ClientSpan(http.MethodGet, tt.url)
+		got := map[string]any{}
+		for _, a := range attrs {
+			got[string(a.Key)] = a.Value.AsInterface()
+		}
+		want := map[string]any{"http.request.method": "GET", "url.full": tt.url, "url.template": strings.TrimPrefix(name, "GET "),
+			"server.address": tt.address, "server.port": tt.port}
+		if err != nil || name != tt.name || !maps.Equal(got, want) {
+			t.Errorf("%s: %q %v %v, want %q %v", tt.url, name, got, err, tt.name, want)
+		}
+	}
+	if _, _, err := ClientSpan(http.MethodGet, "/no/host"); err == nil {
+		t.Error("a URL without a host must be refused")
 	}
 }
