@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"go.opentelemetry.io/otel/trace"
-
 	"chaoslab/internal/results"
 )
 
@@ -31,10 +29,6 @@ type request struct {
 
 	lastErr error         // the last attempt's error
 	wait    time.Duration // adaptive: the wait before the retry scheduled last
-
-	span      trace.Span // the request's span (the caller's SERVER span) when the pipeline traces; nil = none
-	callState State      // the breaker's state the current call was permitted in ("" = no breaker)
-	refusedIn State      // the breaker's state it refused the last attempt in ("" = none refused)
 }
 
 type requestKey struct{}
@@ -69,16 +63,14 @@ func (p *Pipeline) attempt(r *request, call Call) (*result, error) {
 	}
 	pm, ok := p.breaker.acquire()
 	if !ok {
-		r.refusedIn = pm.state
-		return nil, ErrBreakerOpen
+		return nil, refused(pm.state)
 	}
-	r.callState = pm.state
 	limit, cold, cause := p.attemptLimit(pm.trial)
 	var seen uint64
 	if p.adaptive != nil {
 		seen = p.adaptive.timeout.successes()
 	}
-	body, outcome, d, err := p.callOnce(r, call, limit, cause)
+	body, outcome, d, err := p.callOnce(r, call, pm.state, limit, cause)
 	p.breaker.record(pm, outcome)
 	if p.adaptive != nil {
 		p.afterCall(pm, cold, seen, outcome, d, err)
@@ -90,10 +82,11 @@ func (p *Pipeline) attempt(r *request, call Call) (*result, error) {
 	return &result{body: body}, nil
 }
 
-// callOnce makes one backend call for r, under limit (the attempt timeout, whose error is
-// limitErr; 0 = none) cut to the request deadline, classifies it, reports it and says how long
-// it took. The call's context has that deadline: the time this hop waits for this attempt.
-func (p *Pipeline) callOnce(r *request, call Call, limit time.Duration, limitErr error) (body []byte, outcome string, took time.Duration, err error) {
+// callOnce makes one backend call for r, permitted in the breaker's state ("" = no breaker),
+// under limit (the attempt timeout, whose error is limitErr; 0 = none) cut to the request
+// deadline, classifies it, reports it and says how long it took. The call's context has that
+// deadline: the time this hop waits for this attempt.
+func (p *Pipeline) callOnce(r *request, call Call, state State, limit time.Duration, limitErr error) (body []byte, outcome string, took time.Duration, err error) {
 	r.calls++
 	start := time.Now()
 	deadline, cause := r.start.Add(r.timeout), r.errRequest
@@ -102,7 +95,7 @@ func (p *Pipeline) callOnce(r *request, call Call, limit time.Duration, limitErr
 	}
 	ctx, cancel := context.WithDeadlineCause(r.caller, deadline, cause)
 	defer cancel()
-	callCtx, span := p.startCall(ctx, r, deadline)
+	callCtx, span := p.startCall(ctx, r.calls, state, deadline)
 	body, err = call(callCtx)
 	took = time.Since(start)
 	outcome, err = p.classify(ctx, err)

@@ -194,13 +194,13 @@ func (p *Pipeline) Execute(ctx context.Context, call Call) Outcome {
 	default:
 		out.Source, out.Data = SourceBackend, res.body
 	}
-	p.emit(Event{Kind: EventRequestDone, Attempts: out.Attempts, Err: out.Err, span: r.span})
+	p.emit(Event{Kind: EventRequestDone, Attempts: out.Attempts, Err: out.Err, span: p.spanOf(r)})
 	return out
 }
 
 // baseline is the pipeline without patterns: one attempt under the request deadline.
 func (p *Pipeline) baseline(r *request, call Call) Outcome {
-	body, _, _, err := p.callOnce(r, call, 0, nil)
+	body, _, _, err := p.callOnce(r, call, "", 0, nil)
 	if err != nil {
 		return Outcome{Source: SourceError, Err: err, Attempts: 1, State: StateDisabled}
 	}
@@ -228,13 +228,13 @@ func (p *Pipeline) fallback(r *request, err error) *result {
 		err = fmt.Errorf("%w; the last attempt: %w", p.adaptive.errBudget, r.lastErr)
 	}
 	if errors.Is(err, ErrBreakerOpen) {
-		state := r.refusedIn // refused by acquire, or else woken by the opening
-		if state == "" {
-			state = StateOpen
+		state := StateOpen                // woken by the opening, or refused in OPEN or HALF_OPEN (refusal)
+		if rf, ok := err.(*refusal); ok { // as attempt returned it: the retry hands it on unwrapped
+			state = rf.state
 		}
-		p.emit(Event{Kind: EventNotPermitted, State: state, Err: err, RequestID: r.id, span: r.span})
+		p.emit(Event{Kind: EventNotPermitted, State: state, Err: err, RequestID: r.id, span: p.spanOf(r)})
 	}
-	p.emit(Event{Kind: EventFallback, Err: err, RequestID: r.id, span: r.span})
+	p.emit(Event{Kind: EventFallback, Err: err, RequestID: r.id, span: p.spanOf(r)})
 	return &result{fallback: true, err: err}
 }
 
@@ -249,7 +249,7 @@ func (p *Pipeline) onStateChanged(from, to State) {
 func (p *Pipeline) onRetryScheduled(e failsafe.ExecutionScheduledEvent[*result]) {
 	r := requestOf(e.Context())
 	if p.adaptive == nil {
-		p.emit(Event{Kind: EventRetryScheduled, Attempt: e.Attempts(), Wait: e.Delay, Err: e.LastError(), RequestID: r.id, span: r.span})
+		p.emit(Event{Kind: EventRetryScheduled, Attempt: e.Attempts(), Wait: e.Delay, Err: e.LastError(), RequestID: r.id, span: p.spanOf(r)})
 	} else {
 		r.wait = e.Delay
 	}
@@ -259,13 +259,13 @@ func (p *Pipeline) onRetryScheduled(e failsafe.ExecutionScheduledEvent[*result])
 // onRetry reports a retry the budget permitted, just before it goes (adaptive profile).
 func (p *Pipeline) onRetry(e failsafe.ExecutionEvent[*result]) {
 	r := requestOf(e.Context())
-	p.emit(Event{Kind: EventRetryScheduled, Attempt: e.Attempts(), Wait: r.wait, Err: e.LastError(), RequestID: r.id, span: r.span})
+	p.emit(Event{Kind: EventRetryScheduled, Attempt: e.Attempts(), Wait: r.wait, Err: e.LastError(), RequestID: r.id, span: p.spanOf(r)})
 }
 
 // onBudgetExceeded reports a retry the budget refused (adaptive profile).
 func (p *Pipeline) onBudgetExceeded(e budget.ExceededEvent) {
 	r := requestOf(e.Context())
-	p.emit(Event{Kind: EventBudgetRefused, Attempt: e.Attempts(), Err: r.lastErr, RequestID: r.id, span: r.span})
+	p.emit(Event{Kind: EventBudgetRefused, Attempt: e.Attempts(), Err: r.lastErr, RequestID: r.id, span: p.spanOf(r)})
 }
 
 func (p *Pipeline) emit(e Event) {

@@ -59,36 +59,47 @@ const (
 	SpanEventFallback      = "chaoslab.fallback"             // the fallback answered: reason
 )
 
-// requestSpan is the span of the request of ctx, nil when the pipeline does not trace. A
-// request with an id has it as chaoslab.request_id.
-func (p *Pipeline) requestSpan(ctx context.Context, id uint64) trace.Span {
+// annotate puts a request's id on its span (the span of ctx) as chaoslab.request_id, when the
+// pipeline traces and the request has one.
+func (p *Pipeline) annotate(ctx context.Context, id uint64) {
+	if p.tracing.Tracer == nil || id == 0 {
+		return
+	}
+	if s := trace.SpanFromContext(ctx); s.IsRecording() {
+		s.SetAttributes(attribute.Int64(AttrRequestID, int64(id)))
+	}
+}
+
+// spanOf is the span of request r (the caller's span, in its context), nil when the pipeline
+// does not trace.
+func (p *Pipeline) spanOf(r *request) trace.Span {
 	if p.tracing.Tracer == nil {
 		return nil
 	}
-	s := trace.SpanFromContext(ctx)
-	if id != 0 && s.IsRecording() {
-		s.SetAttributes(attribute.Int64(AttrRequestID, int64(id)))
-	}
-	return s
+	return trace.SpanFromContext(r.caller)
 }
 
-// startCall starts the CLIENT span of r's current call, which will wait until deadline; ctx
-// carries it. Without a tracer: ctx and nil.
-func (p *Pipeline) startCall(ctx context.Context, r *request, deadline time.Time) (context.Context, trace.Span) {
+// startCall starts the CLIENT span of call n, permitted in the breaker's state ("" = no
+// breaker), which will wait until deadline; ctx carries it. Without a tracer: ctx and nil. The
+// attributes are set once the span is known to be recorded (no sampler here reads them), so an
+// unsampled call costs little more than its trace context.
+func (p *Pipeline) startCall(ctx context.Context, n int, state State, deadline time.Time) (context.Context, trace.Span) {
 	if p.tracing.Tracer == nil {
 		return ctx, nil
 	}
-	attrs := append(make([]attribute.KeyValue, 0, len(p.tracing.Call.Attributes)+3), p.tracing.Call.Attributes...)
-	if r.calls > 1 {
-		attrs = append(attrs, semconv.HTTPRequestResendCount(r.calls-1))
+	ctx, s := p.tracing.Tracer.Start(ctx, p.tracing.Call.Name, trace.WithSpanKind(trace.SpanKindClient))
+	if !s.IsRecording() {
+		return ctx, s
 	}
-	state := r.callState
+	s.SetAttributes(p.tracing.Call.Attributes...)
+	if n > 1 {
+		s.SetAttributes(semconv.HTTPRequestResendCount(n - 1))
+	}
 	if state == "" {
 		state = StateDisabled
 	}
-	attrs = append(attrs, attribute.String(AttrState, string(state)),
-		attribute.Float64(AttrTimeoutMS, ms(time.Until(deadline))))
-	return p.tracing.Tracer.Start(ctx, p.tracing.Call.Name, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+	s.SetAttributes(attribute.String(AttrState, string(state)), attribute.Float64(AttrTimeoutMS, ms(time.Until(deadline))))
+	return ctx, s
 }
 
 // startProbe starts the span of a probe, the root of a trace of its own; ctx carries it.
@@ -96,10 +107,12 @@ func (p *Pipeline) startProbe(ctx context.Context) (context.Context, trace.Span)
 	if p.tracing.Tracer == nil {
 		return ctx, nil
 	}
-	attrs := append(append(make([]attribute.KeyValue, 0, len(p.tracing.Probe.Attributes)+1), p.tracing.Probe.Attributes...),
-		attribute.String(AttrState, string(StateOpen)))
-	return p.tracing.Tracer.Start(ctx, p.tracing.Probe.Name, trace.WithNewRoot(), trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(attrs...))
+	ctx, s := p.tracing.Tracer.Start(ctx, p.tracing.Probe.Name, trace.WithNewRoot(), trace.WithSpanKind(trace.SpanKindClient))
+	if s.IsRecording() {
+		s.SetAttributes(p.tracing.Probe.Attributes...)
+		s.SetAttributes(attribute.String(AttrState, string(StateOpen)))
+	}
+	return ctx, s
 }
 
 // traceEvent puts e on its span: it ends a call's or a probe's span with its outcome, and adds

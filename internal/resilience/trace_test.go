@@ -385,3 +385,15 @@ func TestTracingOffChangesNothing(t *testing.T) {
 		t.Errorf("metrics differ\nwithout tracing:\n%s\nwith tracing:\n%s", offMetrics, onMetrics)
 	}
 }
+
+// TestRefusalReadsAsErrBreakerOpen: a refusal carries its state for the span and is, for
+// everyone else, ErrBreakerOpen: the same text (the fallback line and the answer's error) and
+// errors.Is.
+func TestRefusalReadsAsErrBreakerOpen(t *testing.T) {
+	for _, st := range []State{StateOpen, StateHalfOpen} {
+		err := refused(st)
+		if !errors.Is(err, ErrBreakerOpen) || err.Error() != ErrBreakerOpen.Error() || err.(*refusal).state != st || Retryable(err) {
+			t.Errorf("refused(%s) = %v (state %s), want ErrBreakerOpen's text, errors.Is it, not retryable", st, err, err.(*refusal).state)
+		}
+	}
+}
