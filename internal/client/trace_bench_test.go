@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
+	"chaoslab/internal/backend"
 	"chaoslab/internal/httpserve"
 	"chaoslab/internal/resilience"
 	"chaoslab/internal/tracing"
@@ -123,3 +124,53 @@ type discard struct{}
 
 func (discard) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
 func (discard) Shutdown(context.Context) error                             { return nil }
+
+// BenchmarkTracingLoopback is the healthy throughput of the real services over loopback, the
+// client in front of backend-service, both exporting their spans to an OTLP/HTTP receiver on
+// loopback: off, 1 % (parentbased_traceidratio) and 100 % (always_on). Every request is a real
+// HTTP request through both services, 16 at a time; the export (protobuf, HTTP, the receiver's
+// decoding) shares the machine with them, as it would a pod's CPU. ns/op is the time per
+// request of the whole run, so its inverse is the throughput:
+//
+//	go test -run '^$' -bench TracingLoopback -benchtime 20000x -count 3 ./internal/client/
+func BenchmarkTracingLoopback(b *testing.B) {
+	for _, bc := range []struct{ name, sampler, arg string }{
+		{"off", "", ""},
+		{"ratio_1pct", "parentbased_traceidratio", "0.01"},
+		{"always_on", "always_on", ""},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			rc, endpoint := collector(b)
+			env := map[string]string{}
+			if bc.sampler != "" {
+				env = map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_TRACES_SAMPLER": bc.sampler, "OTEL_TRACES_SAMPLER_ARG": bc.arg}
+			}
+			be := start(b, backend.Run, env)
+			env["BACKEND_URL"] = be.URL
+			cl := start(b, Run, env)
+			hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+			defer hc.CloseIdleConnections()
+			b.SetParallelism(8) // 16 requests at a time on 2 cores
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					resp, err := hc.Get(cl.URL + "/api/data")
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Fallback") != "" {
+						b.Errorf("status %d, fallback %q", resp.StatusCode, resp.Header.Get("X-Fallback"))
+						return
+					}
+				}
+			})
+			b.StopTimer()
+			cl.shutdown(b)
+			be.shutdown(b)
+			b.ReportMetric(float64(rc.Len())/float64(b.N), "spans/op")
+		})
+	}
+}

@@ -25,7 +25,7 @@ const (
 )
 
 // collector is a loopback OTLP/HTTP receiver; its URL is an OTEL_EXPORTER_OTLP_ENDPOINT.
-func collector(t *testing.T) (*otlprecv.Receiver, string) {
+func collector(t testing.TB) (*otlprecv.Receiver, string) {
 	t.Helper()
 	rc := otlprecv.New(0)
 	mux := http.NewServeMux()

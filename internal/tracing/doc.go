@@ -2,7 +2,8 @@
 // standard variables (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
 // OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG, OTEL_SERVICE_NAME), a Provider that exports over
 // OTLP/HTTP through a bounded queue off the request path, the SERVER span of every incoming
-// request (otelhttp) and the W3C trace context on outgoing requests.
+// request (the stable HTTP server conventions, worked out only for a sampled span) and the W3C
+// trace context on outgoing requests.
 //
 // Tracing is off unless an OTLP endpoint is set: then New returns a nil *Provider, whose methods
 // all do nothing, so a service runs exactly as it did without this package. The spans of the

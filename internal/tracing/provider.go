@@ -5,14 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
-	"go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -130,30 +127,16 @@ func (p *Provider) Tracer(scope string) trace.Tracer {
 	return p.tp.Tracer(scope)
 }
 
-// Handler wraps a service's whole handler h: every request gets a SERVER span (otelhttp, the
-// stable HTTP server conventions, named after its route, such as "GET /api/data"), child of the
-// W3C trace context it came with, if any. /healthz, /readyz and /metrics are traced only when
-// they come with a trace context (an adaptive probe, not a kubelet or a Prometheus scrape).
-// Tracing off: h itself.
+// Handler wraps a service's whole handler h: every request gets a SERVER span (the stable HTTP
+// server conventions, named after its route, such as "GET /api/data"), child of the W3C trace
+// context it came with, if any. /healthz, /readyz and /metrics are traced only when they come
+// with a trace context (an adaptive probe, not a kubelet or a Prometheus scrape). Tracing off: h
+// itself.
 func (p *Provider) Handler(h http.Handler) http.Handler {
 	if p == nil {
 		return h
 	}
-	return otelhttp.NewHandler(withRoute(h), "", otelhttp.WithTracerProvider(p.tp), otelhttp.WithPropagators(p.prop),
-		otelhttp.WithMeterProvider(noop.NewMeterProvider()), otelhttp.WithFilter(traced))
-}
-
-// withRoute puts the route the ServeMux chose on the request's span as http.route, which
-// otelhttp leaves out.
-func withRoute(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(w, r)
-		if _, route, ok := strings.Cut(r.Pattern, " "); ok {
-			trace.SpanFromContext(r.Context()).SetAttributes(semconv.HTTPRoute(route))
-		} else if r.Pattern != "" {
-			trace.SpanFromContext(r.Context()).SetAttributes(semconv.HTTPRoute(r.Pattern))
-		}
-	})
+	return p.serverSpans(h)
 }
 
 // traced reports whether a request gets a SERVER span.

@@ -292,6 +292,11 @@ func TestHandler(t *testing.T) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	})
 	mux.HandleFunc("GET /healthz", func(http.ResponseWriter, *http.Request) {})
+	var passedOn http.Header // what a call made while serving /api/next would send on
+	mux.HandleFunc("GET /api/next", func(w http.ResponseWriter, r *http.Request) {
+		passedOn = http.Header{}
+		p.Inject(r.Context(), passedOn)
+	})
 	srv := httptest.NewServer(p.Handler(mux))
 	defer srv.Close()
 	const parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
@@ -309,12 +314,17 @@ func TestHandler(t *testing.T) {
 	get("/api/data", parent)
 	get("/healthz", "")
 	get("/healthz", parent)
+	const unsampled = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"
+	get("/api/next", unsampled)
+	if got := passedOn.Get("traceparent"); !strings.HasPrefix(got, "00-0af7651916cd43dd8448eb211c80319c-") || !strings.HasSuffix(got, "-00") {
+		t.Errorf("a request that came unsampled passes on %q, want its trace, not sampled", got)
+	}
 	if err := p.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	spans := rc.Spans()
 	if len(spans) != 2 {
-		t.Fatalf("%d spans, want 2: /api/data and the /healthz that came with a traceparent", len(spans))
+		t.Fatalf("%d spans, want 2: /api/data and the /healthz that came with a traceparent (not the unsampled one)", len(spans))
 	}
 	s := spans[0]
 	if s.Name != "GET /api/data" || s.Kind != "SERVER" || s.TraceID != "0af7651916cd43dd8448eb211c80319c" ||
