@@ -47,11 +47,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	defer func() { // last: once the requests are done
-		if err := tp.Shutdown(context.Background()); err != nil {
-			logger.Warn(err.Error(), "event", "traces")
-		}
-	}()
+	defer tp.Close() // last: once the requests are done
 	pool, err := newPool(cfg, logger, reg)
 	if err != nil {
 		return err
@@ -62,10 +58,6 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	var ready atomic.Bool
 	h := NewServer(Deps{Instance: host, Ready: &ready, Metrics: hm, Registry: reg, Now: time.Now, PayloadBytes: cfg.PayloadBytes,
 		Capacity: pool, Logger: logger, Tracing: tp})
-	if tp != nil {
-		logger.Info("traces to "+cfg.Tracing.URL(), "event", "traces", "endpoint", cfg.Tracing.URL(),
-			"sampler", cfg.Tracing.Sampler, "sampler_arg", cfg.Tracing.SamplerArg, "service", cfg.Tracing.ServiceName)
-	}
 	return httpserve.Serve(ctx, httpserve.Options{
 		Addr: cfg.ListenAddr, Handler: h, Logger: logger, Ready: &ready,
 		ShutdownTimeout: cfg.ShutdownTimeout, Drain: cfg.ShutdownDrain, WriteTimeout: writeTimeout,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"sync/atomic"
@@ -53,7 +52,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	defer shutdownTraces(tp, logger) // last: once the probes have stopped and the requests are done
+	defer tp.Close() // last: once the probes have stopped and the requests are done
 	spans, err := cfg.spans(tp)
 	if err != nil {
 		return err
@@ -75,10 +74,6 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	h := NewServer(Deps{Config: cfg, Pipeline: pipeline, Backend: backend, AttemptRecords: lease, Ready: &ready, Metrics: hm, Registry: gatherer,
 		Tracing: tp})
 	logger.Info("configured", "backend", cfg.BackendURL, "resilience", cfg.Effective()["RESILIENCE"], "jitter_seed", seed)
-	if tp != nil {
-		logger.Info("traces to "+cfg.Tracing.URL(), "event", "traces", "endpoint", cfg.Tracing.URL(),
-			"sampler", cfg.Tracing.Sampler, "sampler_arg", cfg.Tracing.SamplerArg, "service", cfg.Tracing.ServiceName)
-	}
 	return httpserve.Serve(ctx, httpserve.Options{
 		Addr: cfg.ListenAddr, Handler: h, Logger: logger, Ready: &ready,
 		ShutdownTimeout: cfg.ShutdownTimeout, Drain: cfg.ShutdownDrain, WriteTimeout: cfg.RequestTimeout + writeSlack,
@@ -102,12 +97,4 @@ func (c Config) spans(tp *tracing.Provider) (resilience.Tracing, error) {
 	return resilience.Tracing{Tracer: tp.Tracer("chaoslab/internal/resilience"),
 		Call:  resilience.SpanStart{Name: call, Attributes: callAttrs},
 		Probe: resilience.SpanStart{Name: probe, Attributes: probeAttrs}}, nil
-}
-
-// shutdownTraces sends the spans still queued (tracing.FlushTimeout at most) and logs what
-// became of every span; a flush cut short is logged too.
-func shutdownTraces(tp *tracing.Provider, logger *slog.Logger) {
-	if err := tp.Shutdown(context.Background()); err != nil {
-		logger.Warn(err.Error(), "event", "traces")
-	}
 }

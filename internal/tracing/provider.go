@@ -26,6 +26,10 @@ const FlushTimeout = 5 * time.Second
 // failLogEvery is the least time between two lines about failed exports.
 const failLogEvery = time.Minute
 
+// LogEvent is the event attribute of the tracing's log records: where the spans go (at the
+// start), failed exports, and what became of the spans (at the end).
+const LogEvent = "traces"
+
 // Options are a Provider's dependencies.
 type Options struct {
 	Tier     string                // TIER, on the resource as chaoslab.tier; "" = none
@@ -48,8 +52,8 @@ type Provider struct {
 	url   string
 }
 
-// New makes the Provider of cfg, or returns nil when cfg is off (no endpoint). Nothing is sent
-// before the first span ends; the receiver need not be up.
+// New makes the Provider of cfg and logs where the spans go, or returns nil when cfg is off (no
+// endpoint). Nothing is sent before the first span ends; the receiver need not be up.
 func New(ctx context.Context, cfg Config, o Options) (*Provider, error) {
 	if !cfg.Enabled() {
 		return nil, nil
@@ -78,6 +82,8 @@ func New(ctx context.Context, cfg Config, o Options) (*Provider, error) {
 			return nil, fmt.Errorf("traces: registering the span counts: %w", err)
 		}
 	}
+	p.log.Info("traces to "+p.url, "event", LogEvent, "endpoint", p.url, "sampler", cfg.Sampler,
+		"sampler_arg", cfg.SamplerArg, "service", cfg.ServiceName)
 	return p, nil
 }
 
@@ -181,12 +187,19 @@ func (p *Provider) Shutdown(ctx context.Context) error {
 	}
 	p.log.LogAttrs(context.Background(), level,
 		fmt.Sprintf("traces: %d spans exported to %s, %d dropped (queue full), %d failed to send, %d unsent at shutdown, since the start", c.Exported, p.url, c.Dropped, c.Failed, c.Queued),
-		slog.String("event", "traces"), slog.Int64("exported", c.Exported), slog.Int64("dropped", c.Dropped),
+		slog.String("event", LogEvent), slog.Int64("exported", c.Exported), slog.Int64("dropped", c.Dropped),
 		slog.Int64("failed", c.Failed), slog.Int64("unsent", c.Queued))
 	if err != nil {
 		return fmt.Errorf("traces: flushing the spans to %s: %w", p.url, err)
 	}
 	return nil
+}
+
+// Close is Shutdown for a service's last step: a flush cut short is logged, not returned.
+func (p *Provider) Close() {
+	if err := p.Shutdown(context.Background()); err != nil {
+		p.log.Warn(err.Error(), "event", LogEvent)
+	}
 }
 
 // register puts the span counts on reg, read from the queue at each scrape.
@@ -224,7 +237,7 @@ func (f *failLog) failed(err error, spans int) {
 	f.errors++
 	if now := time.Now(); now.Sub(f.last) >= failLogEvery {
 		f.p.log.Warn(fmt.Sprintf("traces: %d exports to %s failed, %d spans lost, since the last such line; the last: %v", f.errors, f.p.url, f.spans, err),
-			"event", "traces", "failed", f.spans, "error", err.Error())
+			"event", LogEvent, "failed", f.spans, "error", err.Error())
 		f.last, f.spans, f.errors = now, 0, 0
 	}
 }
