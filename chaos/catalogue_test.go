@@ -19,6 +19,7 @@ import (
 
 	"chaoslab/chaos"
 	"chaoslab/internal/experiment"
+	"chaoslab/internal/topology"
 )
 
 // catalogueRow is one row of the catalogue's table (issue 10): what each entry must say, and its
@@ -26,21 +27,40 @@ import (
 type catalogueRow struct {
 	name     string
 	defaults string
-	netns    bool              // runs on --stack netns
-	params   map[string]number // configuration variables and their default values
+	netns    bool           // runs on --stack netns
+	params   map[string]any // configuration variables and their default values (numbers, or fault_target's name)
+	topology string         // the topology its chaoslab extension names ("" = none): local only, no k8s file
 }
 
-type number = float64
+// target is the fault_target parameter of every entry whose fault is a Toxiproxy toxic or the
+// partition: the proxy the fault is put on, the backend's by default.
+const target = "backend"
 
 var catalogueTable = []catalogueRow{
-	{"network-partition", "30 s", true, map[string]number{"partition_duration": 30}},
-	{"backend-latency", "1500 ms ± 200 ms for 30 s", false, map[string]number{"latency_ms": 1500, "jitter_ms": 200, "fault_duration": 30}},
-	{"backend-latency-within-timeout", "300 ms for 30 s", false, map[string]number{"latency_ms": 300, "jitter_ms": 0, "fault_duration": 30}},
-	{"http-errors", "30 % for 30 s", true, map[string]number{"error_percentage": 30, "error_status": 503, "fault_duration": 30}},
-	{"backend-crash", "restart after 15 s", true, map[string]number{"restart_after": 15}},
-	{"flapping-partition", "3 s on, 3 s off, 5 cycles", true, map[string]number{"on_seconds": 3, "off_seconds": 3, "cycles": 5}},
-	{"slow-body", "1 KB/s for 30 s", false, map[string]number{"rate_kbps": 1, "fault_duration": 30}},
-	{"connection-reset", "30 s", false, map[string]number{"fault_duration": 30}},
+	{"network-partition", "30 s", true, map[string]any{"partition_duration": 30.0, "fault_target": target}, ""},
+	{"backend-latency", "1500 ms ± 200 ms for 30 s", false, map[string]any{"latency_ms": 1500.0, "jitter_ms": 200.0, "fault_duration": 30.0, "fault_target": target}, ""},
+	{"backend-latency-within-timeout", "300 ms for 30 s", false, map[string]any{"latency_ms": 300.0, "jitter_ms": 0.0, "fault_duration": 30.0, "fault_target": target}, ""},
+	{"http-errors", "30 % for 30 s", true, map[string]any{"error_percentage": 30.0, "error_status": 503.0, "fault_duration": 30.0}, ""},
+	{"backend-crash", "restart after 15 s", true, map[string]any{"restart_after": 15.0}, ""},
+	{"flapping-partition", "3 s on, 3 s off, 5 cycles", true, map[string]any{"on_seconds": 3.0, "off_seconds": 3.0, "cycles": 5.0, "fault_target": target}, ""},
+	{"slow-body", "1 KB/s for 30 s", false, map[string]any{"rate_kbps": 1.0, "fault_duration": 30.0, "fault_target": target}, ""},
+	{"connection-reset", "30 s", false, map[string]any{"fault_duration": 30.0, "fault_target": target}, ""},
+	{"retry-storm", "10 s outage, chain-3", false, map[string]any{"partition_duration": 10.0, "fault_target": target}, "chain-3"},
+	{"capacity-drop", "4 times slower for 30 s, single", false, map[string]any{"service_time_factor": 4.0, "fault_duration": 30.0}, "single"},
+	{"load-spike", "100 requests/s for 10 s, single", false, map[string]any{"spike_rate": 100.0, "fault_duration": 10.0}, "single"},
+	{"metastable", "4 times slower for 10 s, then 30 s of watch, single", false, map[string]any{"service_time_factor": 4.0, "fault_duration": 10.0, "watch_duration": 30.0}, "single"},
+}
+
+// rowOf is the table's row of an entry.
+func rowOf(t *testing.T, name string) catalogueRow {
+	t.Helper()
+	for _, r := range catalogueTable {
+		if r.name == name {
+			return r
+		}
+	}
+	t.Fatalf("%s is not in the catalogue's table", name)
+	return catalogueRow{}
 }
 
 // urlKeys are the configuration entries every experiment shares with the partition.
@@ -161,6 +181,87 @@ func TestCatalogueFilesValidate(t *testing.T) {
 			}
 			checkPauses(t, doc, conf)
 			checkURLs(t, doc)
+			checkObjectives(t, doc)
+		})
+	}
+}
+
+// chaoslabExtension is an experiment's extension named chaoslab (nil without one).
+func chaoslabExtension(doc map[string]any) map[string]any {
+	exts, _ := doc["extensions"].([]any)
+	for _, e := range exts {
+		if ext, _ := e.(map[string]any); ext["name"] == "chaoslab" {
+			return ext
+		}
+	}
+	return nil
+}
+
+// writesTo says whether the method writes to the fault API path (after ${toxiproxy_url}).
+func writesTo(doc map[string]any, path string) bool {
+	for _, a := range activities(doc, "method") {
+		p := provider(a)
+		if httpMethod(p) != "GET" && p["url"] == "${toxiproxy_url}"+path {
+			return true
+		}
+	}
+	return false
+}
+
+// Every entry whose fault is a Toxiproxy toxic or the partition takes fault_target (default
+// backend) and addresses its proxy only through it, so --var fault_target=mid moves the fault to
+// a tier's hop under a topology; the others say in their description why they have none.
+func TestFaultTarget(t *testing.T) {
+	for _, row := range catalogueTable {
+		t.Run(row.name, func(t *testing.T) {
+			path := filepath.Join("local", row.name+"-experiment.json")
+			doc := readDoc(t, path)
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(data), "/proxies/backend") {
+				t.Error("a URL names proxy backend: use /proxies/${fault_target}")
+			}
+			toxic := writesTo(doc, "/proxies/${fault_target}/toxics") || writesTo(doc, "/faults/flapping")
+			_, has := row.params["fault_target"]
+			desc, _ := doc["description"].(string)
+			switch {
+			case toxic != has:
+				t.Errorf("a toxic or the partition: %t; fault_target: %t; want both or neither", toxic, has)
+			case has && !strings.Contains(desc, "--var fault_target=NAME"):
+				t.Errorf("the description does not say how to target a tier (--var fault_target=NAME)")
+			case !has && !strings.Contains(desc, "no fault_target"):
+				t.Errorf("the description does not say that the fault cannot target a tier (no fault_target)")
+			}
+		})
+	}
+}
+
+// An entry's topology (extensions[chaoslab].topology) is the table's and a built-in; the
+// triggers of overload (a capacity fault, a load spike) run on a backend of finite capacity.
+func TestCatalogueTopologies(t *testing.T) {
+	for _, row := range catalogueTable {
+		t.Run(row.name, func(t *testing.T) {
+			doc := readDoc(t, filepath.Join("local", row.name+"-experiment.json"))
+			got, _ := chaoslabExtension(doc)["topology"].(string)
+			if got != row.topology {
+				t.Fatalf("extensions[chaoslab].topology = %q, want %q", got, row.topology)
+			}
+			if got == "" {
+				return
+			}
+			topo, err := topology.Load(got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if topo.Source != "built-in "+got {
+				t.Errorf("topology %s comes from %s, want a built-in", got, topo.Source)
+			}
+			overload := writesTo(doc, "/faults/capacity") || writesTo(doc, "/faults/spike")
+			if _, finite := topo.Backend["BACKEND_WORKERS"]; overload && !finite {
+				t.Errorf("a capacity fault or a spike on topology %s, whose backend has no BACKEND_WORKERS", got)
+			}
 		})
 	}
 }
@@ -250,6 +351,7 @@ func TestCatalogue(t *testing.T) {
 	}
 
 	const reason = "--stack netns has no Toxiproxy"
+	const topoReason = "needs a topology"
 	for i, e := range entries {
 		row := catalogueTable[i]
 		t.Run(e.Name, func(t *testing.T) {
@@ -266,17 +368,21 @@ func TestCatalogue(t *testing.T) {
 			if row.netns {
 				wantStacks = append(wantStacks, "netns")
 			}
-			wantStacks = append(wantStacks, "k8s") // every entry has its chaos/k8s file
-			if ok, why := e.Supports("k8s"); !ok || why != "" {
+			if row.topology == "" {
+				wantStacks = append(wantStacks, "k8s") // every entry without a topology has its chaos/k8s file
+			}
+			if ok, why := e.Supports("k8s"); ok != (row.topology == "") || (ok == (why != "")) {
 				t.Errorf("Supports(k8s) = %t, %q", ok, why)
 			}
 			if !slices.Equal(e.Stacks, wantStacks) {
 				t.Errorf("Stacks = %v, want %v", e.Stacks, wantStacks)
 			}
-			if row.netns && len(e.Unavailable) != 0 {
+			switch {
+			case row.netns && len(e.Unavailable) != 0:
 				t.Errorf("Unavailable = %v, want none", e.Unavailable)
-			}
-			if !row.netns && (len(e.Unavailable) != 1 || !strings.Contains(e.Unavailable["netns"], reason)) {
+			case row.topology != "" && (len(e.Unavailable) != 2 || !strings.Contains(e.Unavailable["netns"], topoReason) || !strings.Contains(e.Unavailable["k8s"], topoReason)):
+				t.Errorf("Unavailable = %v, want netns and k8s, each saying %q", e.Unavailable, topoReason)
+			case !row.netns && row.topology == "" && (len(e.Unavailable) != 1 || !strings.Contains(e.Unavailable["netns"], reason)):
 				t.Errorf("Unavailable = %v, want only netns, saying %q", e.Unavailable, reason)
 			}
 			if ok, why := e.Supports("local"); !ok || why != "" {
@@ -327,10 +433,12 @@ type injection struct {
 }
 
 // injections classifies every write to the fault API in the method. Anything it does not know
-// is an error: a new kind of fault must teach this test its rollback.
+// is an error: a new kind of fault must teach this test its rollback. A method may end a fault
+// it made itself (metastable ends its trigger, then watches): a rollback must still undo it.
 func injections(t *testing.T, doc map[string]any) []injection {
 	t.Helper()
 	var out []injection
+	made := map[string]bool{} // the undos of the faults the method made so far
 	for _, a := range activities(doc, "method") {
 		p := provider(a)
 		method := httpMethod(p)
@@ -341,23 +449,30 @@ func injections(t *testing.T, doc map[string]any) []injection {
 		if a["type"] != "action" {
 			t.Errorf("method %q: %s %s is a write, so it should be an action", name, method, url)
 		}
-		if h, _ := p["headers"].(map[string]any); h["Content-Type"] != "application/json" {
+		if h, _ := p["headers"].(map[string]any); p["arguments"] != nil && h["Content-Type"] != "application/json" {
 			t.Errorf("method %q: no Content-Type: application/json header, so the arguments would be sent as a form", name)
 		}
 		args, _ := p["arguments"].(map[string]any)
 		argName, _ := args["name"].(string)
 		path, _ := strings.CutPrefix(url, "${toxiproxy_url}")
+		var undo string
 		switch {
-		case method == "POST" && (path == "/proxies/backend/toxics" || path == "/faults/http" || path == "/faults/flapping"):
+		case method == "POST" && (path == "/proxies/${fault_target}/toxics" || path == "/faults/http" || path == "/faults/flapping" ||
+			path == "/faults/capacity" || path == "/faults/spike"):
 			if argName == "" {
 				t.Errorf("method %q: POST %s without a name", name, url)
 			}
-			out = append(out, injection{name, "DELETE " + url + "/" + argName})
+			undo = "DELETE " + url + "/" + argName
 		case method == "POST" && strings.HasPrefix(path, "/processes/") && strings.HasSuffix(path, "/kill"):
-			out = append(out, injection{name, "POST " + strings.TrimSuffix(url, "/kill") + "/start"})
+			undo = "POST " + strings.TrimSuffix(url, "/kill") + "/start"
+		case made[method+" "+url]:
+			continue // the method ends a fault of its own; its rollback is checked with the fault
 		default:
 			t.Errorf("method %q: %s %s is not a fault this test knows how to undo", name, method, url)
+			continue
 		}
+		made[undo] = true
+		out = append(out, injection{name, undo})
 	}
 	return out
 }
@@ -400,8 +515,8 @@ func TestCatalogueParameters(t *testing.T) {
 			doc := readDoc(t, filepath.Join("local", row.name+"-experiment.json"))
 			conf, _ := doc["configuration"].(map[string]any)
 			for k, want := range row.params {
-				if got, ok := conf[k].(float64); !ok || got != want {
-					t.Errorf("configuration.%s = %v, want the plain number %v", k, conf[k], want)
+				if got := conf[k]; got != want {
+					t.Errorf("configuration.%s = %v, want the plain value %v", k, got, want)
 				}
 			}
 			for k := range conf {
@@ -411,12 +526,17 @@ func TestCatalogueParameters(t *testing.T) {
 					}
 				}
 			}
-			// Each parameter is used whole ("${name}", so its type survives), in a provider's
-			// arguments or a pause.
+			// Each number is used whole ("${name}", so its type survives), in a provider's
+			// arguments or a pause; fault_target names a proxy in the fault's URLs (or the
+			// flapping partition's arguments).
 			data, _ := json.Marshal(map[string]any{"method": doc["method"]})
-			for k := range row.params {
-				if !bytes.Contains(data, []byte(`"${`+k+`}"`)) {
-					t.Errorf("parameter %s is never used as a whole \"${%s}\" in the method", k, k)
+			for k, v := range row.params {
+				ref := `"${` + k + `}"`
+				if _, text := v.(string); text {
+					ref = `${` + k + `}`
+				}
+				if !bytes.Contains(data, []byte(ref)) {
+					t.Errorf("parameter %s is never used as %s in the method", k, ref)
 				}
 			}
 		})
@@ -489,7 +609,8 @@ func TestVarsReachProviders(t *testing.T) {
 		"partition_duration": int64(0), "fault_duration": int64(0), "restart_after": int64(0),
 		"latency_ms": int64(1234), "jitter_ms": int64(56), "error_percentage": int64(50),
 		"error_status": int64(500), "on_seconds": int64(7), "off_seconds": int64(2),
-		"cycles": int64(9), "rate_kbps": int64(7),
+		"cycles": int64(9), "rate_kbps": int64(7), "fault_target": "mid",
+		"service_time_factor": int64(3), "spike_rate": int64(42), "watch_duration": int64(0),
 	}
 	for _, row := range catalogueTable {
 		t.Run(row.name, func(t *testing.T) {
@@ -537,13 +658,19 @@ func TestVarsReachProviders(t *testing.T) {
 			// What each write to the fault API should have carried, after substitution.
 			vals := map[string]any{}
 			for k, v := range vars {
-				vals[k] = float64(v.(int64)) // as the recorder decodes numbers
+				if n, ok := v.(int64); ok {
+					v = float64(n) // as the recorder decodes numbers
+				}
+				vals[k] = v
 			}
 			want := map[string]any{}
 			for _, a := range activities(readDoc(t, path), "method") {
 				p := provider(a)
 				if httpMethod(p) == "POST" {
 					u, _ := strings.CutPrefix(p["url"].(string), "${toxiproxy_url}")
+					if _, ok := vars["fault_target"]; ok {
+						u = strings.ReplaceAll(u, "${fault_target}", vars["fault_target"].(string))
+					}
 					want[u] = substituteWhole(p["arguments"], vals)
 				}
 			}
@@ -559,5 +686,23 @@ func TestVarsReachProviders(t *testing.T) {
 				t.Errorf("the fault API received\n%v\nwant\n%v", got, want)
 			}
 		})
+	}
+}
+
+// An entry's call graph comes from its chaoslab extension: the live page and soak leave such
+// entries to chaoslab run, which starts the graph.
+func TestEntryTopology(t *testing.T) {
+	entries, err := chaos.Catalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, e := range entries {
+		got[e.Name] = e.Topology
+	}
+	for name, want := range map[string]string{"network-partition": "", "retry-storm": "chain-3", "metastable": "single", "load-spike": "single"} {
+		if got[name] != want {
+			t.Errorf("%s: Topology = %q, want %q", name, got[name], want)
+		}
 	}
 }

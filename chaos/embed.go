@@ -51,6 +51,10 @@ var order = []string{
 	"flapping-partition",
 	"slow-body",
 	"connection-reset",
+	"retry-storm",
+	"capacity-drop",
+	"load-spike",
+	"metastable",
 }
 
 const (
@@ -70,6 +74,7 @@ type Entry struct {
 	Defaults    string            // from the chaoslab extension
 	Stacks      []string          // stacks that support it
 	Unavailable map[string]string // stack -> why not (never nil; empty when every stack is listed)
+	Topology    string            // the call graph the experiment names (extension "topology"); "" = today's two services
 	Data        []byte            // the JSON as embedded
 }
 
@@ -191,6 +196,7 @@ type document struct {
 type extension struct {
 	Name      string          `json:"name"`
 	Catalogue json.RawMessage `json:"catalogue"`
+	Topology  string          `json:"topology"`
 }
 
 type catalogue struct {
@@ -223,6 +229,7 @@ func load(fsys fs.FS, dir, name string) (Entry, error) {
 		return Entry{}, fmt.Errorf("%s: the experiment has no title", repoPath)
 	}
 	var raw json.RawMessage
+	var topo string
 	for _, x := range doc.Extensions {
 		if x.Name != extName {
 			continue
@@ -230,7 +237,7 @@ func load(fsys fs.FS, dir, name string) (Entry, error) {
 		if raw != nil {
 			return Entry{}, fmt.Errorf("%s: two extensions are named %q", repoPath, extName)
 		}
-		raw = x.Catalogue
+		raw, topo = x.Catalogue, x.Topology
 		if raw == nil {
 			raw = json.RawMessage("null")
 		}
@@ -254,7 +261,7 @@ func load(fsys fs.FS, dir, name string) (Entry, error) {
 	return Entry{
 		Name: name, Path: repoPath, Title: doc.Title,
 		Fault: c.Fault, Defaults: c.Defaults, Stacks: c.Stacks, Unavailable: c.Unavailable,
-		Data: data,
+		Topology: topo, Data: data,
 	}, nil
 }
 

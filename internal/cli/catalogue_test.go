@@ -89,11 +89,12 @@ func TestRunCatalogueNamesRefused(t *testing.T) {
 	}
 }
 
-// suiteFlags shorten every catalogue entry: faults of 2 s, a 1 s breaker wait, fast retries; the
-// catalogue's own objectives still hold.
+// suiteFlags shorten every catalogue entry: faults of 2 s (the triggers of overload too, and 1 s
+// of watch after metastable's), a 1 s breaker wait, fast retries; the catalogue's own
+// objectives still hold.
 var suiteFlags = []string{"--rps", "20", "--warmup", "1s", "--recovery", "3s",
 	"--var", "partition_duration:int=2", "--var", "fault_duration:int=2", "--var", "restart_after:int=2",
-	"--var", "on_seconds:int=2", "--var", "off_seconds:int=2", "--var", "cycles:int=2",
+	"--var", "on_seconds:int=2", "--var", "off_seconds:int=2", "--var", "cycles:int=2", "--var", "watch_duration:int=1",
 	"--env", "REQUEST_TIMEOUT=3s", "--env", "RETRY_INITIAL_BACKOFF=20ms", "--env", "RETRY_MAX_BACKOFF=200ms",
 	"--env", "CB_WAIT_DURATION=1s"}
 
@@ -102,7 +103,7 @@ var suiteFlags = []string{"--rps", "20", "--warmup", "1s", "--recovery", "3s",
 // the breaker and fallbacks did.
 func TestSuite(t *testing.T) {
 	if testing.Short() {
-		t.Skip("the whole catalogue on the local stack (about 80 s)")
+		t.Skip("the whole catalogue on the local stack (about 95 s)")
 	}
 	t.Setenv(envTestMain, "1")
 	out := filepath.Join(t.TempDir(), "suite")
@@ -289,6 +290,10 @@ var checks = map[string]func(t *testing.T, ev *evidence){
 			t.Errorf("%d reset attempts, %d timeouts: want fast failures, no timeout", reset, ev.count(timedOut))
 		}
 	},
+	"retry-storm":   checkRetryStormSuite,
+	"capacity-drop": checkCapacityDrop,
+	"load-spike":    checkLoadSpike,
+	"metastable":    checkMetastable,
 }
 
 // Interrupting a run in the middle of each kind of fault leaves nothing behind: the rollbacks
@@ -297,7 +302,7 @@ func TestInterruptedMidFault(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end lab runs")
 	}
-	for _, name := range []string{"network-partition", "backend-latency", "http-errors", "backend-crash", "flapping-partition"} {
+	for _, name := range []string{"network-partition", "backend-latency", "http-errors", "backend-crash", "flapping-partition", "capacity-drop", "load-spike"} {
 		t.Run(name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "results")
 			cmd, stdout, exited := startChaoslab(t, "run", name, "--out", out, "--rps", "20", "--warmup", "500ms", "--recovery", "1s",

@@ -96,6 +96,12 @@ func runEntry(ctx context.Context, e *env, f runFlags, en chaos.Entry, args []st
 	if err != nil {
 		return nil, err.Error()
 	}
+	if p, ok := f.plug.(lab.Processes); ok { // each entry its own topology (checkSuite checked them all)
+		if p.Topology, err = topologyFor(exp, f.topology, f.stack); err != nil {
+			return nil, err.Error()
+		}
+		f.plug = p
+	}
 	cfg := labConfig(e, f, args)
 	cfg.Experiment, cfg.ExperimentName, cfg.OutDir = exp, name, filepath.Join(f.out, en.Name)
 	if cfg.Objectives, err = objectivesFor(exp, f.objectives); err != nil {

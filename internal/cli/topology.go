@@ -1,13 +1,15 @@
 package cli
 
 import (
+	"strings"
+
 	"chaoslab/internal/cmdutil"
 	"chaoslab/internal/experiment"
 	"chaoslab/internal/topology"
 )
 
 // topologyHelp is what --help says of --topology, for run and up alike.
-const topologyHelp = "start a call graph of client-service tiers instead of one client: a YAML or JSON FILE, or a built-in NAME (chain-3, fan-in); --stack local only"
+var topologyHelp = "start a call graph of client-service tiers instead of one client: a YAML or JSON FILE, or a built-in NAME (" + strings.Join(topology.Names(), ", ") + "); --stack local only"
 
 // topologyFor is the topology a run starts: --topology (flag), else the experiment's
 // extensions[chaoslab].topology, else none (nil). --stack none starts nothing, so it ignores the
@@ -44,7 +46,7 @@ func experimentTopology(exp *experiment.Experiment) (string, error) {
 	}
 	ref, ok := v.(string)
 	if !ok || ref == "" {
-		return "", cmdutil.Usagef("extensions[chaoslab].topology must be a topology's file or built-in name (%s), got %v", "chain-3, fan-in", v)
+		return "", cmdutil.Usagef("extensions[chaoslab].topology must be a topology's file or built-in name (%s), got %v", strings.Join(topology.Names(), ", "), v)
 	}
 	return ref, nil
 }

@@ -28,6 +28,12 @@ type APIConfig struct {
 	Processes ProcessControl // nil = no /processes
 	OnChange  func(Change)   // every fault on/off transition; may be nil
 	OnProcess func(ProcessEvent)
+	// Backend is the backend's base URL, reached directly (not through the faults):
+	// /faults/capacity changes its capacity through its /api/capacity. "" = no capacity fault.
+	Backend string
+	// Clients are the entry clients' base URLs: /faults/spike sends its requests to their
+	// /api/data. None = no load spike (SetClients may give them once the clients run).
+	Clients []string
 	// Routes are more routes, by ServeMux pattern (e.g. "GET /healthz"), served before
 	// Toxiproxy's API; nil = none.
 	Routes map[string]http.Handler
@@ -40,6 +46,8 @@ type API struct {
 	track *tracker
 	procs *processes // nil without Processes
 	flap  *flapping
+	cap   *capacityFaults
+	spike *spikes
 	srv   *http.Server
 	ln    net.Listener
 }
@@ -57,7 +65,9 @@ func StartAPI(cfg APIConfig) (*API, error) {
 	}
 	a.track = newTracker(cfg.OnChange, sources...)
 	a.flap = newFlapping(cfg.TCP, a.track.check)
-	a.track.sources = append(a.track.sources, a.flap.Injected)
+	a.cap = newCapacityFaults(cfg.Backend)
+	a.spike = newSpikes(a.track.check, cfg.Clients)
+	a.track.sources = append(a.track.sources, a.flap.Injected, a.cap.Injected, a.spike.Injected)
 	if cfg.Processes != nil {
 		a.procs = newProcesses(cfg.Processes, a.track.check, cfg.OnProcess)
 		a.track.sources = append(a.track.sources, a.procs.Injected)
@@ -74,6 +84,8 @@ func (a *API) routes() http.Handler {
 		a.cfg.HTTP.Register(mux)
 	}
 	a.flap.register(mux)
+	a.cap.register(mux)
+	a.spike.register(mux)
 	if a.procs != nil {
 		a.procs.register(mux)
 	}
@@ -132,17 +144,23 @@ func (a *API) Leftover() (bool, string) {
 		parts = append(parts, detail)
 	}
 	parts = append(parts, a.flap.scheduled()...)
+	parts = append(parts, a.spike.scheduled()...)
 	if a.procs != nil {
 		parts = append(parts, a.procs.scheduled()...)
 	}
 	return len(parts) > 0, strings.Join(parts, "; ")
 }
 
-// Reset removes every fault: toxics and HTTP faults removed, flapping stopped (healed), services
-// a fault took down started again.
+// SetClients sets the entry clients' base URLs a load spike sends to (APIConfig.Clients), for a
+// stack that starts its clients after the API.
+func (a *API) SetClients(urls ...string) { a.spike.setClients(urls) }
+
+// Reset removes every fault: toxics and HTTP faults removed, flapping stopped (healed), a load
+// spike stopped, the backend's capacity restored, services a fault took down started again.
 func (a *API) Reset(ctx context.Context) error {
 	a.flap.stop(false)
-	errs := []error{a.cfg.TCP.Reset(ctx)}
+	a.spike.stop(false)
+	errs := []error{a.cfg.TCP.Reset(ctx), a.cap.Reset(ctx)}
 	if a.cfg.HTTP != nil {
 		errs = append(errs, a.cfg.HTTP.Reset(ctx))
 	}
@@ -153,14 +171,15 @@ func (a *API) Reset(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Close removes every fault, cancels scheduled restarts (nothing starts after it) and stops the
-// API and the TCP fault (the proxy closes its connections).
+// Close removes every fault, cancels scheduled restarts and stops a load spike (nothing starts
+// after it) and stops the API and the TCP fault (the proxy closes its connections).
 func (a *API) Close(ctx context.Context) error {
 	a.flap.stop(true)
+	a.spike.stop(true)
 	if a.procs != nil {
 		a.procs.close()
 	}
-	var errs []error
+	errs := []error{a.cap.Reset(ctx)}
 	if a.cfg.HTTP != nil {
 		errs = append(errs, a.cfg.HTTP.Reset(ctx))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -56,19 +57,33 @@ func (f *fakeProcs) Status(s string) ProcessStatus {
 }
 
 // startAPI starts the API over a partition fake and the given processes.
-func startAPI(t *testing.T, procs ProcessControl) (*API, *changes, *fakePartitioner, *[]ProcessEvent) {
+// processLog keeps the API's process events; they are reported from the goroutines that
+// watch the processes, so a test reads them with list.
+type processLog struct {
+	mu     sync.Mutex
+	events []ProcessEvent
+}
+
+func (l *processLog) add(e ProcessEvent) { l.mu.Lock(); l.events = append(l.events, e); l.mu.Unlock() }
+
+func (l *processLog) list() []ProcessEvent {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.events)
+}
+
+func startAPI(t *testing.T, procs ProcessControl) (*API, *changes, *fakePartitioner, *processLog) {
 	t.Helper()
 	var ch changes
 	var fp fakePartitioner
-	var mu sync.Mutex
-	var events []ProcessEvent
+	events := &processLog{}
 	a, err := StartAPI(APIConfig{Addr: "127.0.0.1:0", TCP: NewPartitionAPI(PartitionAPIConfig{Partitioner: &fp}), Processes: procs, OnChange: ch.add,
-		OnProcess: func(e ProcessEvent) { mu.Lock(); events = append(events, e); mu.Unlock() }})
+		OnProcess: events.add})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close(context.Background()) })
-	return a, &ch, &fp, &events
+	return a, &ch, &fp, events
 }
 
 func TestKillAndRestartAfterDelay(t *testing.T) {
@@ -94,8 +109,9 @@ func TestKillAndRestartAfterDelay(t *testing.T) {
 	if len(got) != 2 || got[0].Kind != KindCrash || !got[0].Active || got[1].Active || got[1].Time.Sub(got[0].Time) < 200*time.Millisecond {
 		t.Errorf("changes = %+v, want crash on, then off at least 200ms later", got)
 	}
-	if len(*events) != 2 || (*events)[0].Action != "kill" || (*events)[1].Action != "start" || (*events)[1].PID != 101 || (*events)[1].Since < 200*time.Millisecond {
-		t.Errorf("process events = %+v", *events)
+	eventually(t, func() bool { return len(events.list()) == 2 })
+	if evs := events.list(); len(evs) != 2 || evs[0].Action != "kill" || evs[1].Action != "start" || evs[1].PID != 101 || evs[1].Since < 200*time.Millisecond {
+		t.Errorf("process events = %+v", evs)
 	}
 }
 

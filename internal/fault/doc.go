@@ -14,7 +14,12 @@
 //     percentage + duration).
 //   - Process faults (/processes/...): kill a service with a signal and restart it after a delay,
 //     as a kubelet would.
-//   - A flapping partition (/faults/flapping): the partition on and off on a schedule.
+//   - A flapping partition (/faults/flapping): the partition on and off on a schedule, at proxy
+//     "backend" or (Hops, the local stack's call graphs) at a named hop's proxy.
+//   - A capacity fault (/faults/capacity): the backend's capacity model changed through its own
+//     /api/capacity (fewer workers, a slower service) and put back when the fault is removed.
+//   - A load spike (/faults/spike): extra requests to the entry clients at an open-loop rate for
+//     a while, on top of the lab's own load.
 //
 // The API reports every change between "no fault" and "fault in effect" to a callback, which the
 // lab turns into the fault on/off events that delimit the phases of a run. Only this package

@@ -20,6 +20,13 @@ type Partitioner interface {
 	Heal(ctx context.Context) error      // must be idempotent
 }
 
+// Hops is a Partitioner with more than one hop (the local stack's Toxiproxy, one proxy per hop
+// of a call graph): a flapping partition may then name the proxy it cuts.
+type Hops interface {
+	// Hop returns the partitioner of the proxy name; false when there is no such proxy.
+	Hop(name string) (Partitioner, bool)
+}
+
 // maxCycles bounds a flapping schedule.
 const maxCycles = 1000
 
@@ -41,6 +48,7 @@ type flapping struct {
 // flapJob is one schedule; its exported fields are its JSON record.
 type flapJob struct {
 	Name    string     `json:"name"`
+	Proxy   string     `json:"proxy"` // the proxy whose hop it cuts
 	On      string     `json:"on"`
 	Off     string     `json:"off"`
 	Cycles  int        `json:"cycles"`
@@ -51,12 +59,14 @@ type flapJob struct {
 	Error   string     `json:"error,omitempty"`
 
 	on, off time.Duration
+	part    Partitioner // the proxy's
 	cancel  context.CancelFunc
 	done    chan struct{}
 }
 
 type flapRequest struct {
 	Name   string          `json:"name"`
+	Proxy  string          `json:"proxy"` // default ProxyName
 	On     json.RawMessage `json:"on"`
 	Off    json.RawMessage `json:"off"`
 	Cycles int             `json:"cycles"`
@@ -74,9 +84,16 @@ func (f *flapping) register(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE /faults/flapping/{name}", f.handleDelete)
 }
 
-func (r flapRequest) job() (*flapJob, error) {
+func (r flapRequest) job(f *flapping) (*flapJob, error) {
 	if !namePattern.MatchString(r.Name) {
 		return nil, fmt.Errorf("name %q: 1 to 64 letters, digits, '.', '_' or '-'", r.Name)
+	}
+	if r.Proxy == "" {
+		r.Proxy = ProxyName
+	}
+	part, err := f.partitioner(r.Proxy)
+	if err != nil {
+		return nil, err
 	}
 	on, err := parseSeconds(r.On, "on")
 	if err != nil {
@@ -92,7 +109,22 @@ func (r flapRequest) job() (*flapJob, error) {
 	if r.Cycles < 1 || r.Cycles > maxCycles {
 		return nil, fmt.Errorf("cycles %d: must be between 1 and %d", r.Cycles, maxCycles)
 	}
-	return &flapJob{Name: r.Name, On: on.String(), Off: off.String(), Cycles: r.Cycles, on: on, off: off, done: make(chan struct{})}, nil
+	return &flapJob{Name: r.Name, Proxy: r.Proxy, On: on.String(), Off: off.String(), Cycles: r.Cycles, on: on, off: off, part: part, done: make(chan struct{})}, nil
+}
+
+// partitioner is the partitioner of the proxy name: the stack's own for ProxyName, a hop's when
+// the stack has hops.
+func (f *flapping) partitioner(name string) (Partitioner, error) {
+	if name == ProxyName {
+		return f.part, nil
+	}
+	if h, ok := f.part.(Hops); ok {
+		if p, ok := h.Hop(name); ok {
+			return p, nil
+		}
+		return nil, fmt.Errorf("proxy %q: no such proxy (GET /proxies lists them)", name)
+	}
+	return nil, fmt.Errorf("proxy %q: this stack's flapping partition cuts proxy %q only", name, ProxyName)
 }
 
 func (f *flapping) handleCreate(w http.ResponseWriter, r *http.Request) {
@@ -101,7 +133,7 @@ func (f *flapping) handleCreate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	j, err := req.job()
+	j, err := req.job(f)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -140,7 +172,7 @@ func (f *flapping) run(ctx context.Context, j *flapJob) {
 	defer f.finish(j)
 	for c := 1; c <= j.Cycles; c++ {
 		started := time.Now()
-		if err := f.part.Partition(ctx); err != nil {
+		if err := j.part.Partition(ctx); err != nil {
 			f.fail(j, fmt.Errorf("cycle %d: %w", c, err))
 			return
 		}
@@ -149,7 +181,7 @@ func (f *flapping) run(ctx context.Context, j *flapJob) {
 		if !wait.For(ctx, j.on) {
 			return
 		}
-		if err := f.part.Heal(context.WithoutCancel(ctx)); err != nil {
+		if err := j.part.Heal(context.WithoutCancel(ctx)); err != nil {
 			f.fail(j, fmt.Errorf("cycle %d: %w", c, err))
 			return
 		}
@@ -175,7 +207,7 @@ func (f *flapping) fail(j *flapJob, err error) {
 
 // finish heals (the schedule may have been stopped mid-cycle) and marks the job ended.
 func (f *flapping) finish(j *flapJob) {
-	if err := f.part.Heal(context.Background()); err != nil {
+	if err := j.part.Heal(context.Background()); err != nil {
 		f.fail(j, err)
 	}
 	f.mu.Lock()
@@ -189,7 +221,7 @@ func (f *flapping) finish(j *flapJob) {
 func (f *flapping) record(j *flapJob) flapJob {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return flapJob{Name: j.Name, On: j.On, Off: j.Off, Cycles: j.Cycles, Cycle: j.Cycle, InOn: j.InOn, Started: j.Started, Ended: j.Ended, Error: j.Error}
+	return flapJob{Name: j.Name, Proxy: j.Proxy, On: j.On, Off: j.Off, Cycles: j.Cycles, Cycle: j.Cycle, InOn: j.InOn, Started: j.Started, Ended: j.Ended, Error: j.Error}
 }
 
 func (f *flapping) find(name string) *flapJob {
@@ -250,7 +282,11 @@ func (f *flapping) Injected() []Injected {
 	var in []Injected
 	for _, n := range slices.Sorted(maps.Keys(f.jobs)) {
 		if j := f.jobs[n]; j.InOn {
-			in = append(in, Injected{KindPartition, fmt.Sprintf("blackhole both ways (flapping %s: cycle %d of %d, %s on, %s off)", j.Name, j.Cycle, j.Cycles, j.On, j.Off)})
+			prefix := ""
+			if j.Proxy != ProxyName {
+				prefix = "proxy " + j.Proxy + ": " // as Proxy.Injected names a hop's toxics
+			}
+			in = append(in, Injected{KindPartition, fmt.Sprintf("%sblackhole both ways (flapping %s: cycle %d of %d, %s on, %s off)", prefix, j.Name, j.Cycle, j.Cycles, j.On, j.Off)})
 		}
 	}
 	return in

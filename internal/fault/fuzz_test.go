@@ -20,7 +20,8 @@ import (
 // `go test`; .ci/fuzz runs them as fuzzers.
 
 // fuzzRoutes are the routes whose bodies FuzzFaultAPI fuzzes; the first fuzz argument picks one.
-var fuzzRoutes = []string{"/faults/http", "/faults/flapping", "/processes/backend/kill", "/proxies/" + ProxyName + "/toxics"}
+var fuzzRoutes = []string{"/faults/http", "/faults/flapping", "/processes/backend/kill", "/proxies/" + ProxyName + "/toxics",
+	"/faults/capacity", "/faults/spike"}
 
 // fuzzKillRefused is the error of fuzzProcs.Kill for SIGQUIT: the one 5xx the fake asks for.
 const fuzzKillRefused = "fuzz fake: SIGQUIT refused"
@@ -87,8 +88,8 @@ func catalogueBodies(f *testing.F) map[int][][]byte {
 		}
 		for _, a := range exp.Method {
 			for i, route := range fuzzRoutes {
-				if a.Provider.Method == "POST" && len(a.Provider.Arguments) > 0 &&
-					(strings.HasSuffix(a.Provider.URL, route) || i == 2 && strings.HasSuffix(a.Provider.URL, "/kill")) {
+				if a.Provider.Method == "POST" && len(a.Provider.Arguments) > 0 && (strings.HasSuffix(a.Provider.URL, route) ||
+					i == 2 && strings.HasSuffix(a.Provider.URL, "/kill") || i == 3 && strings.HasSuffix(a.Provider.URL, "/toxics")) {
 					out[i] = append(out[i], a.Provider.Arguments)
 				}
 			}
@@ -98,8 +99,10 @@ func catalogueBodies(f *testing.F) map[int][][]byte {
 }
 
 // FuzzFaultAPI POSTs a fuzzed body to one of the routes that make a fault (/faults/http,
-// /faults/flapping, /processes/backend/kill, /proxies/backend/toxics), on one API over a fake
-// partitioner, an HTTP injector in front of a test upstream and fake processes, then resets it.
+// /faults/flapping, /processes/backend/kill, /proxies/backend/toxics, /faults/capacity,
+// /faults/spike), on one API over a fake partitioner, an HTTP injector in front of a test
+// upstream (which also plays the backend's capacity API and the client a spike loads) and fake
+// processes, then resets it.
 // No input panics or answers 5xx (except the kill the fake refuses); a 4xx carries a JSON error
 // in Toxiproxy's shape; after POST /reset no fault is in effect or scheduled.
 func FuzzFaultAPI(f *testing.F) {
@@ -116,6 +119,8 @@ func FuzzFaultAPI(f *testing.F) {
 		{`{"signal":"SIGKILL","restart_after":0.2}`, `{"signal":"sigterm","restart_after":"15s"}`, `{"signal":"SIGQUIT"}`, `{"restart_after":"soon"}`, `{}`},
 		{`{"name":"partition-downstream","type":"timeout","stream":"downstream","toxicity":1.0,"attributes":{"timeout":0}}`,
 			`{"name":"slow","type":"latency","attributes":{"latency":100}}`, `{"stream":"sideways"}`},
+		{`{"name":"drop","workers":1,"service_time_factor":5}`, `{"name":"slow","service_time":"exp:2ms"}`, `{"name":"x"}`, `{"workers":-1}`},
+		{`{"name":"spike","rate":100,"duration_s":1}`, `{"name":"s","rate":1e9,"duration_s":"1h","timeout_s":-1}`, `{"name":"s","rate":"10"}`},
 	}
 	for i, bodies := range seeds {
 		for _, b := range bodies {
@@ -123,13 +128,15 @@ func FuzzFaultAPI(f *testing.F) {
 		}
 	}
 
-	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("{}")) }))
 	f.Cleanup(upstream.Close)
 	a, err := StartAPI(APIConfig{
 		Addr:      "127.0.0.1:0",
 		TCP:       NewPartitionAPI(PartitionAPIConfig{Partitioner: &fakePartitioner{}}),
 		HTTP:      NewHTTPFaults(HTTPFaultsConfig{Upstream: strings.TrimPrefix(upstream.URL, "http://")}),
 		Processes: &fuzzProcs{running: map[string]bool{"backend-service": true, "client-service": true}, pid: 100},
+		Backend:   upstream.URL, // answers every capacity change 200
+		Clients:   []string{upstream.URL},
 	})
 	if err != nil {
 		f.Fatal(err)

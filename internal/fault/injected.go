@@ -21,6 +21,8 @@ const (
 	KindHTTPDelay  = "http-delay"       // the L7 injector delays a share of requests
 	KindCrash      = "crash"            // a service was killed (and may be restarted after a delay)
 	KindFlapping   = "flapping"         // the partition goes on and off on a schedule
+	KindCapacity   = "capacity"         // the backend's capacity changed through its /api/capacity (fewer workers, slower service)
+	KindSpike      = "load-spike"       // extra requests sent to the entry clients at an open-loop rate
 )
 
 // kindsOf returns the distinct kinds of faults in effect, in order, joined by "+".

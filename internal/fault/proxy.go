@@ -130,21 +130,39 @@ func enabled(px *toxiproxy.Proxy) bool {
 
 // Partition blackholes both streams of proxy "backend" (the flapping partition on the local
 // stack).
-func (p *Proxy) Partition(context.Context) error {
+func (p *Proxy) Partition(ctx context.Context) error { return hopPartition{p.proxy}.Partition(ctx) }
+
+// Heal removes the flapping partition's toxics; it is idempotent.
+func (p *Proxy) Heal(ctx context.Context) error { return hopPartition{p.proxy}.Heal(ctx) }
+
+// Hop returns the flapping partition of the proxy name ("backend" or a hop AddProxy added).
+func (p *Proxy) Hop(name string) (Partitioner, bool) {
+	for _, px := range p.all() {
+		if px.Name == name {
+			return hopPartition{px}, true
+		}
+	}
+	return nil, false
+}
+
+// hopPartition is the flapping partition of one proxy: a blackhole on both of its streams, made
+// by toxics the schedule reports itself (flappingToxic).
+type hopPartition struct{ px *toxiproxy.Proxy }
+
+func (h hopPartition) Partition(context.Context) error {
 	for _, s := range []string{"downstream", "upstream"} {
 		body := fmt.Sprintf(`{"name":%q,"type":"timeout","stream":%q,"toxicity":1,"attributes":{"timeout":0}}`, flappingToxic+s, s)
-		if _, err := p.proxy.Toxics.AddToxicJson(strings.NewReader(body)); err != nil && !errors.Is(err, toxiproxy.ErrToxicAlreadyExists) {
-			return fmt.Errorf("partition: %w", err)
+		if _, err := h.px.Toxics.AddToxicJson(strings.NewReader(body)); err != nil && !errors.Is(err, toxiproxy.ErrToxicAlreadyExists) {
+			return fmt.Errorf("partition proxy %s: %w", h.px.Name, err)
 		}
 	}
 	return nil
 }
 
-// Heal removes the flapping partition's toxics; it is idempotent.
-func (p *Proxy) Heal(ctx context.Context) error {
+func (h hopPartition) Heal(ctx context.Context) error {
 	for _, s := range []string{"downstream", "upstream"} {
-		if err := p.proxy.Toxics.RemoveToxic(ctx, flappingToxic+s); err != nil && !errors.Is(err, toxiproxy.ErrToxicNotFound) {
-			return fmt.Errorf("heal: %w", err)
+		if err := h.px.Toxics.RemoveToxic(ctx, flappingToxic+s); err != nil && !errors.Is(err, toxiproxy.ErrToxicNotFound) {
+			return fmt.Errorf("heal proxy %s: %w", h.px.Name, err)
 		}
 	}
 	return nil

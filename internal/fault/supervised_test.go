@@ -32,8 +32,8 @@ func TestSupervisedKillRefusesRestartAfter(t *testing.T) {
 	if code != http.StatusBadRequest || !strings.Contains(body, "restart_after is not available here: the kubelet restarts the container") {
 		t.Errorf("kill with restart_after = %d %s, want 400 saying the kubelet restarts it", code, body)
 	}
-	if on, detail := a.Active(); on || len(ch.list()) != 0 || len(*events) != 0 {
-		t.Errorf("a refused kill left a fault: %v %q, changes %v, events %v", on, detail, ch.list(), *events)
+	if on, detail := a.Active(); on || len(ch.list()) != 0 || len(events.list()) != 0 {
+		t.Errorf("a refused kill left a fault: %v %q, changes %v, events %v", on, detail, ch.list(), events.list())
 	}
 }
 
@@ -68,14 +68,16 @@ func TestSupervisedKillWaitsForTheKubelet(t *testing.T) {
 		t.Errorf("changes = %+v, want crash on, then off", got)
 	}
 	eventually(t, func() bool { return len(procs.started) == 1 })
+	eventually(t, func() bool { return len(events.list()) >= 2 }) // the start is reported by the goroutine that saw the comeback
+	evs := events.list()
 	var starts int
-	for _, e := range *events {
+	for _, e := range evs {
 		if e.Action == "start" {
 			starts++
 		}
 	}
-	if len(*events) != 2 || starts != 1 || (*events)[1].PID != 101 {
-		t.Errorf("process events = %+v, want one kill and one start of pid 101", *events)
+	if len(evs) != 2 || starts != 1 || evs[1].PID != 101 {
+		t.Errorf("process events = %+v, want one kill and one start of pid 101", evs)
 	}
 }
 

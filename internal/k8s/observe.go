@@ -34,7 +34,7 @@ type Observer struct {
 
 	mu       sync.Mutex
 	pods     map[string]*podState // by UID
-	expected map[string]time.Time // app -> until when a restart of its container is the experiment's
+	expected map[string]int       // app -> how many coming restarts of its container are the experiment's
 	breaker  string
 	streamWG sync.WaitGroup
 }
@@ -55,15 +55,16 @@ func NewObserver(c *Cluster, events *results.EventLog, logs map[string]io.Writer
 	return &Observer{cluster: c, events: events, logs: logs, since: time.Now(), logger: logger, problem: problem, pods: map[string]*podState{}}
 }
 
-// ExpectRestart says that a restart of app's container until the given time is the
-// experiment's doing (a kill through the fault sidecar): it is recorded, not a problem.
-func (o *Observer) ExpectRestart(app string, until time.Time) {
+// ExpectRestart says that the next restart of app's container is the experiment's doing (a
+// kill through the fault sidecar): it is recorded, not a problem. It is not bounded in time: after
+// a few kills the kubelet's back-off (10 s, 20 s, 40 s ... up to 5 min) delays the restart.
+func (o *Observer) ExpectRestart(app string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.expected == nil {
-		o.expected = map[string]time.Time{}
+		o.expected = map[string]int{}
 	}
-	o.expected[app] = until
+	o.expected[app]++
 }
 
 // Breaker is the client's breaker state as its log last said ("" before any transition).
@@ -160,16 +161,18 @@ func (o *Observer) update(ctx context.Context, p *corev1.Pod, deleted bool) {
 		add("phase", fmt.Sprintf("pod %s: phase %s -> %s", p.Name, st.phase, p.Status.Phase))
 		st.phase = p.Status.Phase
 	}
+	if !seen && p.DeletionTimestamp != nil {
+		st.deleted = true // already on its way out when the run began (a rollout's old pod): not the run's kill
+	}
 	if !st.deleted && (deleted || p.DeletionTimestamp != nil) {
 		st.deleted, st.killedAt = true, now
 		add("kill", fmt.Sprintf("pod %s deleted", p.Name))
 	}
 	if seen && restarts > st.restarts {
 		st.killedAt = now
-		until, expected := o.expected[app]
 		switch {
-		case expected && now.Before(until):
-			delete(o.expected, app)
+		case o.expected[app] > 0:
+			o.expected[app]--
 			add("kill", fmt.Sprintf("pod %s: container killed by the experiment, restarted by the kubelet (%d restarts; last: %s)", p.Name, restarts, reason))
 		default:
 			add("kill", fmt.Sprintf("pod %s: container restarted (%d restarts; last: %s)", p.Name, restarts, reason))

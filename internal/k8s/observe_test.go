@@ -115,7 +115,7 @@ func TestObserverRecordsPodLife(t *testing.T) {
 	})
 
 	// A restart the experiment made (a kill through the fault sidecar) is recorded, not a problem.
-	obs.ExpectRestart(results.BackendService, time.Now().Add(time.Minute))
+	obs.ExpectRestart(results.BackendService)
 	if _, err := pods.UpdateStatus(ctx, runningPod("backend-b", results.BackendService, true, 1), metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -133,6 +133,40 @@ func TestObserverRecordsPodLife(t *testing.T) {
 		t.Errorf("problems %q: an expected restart is not one", problems)
 	}
 	mu.Unlock()
+
+	// The expectation covers one restart, however late the kubelet's back-off makes it: the
+	// next one, with no kill behind it, is a problem again.
+	if _, err := pods.UpdateStatus(ctx, runningPod("backend-b", results.BackendService, true, 2), metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil("the backend's unexpected restart", func() bool { mu.Lock(); defer mu.Unlock(); return len(problems) == 2 })
+}
+
+// TestObserverIgnoresAPodAlreadyGoing: a pod that was already being deleted when the run began
+// (the old pod of --compare's rollout) is not a kill of the run's.
+func TestObserverIgnoresAPodAlreadyGoing(t *testing.T) {
+	old := runningPod("client-old", results.ClientService, true, 0)
+	old.DeletionTimestamp = &metav1.Time{Time: time.Now()}
+	c, _ := labCluster(old, runningPod("client-new", results.ClientService, true, 0))
+	events := results.NewEventLog(nil)
+	obs := NewObserver(c, events, nil, slog.New(slog.DiscardHandler), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); obs.Run(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for obs.seen() < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if obs.seen() < 2 {
+		t.Fatal("the observer did not see both pods")
+	}
+	for _, e := range events.Events() {
+		if e.Action == "kill" {
+			t.Errorf("a pod already going was recorded as killed: %+v", e)
+		}
+	}
 }
 
 // TestObserverStreamsTheServiceContainer: the log streamed is the service's own container (named
@@ -175,4 +209,11 @@ func TestObserverStreamsTheServiceContainer(t *testing.T) {
 	if len(containers) != 1 || containers[0] != results.BackendService {
 		t.Errorf("log requests for containers %q, want one for %s", containers, results.BackendService)
 	}
+}
+
+// seen is how many pods the observer has seen (tests wait for it).
+func (o *Observer) seen() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.pods)
 }

@@ -225,13 +225,9 @@ func (r *running) faultRequest(req *http.Request) {
 		return
 	}
 	if svc, ok := strings.CutSuffix(strings.TrimPrefix(req.URL.Path, "/processes/"), "/kill"); ok && !strings.Contains(svc, "/") {
-		r.obs.ExpectRestart(svc, time.Now().Add(expectRestartWithin))
+		r.obs.ExpectRestart(svc)
 	}
 }
-
-// expectRestartWithin is how long after a kill through the sidecar a restart of the killed
-// container counts as the experiment's: the kubelet notices a dead container within seconds.
-const expectRestartWithin = 30 * time.Second
 
 // observe follows the pods and their logs into the run's files and events until Close.
 func (r *running) observe() error {

@@ -57,7 +57,8 @@ type catalogueActions struct {
 // those activities and the entry's configuration, run by experiment.Run with LookupEnv
 // returning env (CHAOSLAB_CLIENT_URL, CHAOSLAB_BACKEND_URL, CHAOSLAB_TOXIPROXY_URL). Load sends
 // open-loop load with internal/load to env["CHAOSLAB_CLIENT_URL"]+"/api/data" for d at rps,
-// each record to record. Only entries that support stack are offered. It is safe for
+// each record to record. Only entries that support stack and need no call graph of their own
+// (a topology in their chaoslab extension) are offered. It is safe for
 // concurrent use.
 func NewCatalogueActions(stack string, env map[string]string, record func(results.Record)) Actions {
 	c := &catalogueActions{env: make(map[string]string, len(env)), record: record, entries: map[string]chaos.Entry{}}
@@ -70,8 +71,8 @@ func NewCatalogueActions(stack string, env map[string]string, record func(result
 		return c
 	}
 	for _, e := range entries {
-		if ok, _ := e.Supports(stack); !ok {
-			continue
+		if ok, _ := e.Supports(stack); !ok || e.Topology != "" {
+			continue // an entry with its own call graph runs with chaoslab run, which starts that graph
 		}
 		if acts, err := faultActivities(e, phaseApply); err != nil || len(acts) == 0 {
 			continue

@@ -94,7 +94,7 @@ func TestCatalogueApplyAndRemove(t *testing.T) {
 			"DELETE /proxies/backend/toxics/partition-downstream", "DELETE /proxies/backend/toxics/partition-upstream"}},
 		{"apply crash", "backend-crash", a.Apply, []string{`POST /processes/backend-service/kill {"restart_after":15,"signal":"SIGKILL"}`}},
 		{"remove crash", "backend-crash", a.Remove, []string{"POST /processes/backend-service/start"}},
-		{"apply flapping", "flapping-partition", a.Apply, []string{`POST /faults/flapping {"cycles":5,"name":"flapping-partition","off":3,"on":3}`}},
+		{"apply flapping", "flapping-partition", a.Apply, []string{`POST /faults/flapping {"cycles":5,"name":"flapping-partition","off":3,"on":3,"proxy":"backend"}`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -398,4 +398,11 @@ func TestWhileOpenEndsWithTheWait(t *testing.T) {
 	if lagged.WhileOpen.Requests != 5 {
 		t.Errorf("while OPEN with a lagged send: %d requests, want 5", lagged.WhileOpen.Requests)
 	}
+	letThrough := edited(func(fo *folder) {
+		fo.recs = append(fo.recs, rec(9.0, 50*time.Millisecond, f, 1)) // inside the wait by the stamps, yet it called the backend
+		slices.SortFunc(fo.recs, func(x, y results.Record) int { return x.Start.Compare(y.Start) })
+	}).analyze()
+	if letThrough.WhileOpen.Requests != 5 {
+		t.Errorf("while OPEN with a request the breaker let through: %d requests, want 5", letThrough.WhileOpen.Requests)
+	}
 }

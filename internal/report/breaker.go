@@ -54,10 +54,16 @@ func (a *Analysis) breaker() {
 // in an interval of the given state. An OPEN interval ends at the logged move to HALF_OPEN or
 // when the breaker's wait (RunInfo.CBWait) ran out, whichever is first: failsafe-go moves to
 // HALF_OPEN, and logs it, only when the next call arrives after the wait, and that call, sent a
-// moment before the line's time stamp, met HALF_OPEN, not OPEN.
+// moment before the line's time stamp, met HALF_OPEN, not OPEN. For the same reason a request
+// that made a backend call (Attempts > 0) is never counted while OPEN: the breaker let it through,
+// whatever the time stamps of a loaded machine say; one the breaker rejected made none, however
+// long its retries waited.
 func (a *Analysis) recordsIn(state string) []results.Record {
 	var out []results.Record
 	for _, r := range a.Records {
+		if state == results.BreakerOpen && r.Attempts > 0 {
+			continue
+		}
 		sent := r.Start.Add(r.SendLag)
 		for _, iv := range a.Intervals {
 			if state == results.BreakerOpen && a.Run.CBWait > 0 {

@@ -29,7 +29,7 @@ func settings() []httpserve.Setting[Config] {
 	return []httpserve.Setting[Config]{
 		{Name: "LISTEN_ADDR", Default: ":8082", Help: "the data port, where the backend's Service sends clients: Toxiproxy, then the HTTP fault injector, then UPSTREAM",
 			Set: func(c *Config, v string) error { return httpserve.ListenAddr(v, &c.ListenAddr) }},
-		{Name: "FAULT_API_ADDR", Default: ":8474", Help: "the fault API (Toxiproxy's routes, /faults/http, /processes, /faults/flapping, /reset), /healthz and /readyz",
+		{Name: "FAULT_API_ADDR", Default: ":8474", Help: "the fault API (Toxiproxy's routes, /faults/http, /processes, /faults/flapping, /faults/capacity (UPSTREAM's /api/capacity), /reset), /healthz and /readyz",
 			Set: func(c *Config, v string) error { return httpserve.ListenAddr(v, &c.FaultAPIAddr) }},
 		{Name: "UPSTREAM", Default: "127.0.0.1:8081", Help: "the backend, host:port (in the pod: loopback)",
 			Set: func(c *Config, v string) error { return hostPort(v, &c.Upstream) }},

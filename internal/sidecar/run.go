@@ -60,6 +60,7 @@ func serve(ctx context.Context, cfg Config, procs fault.ProcessControl, logger *
 	}
 	var ready atomic.Bool
 	api, err := fault.StartAPI(fault.APIConfig{Addr: cfg.FaultAPIAddr, TCP: proxy, HTTP: injector, Processes: procs,
+		Backend:  "http://" + cfg.Upstream, // /faults/capacity; no client here, so no /faults/spike
 		OnChange: faultRecorder(logger), OnProcess: processRecorder(logger), Routes: map[string]http.Handler{
 			"GET /healthz": httpserve.HandleHealthz(),
 			"GET /readyz":  httpserve.HandleReadyz(&ready),

@@ -326,3 +326,43 @@ func TestKillThroughTheAPI(t *testing.T) {
 		t.Errorf("processes = %d %s, want the new process running, 1 restart", code, body)
 	}
 }
+
+// TestCapacityThroughTheAPI: a capacity fault on the sidecar's API changes UPSTREAM's capacity
+// through its /api/capacity and /reset puts it back, a fault window in the log; a load spike is
+// refused, since the sidecar knows no client.
+func TestCapacityThroughTheAPI(t *testing.T) {
+	var mu sync.Mutex
+	var calls []string
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		calls = append(calls, r.Method+" "+r.URL.Path+" "+string(body))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"workers":1}`))
+	}))
+	t.Cleanup(up.Close)
+	p := startProxy(t, up.Listener.Addr().String(), nil)
+	if code, body := call(t, "POST", p.api+"/faults/capacity", `{"name":"drop","workers":1}`); code != 201 {
+		t.Fatalf("capacity fault = %d %s", code, body)
+	}
+	if code, body := call(t, "POST", p.api+"/reset", ""); code != 204 {
+		t.Fatalf("reset = %d %s", code, body)
+	}
+	mu.Lock()
+	got := slices.Clone(calls)
+	mu.Unlock()
+	if want := []string{`PUT /api/capacity {"workers":1}`, "DELETE /api/capacity "}; !slices.Equal(got, want) {
+		t.Errorf("the backend got %q, want %q", got, want)
+	}
+	var events []string
+	for _, e := range p.log.events() {
+		events = append(events, e.Kind+" "+e.Action+" "+e.Name)
+	}
+	if want := []string{"fault on capacity", "fault off capacity"}; !slices.Equal(events, want) {
+		t.Errorf("decoded events = %q, want %q", events, want)
+	}
+	if code, body := call(t, "POST", p.api+"/faults/spike", `{"name":"s","rate":1,"duration_s":1}`); code != 501 || !strings.Contains(body, "knows no client") {
+		t.Errorf("a load spike = %d %s, want 501", code, body)
+	}
+}

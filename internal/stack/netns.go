@@ -70,11 +70,12 @@ func (s *Stack) startNetns(ctx context.Context, cfg Config) error {
 	}
 	s.closers = append(s.closers, fwd.close)
 	tcp := fault.NewPartitionAPI(fault.PartitionAPIConfig{Partitioner: partitioner{topo}, Listen: backendAddr, Upstream: serviceAddr})
-	if err := s.startFaultAPI(cfg, tcp); err != nil {
+	if err := s.startFaultAPI(cfg, tcp, "http://"+fwd.addr()); err != nil {
 		return err
 	}
 	s.ClientURL = "http://" + net.JoinHostPort(topo.ClientHostAddr, strconv.Itoa(netnsClientPort))
 	s.BackendURL = "http://" + fwd.addr()
+	s.faultAPI.SetClients(s.ClientURL)
 	return s.waitReady(ctx, cfg.StartupWait)
 }
 

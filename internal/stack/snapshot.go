@@ -18,9 +18,10 @@ import (
 )
 
 // keyMetric says whether a metric family belongs in a snapshot: the resilience series, the
-// fallback counter and the HTTP server counters.
+// fallback counter, the HTTP server counters and the backend's capacity model (which exports
+// nothing when it is off).
 func keyMetric(name string) bool {
-	for _, p := range []string{"resilience4j_", "client_", "http_server_", "http_requests_"} {
+	for _, p := range []string{"resilience4j_", "client_", "http_server_", "http_requests_", "backend_"} {
 		if strings.HasPrefix(name, p) {
 			return true
 		}

@@ -181,7 +181,7 @@ func (s *Stack) startLocal(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	if err := s.startFaultAPI(cfg, p); err != nil {
+	if err := s.startFaultAPI(cfg, p, "http://"+backendAddr); err != nil {
 		p.Close(ctx)
 		return err
 	}
@@ -197,6 +197,7 @@ func (s *Stack) startLocal(ctx context.Context, cfg Config) error {
 		return err
 	}
 	s.ClientURL, s.BackendURL = "http://"+clientAddr, "http://"+backendAddr
+	s.faultAPI.SetClients(s.ClientURL)
 	return s.waitReady(ctx, cfg.StartupWait)
 }
 
@@ -213,10 +214,12 @@ func (s *Stack) serveInjector(cfg fault.HTTPFaultsConfig, listen func() (net.Lis
 	return ln.Addr().String(), nil
 }
 
-// startFaultAPI serves the fault API over the stack's TCP faults, its injector and its processes.
-func (s *Stack) startFaultAPI(cfg Config, tcp fault.TCPFaults) error {
+// startFaultAPI serves the fault API over the stack's TCP faults, its injector, its processes
+// and the backend's capacity (backendURL, reached directly). The stack gives it the clients a
+// load spike sends to (SetClients) once they run.
+func (s *Stack) startFaultAPI(cfg Config, tcp fault.TCPFaults, backendURL string) error {
 	api, err := fault.StartAPI(fault.APIConfig{Addr: cfg.FaultAPI, TCP: tcp, HTTP: s.injector, Processes: s,
-		OnChange: s.recordFault, OnProcess: s.recordProcess})
+		OnChange: s.recordFault, OnProcess: s.recordProcess, Backend: backendURL})
 	if err != nil {
 		return err
 	}

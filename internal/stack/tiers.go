@@ -69,6 +69,11 @@ func (s *Stack) startTiers(ctx context.Context, cfg Config, p *fault.Proxy, back
 		s.Tiers = append(s.Tiers, t)
 	}
 	s.ClientURL, s.BackendURL = s.urls[s.entry], s.urls[results.BackendService]
+	var entryURLs []string
+	for _, t := range s.Entries() {
+		entryURLs = append(entryURLs, t.URL)
+	}
+	s.faultAPI.SetClients(entryURLs...)
 	return s.waitReady(ctx, cfg.StartupWait)
 }
 

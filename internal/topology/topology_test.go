@@ -56,8 +56,8 @@ func TestBadTopologies(t *testing.T) {
 
 // The built-ins load by name, are the files kept in the repository, and are named after them.
 func TestBuiltins(t *testing.T) {
-	if got := strings.Join(Names(), " "); got != "chain-3 fan-in" {
-		t.Fatalf("Names() = %s, want chain-3 fan-in", got)
+	if got := strings.Join(Names(), " "); got != "chain-3 fan-in single" {
+		t.Fatalf("Names() = %s, want chain-3 fan-in single", got)
 	}
 	tests := []struct {
 		name    string
@@ -68,6 +68,7 @@ func TestBuiltins(t *testing.T) {
 		{"chain-3", []string{"edge"}, [][]string{{"edge"}, {"mid"}, {"client"}, {"backend"}}, []string{"client", "mid", "edge"}},
 		{"fan-in", []string{"caller-a", "caller-b", "caller-c"}, [][]string{{"caller-a", "caller-b", "caller-c"}, {"backend"}},
 			[]string{"caller-a", "caller-b", "caller-c"}},
+		{"single", []string{"client"}, [][]string{{"client"}, {"backend"}}, []string{"client"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -173,7 +174,28 @@ func TestTierNamesAreTIERValues(t *testing.T) {
 // An unknown reference is a usage error naming the built-ins.
 func TestLoadUnknown(t *testing.T) {
 	_, err := Load("chain-9")
-	if err == nil || cmdutil.ExitCode(err) != cmdutil.ExitUsage || err.Error() != "topology chain-9: no such file, and not a built-in topology (chain-3, fan-in)" {
+	if err == nil || cmdutil.ExitCode(err) != cmdutil.ExitUsage || err.Error() != "topology chain-9: no such file, and not a built-in topology (chain-3, fan-in, single)" {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// single is the backend of finite capacity the catalogue's triggers (capacity-drop,
+// load-spike, metastable) describe: 4 workers, a queue of 50, exp:100ms, about 40 requests/s,
+// half the lab's default load of 20/s; its one tier sets nothing, so --env and --compare's
+// RESILIENCE reach it.
+func TestSingleHasFiniteCapacity(t *testing.T) {
+	topo, err := Load("single")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"BACKEND_WORKERS": "4", "BACKEND_QUEUE": "50", "BACKEND_SERVICE_TIME": "exp:100ms"}
+	if !reflect.DeepEqual(topo.Backend, want) {
+		t.Errorf("backend env = %v, want %v", topo.Backend, want)
+	}
+	if len(topo.Tiers) != 1 || len(topo.Tiers[0].Env) != 0 || topo.Tiers[0].Calls != results.BackendNode {
+		t.Errorf("tiers = %+v, want one calling the backend with no variables of its own", topo.Tiers)
+	}
+	if env := topo.Env("client", map[string]string{"RESILIENCE": "retry"}); env["RESILIENCE"] != "retry" {
+		t.Errorf("Env(client) = %v: the run's RESILIENCE does not reach the tier", env)
 	}
 }
