@@ -74,8 +74,8 @@ func (q *queue) OnEnd(s sdktrace.ReadOnlySpan) {
 	}
 }
 
-// run batches the queued spans and exports a batch when it is full, when the interval has
-// passed since the last export, on ForceFlush and on Shutdown.
+// run batches the queued spans and exports a batch when it is full, at every tick of the
+// interval, on ForceFlush and on Shutdown.
 func (q *queue) run() {
 	defer close(q.done)
 	tick := time.NewTicker(q.interval)
