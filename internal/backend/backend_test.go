@@ -133,7 +133,9 @@ func TestGracefulShutdownReturnsNil(t *testing.T) {
 
 func TestConfig(t *testing.T) {
 	want := map[string]string{"LISTEN_ADDR": ":8081", "SHUTDOWN_TIMEOUT": "10s", "SHUTDOWN_DRAIN": "0s", "LOG_FORMAT": "text", "PAYLOAD_BYTES": "0",
-		"BACKEND_WORKERS": "0", "BACKEND_QUEUE": "100", "BACKEND_QUEUE_ORDER": "fifo", "BACKEND_SERVICE_TIME": "0", "BACKEND_SEED": "0"}
+		"BACKEND_WORKERS": "0", "BACKEND_QUEUE": "100", "BACKEND_QUEUE_ORDER": "fifo", "BACKEND_SERVICE_TIME": "0", "BACKEND_SEED": "0",
+		"OTEL_EXPORTER_OTLP_ENDPOINT": "", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "", "OTEL_TRACES_SAMPLER": "parentbased_always_on",
+		"OTEL_TRACES_SAMPLER_ARG": "1", "OTEL_SERVICE_NAME": "backend-service"}
 	if !maps.Equal(Defaults(), want) {
 		t.Errorf("Defaults() = %v, want %v", Defaults(), want)
 	}

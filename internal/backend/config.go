@@ -7,6 +7,7 @@ import (
 
 	"chaoslab/internal/capacity"
 	"chaoslab/internal/httpserve"
+	"chaoslab/internal/tracing"
 )
 
 // Config is backend-service's configuration, read from environment variables.
@@ -20,6 +21,9 @@ type Config struct {
 	// BACKEND_QUEUE_ORDER, BACKEND_SERVICE_TIME); off unless workers or a service time are set.
 	Capacity capacity.Settings
 	Seed     int // BACKEND_SEED: seed of the service times; 0 = from the clock at start-up
+	// Tracing is the OpenTelemetry traces' configuration (OTEL_*): a SERVER span per request,
+	// off unless an endpoint is set.
+	Tracing tracing.Config
 }
 
 // capacityOn reports a configuration that models finite capacity; the default does not.
@@ -30,7 +34,7 @@ const maxPayload = 1 << 20
 
 // settings is the table of backend-service's variables; LoadConfig, Defaults and --help read it.
 func settings() []httpserve.Setting[Config] {
-	return []httpserve.Setting[Config]{
+	return append([]httpserve.Setting[Config]{
 		{Name: "LISTEN_ADDR", Default: ":8081", Help: "address to listen on (port 0 picks a free port)",
 			Set: func(c *Config, v string) error { return httpserve.ListenAddr(v, &c.ListenAddr) }},
 		{Name: "SHUTDOWN_TIMEOUT", Default: "10s", Help: "how long in-flight requests may finish on SIGTERM",
@@ -67,7 +71,7 @@ func settings() []httpserve.Setting[Config] {
 			}},
 		{Name: "BACKEND_SEED", Default: "0", Help: "seed of the service times' random draws, logged at start-up (0 = from the clock)",
 			Set: func(c *Config, v string) error { return httpserve.Int(v, &c.Seed, 0) }},
-	}
+	}, tracing.Settings("backend-service", func(c *Config) *tracing.Config { return &c.Tracing })...)
 }
 
 // bounded parses a whole number into dst and checks it with check.

@@ -12,6 +12,7 @@ import (
 
 	"chaoslab/internal/capacity"
 	"chaoslab/internal/httpserve"
+	"chaoslab/internal/tracing"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -42,6 +43,11 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		host = "unknown"
 	}
+	tp, err := tracing.New(context.WithoutCancel(ctx), cfg.Tracing, tracing.Options{Registry: reg, Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer tp.Close() // last: once the requests are done
 	pool, err := newPool(cfg, logger, reg)
 	if err != nil {
 		return err
@@ -51,7 +57,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	var ready atomic.Bool
 	h := NewServer(Deps{Instance: host, Ready: &ready, Metrics: hm, Registry: reg, Now: time.Now, PayloadBytes: cfg.PayloadBytes,
-		Capacity: pool, Logger: logger})
+		Capacity: pool, Logger: logger, Tracing: tp})
 	return httpserve.Serve(ctx, httpserve.Options{
 		Addr: cfg.ListenAddr, Handler: h, Logger: logger, Ready: &ready,
 		ShutdownTimeout: cfg.ShutdownTimeout, Drain: cfg.ShutdownDrain, WriteTimeout: writeTimeout,

@@ -8,6 +8,7 @@ import (
 
 	"chaoslab/internal/capacity"
 	"chaoslab/internal/httpserve"
+	"chaoslab/internal/tracing"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -24,12 +25,13 @@ type Deps struct {
 	// Capacity is the finite capacity GET /api/data goes through; nil = none, answers at once
 	// (the default). /api/capacity shows and changes it.
 	Capacity *capacity.Pool
-	Logger   *slog.Logger // gets the changes of capacity; nil = none
+	Logger   *slog.Logger      // gets the changes of capacity; nil = none
+	Tracing  *tracing.Provider // a SERVER span per request; nil = tracing off
 }
 
 // NewServer returns backend-service's handler. It never listens.
 func NewServer(d Deps) http.Handler {
 	mux := http.NewServeMux()
 	addRoutes(mux, d)
-	return mux
+	return d.Tracing.Handler(mux)
 }

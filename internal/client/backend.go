@@ -16,6 +16,7 @@ import (
 
 	"chaoslab/internal/resilience"
 	"chaoslab/internal/results"
+	"chaoslab/internal/tracing"
 )
 
 // Limits of the backend calls.
@@ -29,14 +30,15 @@ const (
 // backendClient calls BACKEND_URL and nothing else: no proxy, no redirects. It is safe for
 // concurrent use.
 type backendClient struct {
-	base        string // BACKEND_URL without a trailing slash
-	propagate   bool   // DEADLINE_PROPAGATION=on: every attempt sends results.DeadlineHeader
+	base        string            // BACKEND_URL without a trailing slash
+	propagate   bool              // DEADLINE_PROPAGATION=on: every attempt sends results.DeadlineHeader
+	trace       *tracing.Provider // sends the trace context of every call; nil = tracing off
 	http        *http.Client
 	transport   *http.Transport
 	diagTimeout time.Duration
 }
 
-func newBackendClient(cfg Config) *backendClient {
+func newBackendClient(cfg Config, trace *tracing.Provider) *backendClient {
 	tr := &http.Transport{
 		Proxy:               nil, // never another URL than BACKEND_URL, whatever HTTP_PROXY says
 		DialContext:         (&agingDialer{maxAge: cfg.BackendConnMaxAge}).DialContext,
@@ -49,6 +51,7 @@ func newBackendClient(cfg Config) *backendClient {
 	return &backendClient{
 		base:        cfg.BackendURL,
 		propagate:   cfg.DeadlinePropagation,
+		trace:       trace,
 		transport:   tr,
 		http:        &http.Client{Transport: tr, CheckRedirect: noRedirects},
 		diagTimeout: cfg.AttemptTimeout,
@@ -62,6 +65,8 @@ func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastR
 // always drained and closed, so a discarded attempt never holds a connection. It sends the
 // incoming X-Request-Id (withForwarded) and, with DEADLINE_PROPAGATION=on, the whole
 // milliseconds left before ctx's deadline (the time this hop waits for this attempt), at least 1.
+// With tracing on it sends the trace context of ctx (the attempt's CLIENT span) and puts the
+// answer's status on that span.
 func (b *backendClient) fetch(ctx context.Context) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.base+"/api/data", nil)
 	if err != nil {
@@ -73,11 +78,13 @@ func (b *backendClient) fetch(ctx context.Context) ([]byte, error) {
 	if dl, ok := ctx.Deadline(); ok && b.propagate {
 		req.Header.Set(results.DeadlineHeader, strconv.FormatInt(max(1, time.Until(dl).Milliseconds()), 10))
 	}
+	b.trace.Inject(ctx, req.Header)
 	resp, err := b.http.Do(req)
 	if err != nil {
 		return nil, err
 	}
 	defer drainClose(resp.Body)
+	b.trace.RecordStatus(ctx, resp.StatusCode)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, &resilience.StatusError{Code: resp.StatusCode, Reason: reasonOf(resp)}
 	}
@@ -148,21 +155,29 @@ func (b *backendClient) diagnose(ctx context.Context) Diagnosis {
 func (b *backendClient) probe(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, b.diagTimeout)
 	defer cancel()
-	return b.ask(ctx, "/healthz")
+	_, err := b.ask(ctx, "/healthz")
+	return err
 }
 
 // ready is the adaptive profile's probe: GET /readyz over a fresh connection, under ctx's
-// deadline (the pipeline gives it ATTEMPT_TIMEOUT).
-func (b *backendClient) ready(ctx context.Context) error { return b.ask(ctx, "/readyz") }
+// deadline (the pipeline gives it ATTEMPT_TIMEOUT). With tracing on, ctx carries the probe's
+// span, which gets the answer's status.
+func (b *backendClient) ready(ctx context.Context) error {
+	code, err := b.ask(ctx, "/readyz")
+	b.trace.RecordStatus(ctx, code)
+	return err
+}
 
-// ask GETs BACKEND_URL+path over a fresh connection and wants 200.
-func (b *backendClient) ask(ctx context.Context, path string) error {
+// ask GETs BACKEND_URL+path over a fresh connection and wants 200; it returns the status of the
+// answer (0 = none). With tracing on it sends the trace context of ctx.
+func (b *backendClient) ask(ctx context.Context, path string) (int, error) {
 	tr := &http.Transport{Proxy: nil, DisableKeepAlives: true, DialContext: (&net.Dialer{}).DialContext}
 	defer tr.CloseIdleConnections()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.base+path, nil)
 	if err != nil {
-		return fmt.Errorf("building the %s request: %w", path, err)
+		return 0, fmt.Errorf("building the %s request: %w", path, err)
 	}
+	b.trace.Inject(ctx, req.Header)
 	// Say which stage failed: a partition that drops SYNs fails the connect, a blackhole proxy
 	// accepts the connection and never answers.
 	var connected atomic.Bool
@@ -172,13 +187,13 @@ func (b *backendClient) ask(ctx context.Context, path string) error {
 	resp, err := (&http.Client{Transport: tr, CheckRedirect: noRedirects}).Do(req)
 	if err != nil {
 		if connected.Load() {
-			return fmt.Errorf("connected, but no answer: %w", err)
+			return 0, fmt.Errorf("connected, but no answer: %w", err)
 		}
-		return fmt.Errorf("could not connect: %w", err)
+		return 0, fmt.Errorf("could not connect: %w", err)
 	}
 	defer drainClose(resp.Body)
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("backend %s answered %d", path, resp.StatusCode)
+		return resp.StatusCode, fmt.Errorf("backend %s answered %d", path, resp.StatusCode)
 	}
-	return nil
+	return resp.StatusCode, nil
 }

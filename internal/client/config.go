@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/url"
 	"regexp"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"chaoslab/internal/httpserve"
 	"chaoslab/internal/resilience"
 	"chaoslab/internal/results"
+	"chaoslab/internal/tracing"
 )
 
 // Config is client-service's configuration, read from environment variables (DESIGN.md §2).
@@ -63,6 +65,9 @@ type Config struct {
 	ShutdownDrain     time.Duration // part of ShutdownTimeout: serving on with /readyz at 503
 	LogFormat         string
 	LogLevel          string // debug, info, warn or error; debug adds one record per backend call
+
+	// Tracing is the OpenTelemetry traces' configuration (OTEL_*); off unless an endpoint is set.
+	Tracing tracing.Config
 }
 
 type setting = httpserve.Setting[Config]
@@ -127,7 +132,7 @@ func settings() []setting {
 			func(c *Config, v string) error {
 				return httpserve.Choice(v, &c.LogLevel, "debug", "info", "warn", "error")
 			}),
-	})
+	}, tracing.Settings("client-service", func(c *Config) *tracing.Config { return &c.Tracing }))
 }
 
 // adaptiveSettings are the variables of RESILIENCE=adaptive, in the table settings.
@@ -210,7 +215,7 @@ func (c Config) Effective() map[string]string {
 		profile = "retry"
 	}
 	f := func(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
-	return map[string]string{
+	eff := map[string]string{
 		"LISTEN_ADDR": c.ListenAddr, "BACKEND_URL": c.BackendURL, "TIER": c.Tier, "RESILIENCE": profile,
 		"ATTEMPT_TIMEOUT": c.AttemptTimeout.String(), "REQUEST_TIMEOUT": c.RequestTimeout.String(),
 		"RETRY_MAX_RETRIES": strconv.Itoa(c.MaxRetries), "RETRY_INITIAL_BACKOFF": c.InitialBackoff.String(),
@@ -227,6 +232,8 @@ func (c Config) Effective() map[string]string {
 		"DEADLINE_PROPAGATION": map[bool]string{true: "on", false: "off"}[c.DeadlinePropagation], "DEADLINE_MIN_ATTEMPT": c.DeadlineMinAttempt.String(),
 		"SHUTDOWN_TIMEOUT": c.ShutdownTimeout.String(), "SHUTDOWN_DRAIN": c.ShutdownDrain.String(), "LOG_FORMAT": c.LogFormat, "LOG_LEVEL": c.LogLevel,
 	}
+	maps.Copy(eff, c.Tracing.Effective())
+	return eff
 }
 
 // pipelineConfig is the part of the configuration the resilience pipeline runs on.

@@ -30,6 +30,8 @@ func TestDefaultsMatchDesign(t *testing.T) {
 		"PROBE_INTERVAL": "100ms", "RETRY_BUDGET_PERCENT": "20", "RETRY_BUDGET_MIN": "3",
 		"ADAPTIVE_RETRY_BACKOFF": "25ms", "ADAPTIVE_RETRY_MAX_BACKOFF": "250ms",
 		"DEADLINE_PROPAGATION": "on", "DEADLINE_MIN_ATTEMPT": "5ms",
+		"OTEL_EXPORTER_OTLP_ENDPOINT": "", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "", "OTEL_TRACES_SAMPLER": "parentbased_always_on",
+		"OTEL_TRACES_SAMPLER_ARG": "1", "OTEL_SERVICE_NAME": "client-service",
 	}
 	if got := Defaults(); !maps.Equal(got, want) {
 		t.Errorf("Defaults() = %v\nwant %v", got, want)

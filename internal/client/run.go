@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/http"
 	"sync/atomic"
 	"time"
 
 	"chaoslab/internal/httpserve"
 	"chaoslab/internal/resilience"
 	"chaoslab/internal/results"
+	"chaoslab/internal/tracing"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -46,11 +48,20 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		seed = uint64(time.Now().UnixNano())
 	}
 	rnd := rand.New(rand.NewPCG(seed, 0))
-	backend := newBackendClient(cfg)
+	tp, err := tracing.New(context.WithoutCancel(ctx), cfg.Tracing, tracing.Options{Tier: cfg.Tier, Registry: reg, Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer tp.Close() // last: once the probes have stopped and the requests are done
+	spans, err := cfg.spans(tp)
+	if err != nil {
+		return err
+	}
+	backend := newBackendClient(cfg, tp)
 	defer backend.close()
 	lease := resilience.NewAttemptLease(time.Now)
 	pipeline, err := resilience.New(cfg.pipelineConfig(), resilience.Options{Logger: logger, Registry: reg, Rand: rnd,
-		Probe: backend.ready, AttemptRecords: lease})
+		Probe: backend.ready, AttemptRecords: lease, Tracing: spans})
 	if err != nil {
 		return err
 	}
@@ -60,10 +71,30 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("registering HTTP metrics: %w", err)
 	}
 	var ready atomic.Bool
-	h := NewServer(Deps{Config: cfg, Pipeline: pipeline, Backend: backend, AttemptRecords: lease, Ready: &ready, Metrics: hm, Registry: gatherer})
+	h := NewServer(Deps{Config: cfg, Pipeline: pipeline, Backend: backend, AttemptRecords: lease, Ready: &ready, Metrics: hm, Registry: gatherer,
+		Tracing: tp})
 	logger.Info("configured", "backend", cfg.BackendURL, "resilience", cfg.Effective()["RESILIENCE"], "jitter_seed", seed)
 	return httpserve.Serve(ctx, httpserve.Options{
 		Addr: cfg.ListenAddr, Handler: h, Logger: logger, Ready: &ready,
 		ShutdownTimeout: cfg.ShutdownTimeout, Drain: cfg.ShutdownDrain, WriteTimeout: cfg.RequestTimeout + writeSlack,
 	})
+}
+
+// spans is what the pipeline traces with: the CLIENT span of GET BACKEND_URL/api/data and of
+// the probes' GET BACKEND_URL/readyz. Tracing off: the zero value, no spans.
+func (c Config) spans(tp *tracing.Provider) (resilience.Tracing, error) {
+	if tp == nil {
+		return resilience.Tracing{}, nil
+	}
+	call, callAttrs, err := tracing.ClientSpan(http.MethodGet, c.BackendURL+"/api/data")
+	if err != nil {
+		return resilience.Tracing{}, err
+	}
+	probe, probeAttrs, err := tracing.ClientSpan(http.MethodGet, c.BackendURL+"/readyz")
+	if err != nil {
+		return resilience.Tracing{}, err
+	}
+	return resilience.Tracing{Tracer: tp.Tracer("chaoslab/internal/resilience"),
+		Call:  resilience.SpanStart{Name: call, Attributes: callAttrs},
+		Probe: resilience.SpanStart{Name: probe, Attributes: probeAttrs}}, nil
 }

@@ -6,6 +6,7 @@ import (
 
 	"chaoslab/internal/httpserve"
 	"chaoslab/internal/resilience"
+	"chaoslab/internal/tracing"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -20,11 +21,12 @@ type Deps struct {
 	Ready          *atomic.Bool           // readiness, owned by the server lifecycle
 	Metrics        *httpserve.HTTPMetrics // request metrics
 	Registry       prometheus.Gatherer    // served on /metrics
+	Tracing        *tracing.Provider      // a SERVER span per request; nil = tracing off
 }
 
 // NewServer returns client-service's handler. It never listens.
 func NewServer(d Deps) http.Handler {
 	mux := http.NewServeMux()
 	addRoutes(mux, d)
-	return mux
+	return d.Tracing.Handler(mux)
 }

@@ -174,7 +174,7 @@ func TestBackendConnMaxAge(t *testing.T) {
 				t.Fatal(err)
 			}
 			cfg.BackendConnMaxAge = tt.maxAge
-			b := newBackendClient(cfg)
+			b := newBackendClient(cfg, nil)
 			defer b.close()
 			for range 3 { // young connection: reused
 				if _, err := b.fetch(context.Background()); err != nil {

@@ -110,18 +110,22 @@ func (p *Pipeline) probeOnce(gen uint64) {
 	a := p.adaptive
 	ctx, cancel := context.WithTimeout(a.ctx, p.cfg.AttemptTimeout)
 	defer cancel()
+	ctx, span := p.startProbe(ctx)
 	start := time.Now()
 	err := a.probe(ctx)
 	d := time.Since(start)
 	if a.ctx.Err() != nil {
+		if span != nil {
+			span.End()
+		}
 		return // shut down: the probe's failure says nothing of the backend
 	}
 	if err != nil {
-		p.emit(Event{Kind: EventProbe, Outcome: "failure", Duration: d, Err: err})
+		p.emit(Event{Kind: EventProbe, Outcome: "failure", Duration: d, Err: err, span: span})
 		return
 	}
 	a.timeout.observe(d)
-	p.emit(Event{Kind: EventProbe, Outcome: "success", Duration: d})
+	p.emit(Event{Kind: EventProbe, Outcome: "success", Duration: d, span: span})
 	p.breaker.probed(gen)
 }
 

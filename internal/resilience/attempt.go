@@ -63,14 +63,14 @@ func (p *Pipeline) attempt(r *request, call Call) (*result, error) {
 	}
 	pm, ok := p.breaker.acquire()
 	if !ok {
-		return nil, ErrBreakerOpen
+		return nil, refused(pm.state)
 	}
 	limit, cold, cause := p.attemptLimit(pm.trial)
 	var seen uint64
 	if p.adaptive != nil {
 		seen = p.adaptive.timeout.successes()
 	}
-	body, outcome, d, err := p.callOnce(r, call, limit, cause)
+	body, outcome, d, err := p.callOnce(r, call, pm.state, limit, cause)
 	p.breaker.record(pm, outcome)
 	if p.adaptive != nil {
 		p.afterCall(pm, cold, seen, outcome, d, err)
@@ -82,10 +82,11 @@ func (p *Pipeline) attempt(r *request, call Call) (*result, error) {
 	return &result{body: body}, nil
 }
 
-// callOnce makes one backend call for r, under limit (the attempt timeout, whose error is
-// limitErr; 0 = none) cut to the request deadline, classifies it, reports it and says how long
-// it took. The call's context has that deadline: the time this hop waits for this attempt.
-func (p *Pipeline) callOnce(r *request, call Call, limit time.Duration, limitErr error) (body []byte, outcome string, took time.Duration, err error) {
+// callOnce makes one backend call for r, permitted in the breaker's state ("" = no breaker),
+// under limit (the attempt timeout, whose error is limitErr; 0 = none) cut to the request
+// deadline, classifies it, reports it and says how long it took. The call's context has that
+// deadline: the time this hop waits for this attempt.
+func (p *Pipeline) callOnce(r *request, call Call, state State, limit time.Duration, limitErr error) (body []byte, outcome string, took time.Duration, err error) {
 	r.calls++
 	start := time.Now()
 	deadline, cause := r.start.Add(r.timeout), r.errRequest
@@ -94,11 +95,12 @@ func (p *Pipeline) callOnce(r *request, call Call, limit time.Duration, limitErr
 	}
 	ctx, cancel := context.WithDeadlineCause(r.caller, deadline, cause)
 	defer cancel()
-	body, err = call(ctx)
+	callCtx, span := p.startCall(ctx, r.calls, state, deadline)
+	body, err = call(callCtx)
 	took = time.Since(start)
 	outcome, err = p.classify(ctx, err)
 	p.emit(Event{Kind: EventAttempt, Attempt: r.calls, Outcome: outcome, Duration: took,
-		Err: err, RequestID: r.id})
+		Err: err, RequestID: r.id, span: span})
 	return body, outcome, took, err
 }
 

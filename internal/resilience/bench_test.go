@@ -5,6 +5,9 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // The price of the pipeline on the two paths that matter: a healthy call (CLOSED, the backend
@@ -68,5 +71,39 @@ func BenchmarkExecuteClosedSuccessAdaptive(b *testing.B) {
 		if out := p.Execute(ctx, ok); out.Source != SourceBackend {
 			b.Fatalf("source %s", out.Source)
 		}
+	}
+}
+
+// BenchmarkExecuteTraced is BenchmarkExecuteClosedSuccess under a SERVER span, with the pipeline
+// untraced (off), traced by a tracer whose sampler records nothing (always_off: the CLIENT span is
+// made, not recorded), and traced with every span recorded (always_on; ended into no processor,
+// so no export): the pipeline's own price of tracing, without the HTTP server's.
+func BenchmarkExecuteTraced(b *testing.B) {
+	for _, bc := range []struct {
+		name    string
+		sampler sdktrace.Sampler
+	}{{"off", nil}, {"always_off", sdktrace.NeverSample()}, {"always_on", sdktrace.AlwaysSample()}} {
+		b.Run(bc.name, func(b *testing.B) {
+			tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()))
+			tr := tp.Tracer("bench")
+			var tracing Tracing
+			if bc.sampler != nil {
+				tracing = Tracing{Tracer: sdktrace.NewTracerProvider(sdktrace.WithSampler(bc.sampler)).Tracer("bench"),
+					Call: SpanStart{Name: "GET /api/data"}}
+			}
+			p, err := New(testConfig(), Options{Tracing: tracing})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ok := func(context.Context) ([]byte, error) { return []byte(`{}`), nil }
+			ctx, span := tr.Start(context.Background(), "GET /api/data", trace.WithSpanKind(trace.SpanKindServer))
+			defer span.End()
+			b.ReportAllocs()
+			for b.Loop() {
+				if out := p.Execute(ctx, ok); out.Source != SourceBackend {
+					b.Fatalf("source %s", out.Source)
+				}
+			}
+		})
 	}
 }

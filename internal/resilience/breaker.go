@@ -48,7 +48,8 @@ type breaker struct {
 // permit is the breaker's leave for one call.
 type permit struct {
 	gen   uint64
-	trial bool // a HALF_OPEN trial
+	trial bool  // a HALF_OPEN trial
+	state State // the state it was given or refused in ("" without a breaker)
 }
 
 // sleeper is a request asleep until its next retry. The breaker wakes it by cancelling its
@@ -80,12 +81,12 @@ func (b *breaker) acquire() (permit, bool) {
 	defer b.mu.Unlock()
 	switch {
 	case b.state == StateClosed:
-		return permit{gen: b.gen}, true
+		return permit{gen: b.gen, state: StateClosed}, true
 	case b.state == StateHalfOpen && b.inTrial+b.passed < b.trials:
 		b.inTrial++
-		return permit{gen: b.gen, trial: true}, true
+		return permit{gen: b.gen, trial: true, state: StateHalfOpen}, true
 	}
-	return permit{}, false
+	return permit{state: b.state}, false
 }
 
 // record gives the outcome of a permitted call; the breaker moves when it decides so.

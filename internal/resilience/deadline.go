@@ -33,6 +33,7 @@ func callerTimeout(ctx context.Context) (time.Duration, bool) {
 // caller's when that is shorter (with Propagation).
 func (p *Pipeline) newRequest(ctx context.Context) *request {
 	r := &request{id: requestID(ctx), caller: ctx, start: time.Now(), timeout: p.cfg.RequestTimeout, errRequest: p.errRequest}
+	p.annotate(ctx, r.id)
 	d, ok := callerTimeout(ctx)
 	if !ok || !p.cfg.Propagation {
 		return r
@@ -53,13 +54,13 @@ func (r *request) expired() bool { return r.propagated && r.timeout <= 0 }
 func (p *Pipeline) expire(r *request) Outcome {
 	err := fmt.Errorf("%w: the caller had no time left on arrival (%s: %s); the backend was not called",
 		ErrDeadlineExceeded, results.DeadlineHeader, r.timeout)
-	p.emit(Event{Kind: EventExpired, Err: err, RequestID: r.id})
+	p.emit(Event{Kind: EventExpired, Err: err, RequestID: r.id, span: p.spanOf(r)})
 	out := Outcome{Source: SourceError, Err: err, State: p.State()}
 	if p.cfg.hasBreaker() {
 		out.Source, out.Err = SourceFallback, p.fallback(r, err).err
 	}
 	if p.cfg.Enabled {
-		p.emit(Event{Kind: EventRequestDone, Err: out.Err})
+		p.emit(Event{Kind: EventRequestDone, Err: out.Err, span: p.spanOf(r)})
 	}
 	return out
 }
@@ -81,7 +82,7 @@ func (p *Pipeline) noRoomForRetry(r *request, err error) error {
 	}
 	err = fmt.Errorf("%w: %s left, a retry needs %s (its wait) + %s (DEADLINE_MIN_ATTEMPT); the last attempt: %w",
 		ErrDeadlineExceeded, max(0, left).Truncate(time.Millisecond), wait.Truncate(time.Millisecond), p.cfg.MinAttempt, err)
-	p.emit(Event{Kind: EventRetrySkipped, Err: err, RequestID: r.id})
+	p.emit(Event{Kind: EventRetrySkipped, Err: err, RequestID: r.id, span: p.spanOf(r)})
 	return err
 }
 

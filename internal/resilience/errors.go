@@ -10,6 +10,24 @@ import (
 // ErrBreakerOpen is the error of a call the circuit breaker did not permit.
 var ErrBreakerOpen = errors.New("CircuitBreaker '" + BreakerName + "' is OPEN and does not permit further calls")
 
+// refusal is the error of a call the breaker refused: ErrBreakerOpen, as it reads, with the
+// state it was refused in (OPEN, or HALF_OPEN with every trial out) for the request's span.
+type refusal struct{ state State }
+
+func (r *refusal) Error() string { return ErrBreakerOpen.Error() }
+func (r *refusal) Unwrap() error { return ErrBreakerOpen }
+
+// The refusals, made once: a rejection allocates nothing.
+var refusedOpen, refusedHalfOpen = &refusal{StateOpen}, &refusal{StateHalfOpen}
+
+// refused is the error of a call refused in state.
+func refused(state State) error {
+	if state == StateHalfOpen {
+		return refusedHalfOpen
+	}
+	return refusedOpen
+}
+
 // ErrAttemptTimeout is the error of an attempt cut by ATTEMPT_TIMEOUT.
 var ErrAttemptTimeout = errors.New("backend call timed out")
 

@@ -1,6 +1,10 @@
 package resilience
 
-import "time"
+import (
+	"time"
+
+	"go.opentelemetry.io/otel/trace"
+)
 
 // State is a circuit breaker state, spelled as in the log lines and the /api/data answer.
 type State string
@@ -38,9 +42,12 @@ type Event struct {
 	Attempt   int           // EventRetryScheduled: the retry's number (1 = first retry); EventAttempt: the call's number (1 = first call)
 	Wait      time.Duration // EventRetryScheduled: the wait before that retry
 	From, To  State         // EventStateChanged
+	State     State         // EventNotPermitted: the state the breaker refused the call in (OPEN, or HALF_OPEN with its trials out)
 	Outcome   string        // EventAttempt: results.OutcomeSuccess, OutcomeFailure or OutcomeIgnored
 	Duration  time.Duration // EventAttempt: how long the call took
 	Attempts  int           // EventRequestDone: backend calls actually made
 	RequestID uint64        // the request's id (WithRequestID), 0 if none
 	Err       error
+
+	span trace.Span // the span the event goes on (trace.go): the call's, the probe's or the request's; nil = none
 }

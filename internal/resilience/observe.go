@@ -53,6 +53,7 @@ func newObserver(opts Options, p *Pipeline) (*observer, error) {
 
 func (o *observer) observe(e Event) {
 	o.logEvent(e)
+	traceEvent(e)
 	if e.Kind == EventAttempt && !o.breaker {
 		return // without a breaker (off, retry) the calls are logged, not counted
 	}

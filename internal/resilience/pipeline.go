@@ -48,6 +48,9 @@ type Options struct {
 	// AttemptRecords, while in force, writes the attempt records whatever the logger's level;
 	// nil = only at debug level.
 	AttemptRecords *AttemptLease
+	// Tracing makes the spans of the backend calls, the probes and the policies' decisions
+	// (trace.go); the zero value makes none.
+	Tracing Tracing
 }
 
 // Pipeline runs backend calls through the policies. It is safe for concurrent use.
@@ -58,6 +61,7 @@ type Pipeline struct {
 	adaptive *adaptive // nil unless the adaptive profile
 	policies []failsafe.Policy[*result]
 	wait     func(n int, elapsed time.Duration) time.Duration // the profile's backoff before retry n
+	tracing  Tracing
 	// Causes of the two deadlines an attempt runs under, and the errors it reports for them.
 	errAttempt, errRequest error
 }
@@ -77,7 +81,7 @@ func New(cfg Config, opts Options) (*Pipeline, error) {
 	if opts.Rand == nil {
 		opts.Rand = rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0))
 	}
-	p := &Pipeline{cfg: cfg,
+	p := &Pipeline{cfg: cfg, tracing: opts.Tracing,
 		errAttempt: fmt.Errorf("%w after %s (ATTEMPT_TIMEOUT)", ErrAttemptTimeout, cfg.AttemptTimeout),
 		errRequest: fmt.Errorf("%w of %s (REQUEST_TIMEOUT)", ErrRequestTimeout, cfg.RequestTimeout),
 	}
@@ -190,13 +194,13 @@ func (p *Pipeline) Execute(ctx context.Context, call Call) Outcome {
 	default:
 		out.Source, out.Data = SourceBackend, res.body
 	}
-	p.emit(Event{Kind: EventRequestDone, Attempts: out.Attempts, Err: out.Err})
+	p.emit(Event{Kind: EventRequestDone, Attempts: out.Attempts, Err: out.Err, span: p.spanOf(r)})
 	return out
 }
 
 // baseline is the pipeline without patterns: one attempt under the request deadline.
 func (p *Pipeline) baseline(r *request, call Call) Outcome {
-	body, _, _, err := p.callOnce(r, call, 0, nil)
+	body, _, _, err := p.callOnce(r, call, "", 0, nil)
 	if err != nil {
 		return Outcome{Source: SourceError, Err: err, Attempts: 1, State: StateDisabled}
 	}
@@ -224,9 +228,13 @@ func (p *Pipeline) fallback(r *request, err error) *result {
 		err = fmt.Errorf("%w; the last attempt: %w", p.adaptive.errBudget, r.lastErr)
 	}
 	if errors.Is(err, ErrBreakerOpen) {
-		p.emit(Event{Kind: EventNotPermitted, Err: err, RequestID: r.id})
+		state := StateOpen                // woken by the opening, or refused in OPEN or HALF_OPEN (refusal)
+		if rf, ok := err.(*refusal); ok { // as attempt returned it: the retry hands it on unwrapped
+			state = rf.state
+		}
+		p.emit(Event{Kind: EventNotPermitted, State: state, Err: err, RequestID: r.id, span: p.spanOf(r)})
 	}
-	p.emit(Event{Kind: EventFallback, Err: err, RequestID: r.id})
+	p.emit(Event{Kind: EventFallback, Err: err, RequestID: r.id, span: p.spanOf(r)})
 	return &result{fallback: true, err: err}
 }
 
@@ -241,7 +249,7 @@ func (p *Pipeline) onStateChanged(from, to State) {
 func (p *Pipeline) onRetryScheduled(e failsafe.ExecutionScheduledEvent[*result]) {
 	r := requestOf(e.Context())
 	if p.adaptive == nil {
-		p.emit(Event{Kind: EventRetryScheduled, Attempt: e.Attempts(), Wait: e.Delay, Err: e.LastError(), RequestID: r.id})
+		p.emit(Event{Kind: EventRetryScheduled, Attempt: e.Attempts(), Wait: e.Delay, Err: e.LastError(), RequestID: r.id, span: p.spanOf(r)})
 	} else {
 		r.wait = e.Delay
 	}
@@ -251,13 +259,13 @@ func (p *Pipeline) onRetryScheduled(e failsafe.ExecutionScheduledEvent[*result])
 // onRetry reports a retry the budget permitted, just before it goes (adaptive profile).
 func (p *Pipeline) onRetry(e failsafe.ExecutionEvent[*result]) {
 	r := requestOf(e.Context())
-	p.emit(Event{Kind: EventRetryScheduled, Attempt: e.Attempts(), Wait: r.wait, Err: e.LastError(), RequestID: r.id})
+	p.emit(Event{Kind: EventRetryScheduled, Attempt: e.Attempts(), Wait: r.wait, Err: e.LastError(), RequestID: r.id, span: p.spanOf(r)})
 }
 
 // onBudgetExceeded reports a retry the budget refused (adaptive profile).
 func (p *Pipeline) onBudgetExceeded(e budget.ExceededEvent) {
 	r := requestOf(e.Context())
-	p.emit(Event{Kind: EventBudgetRefused, Attempt: e.Attempts(), Err: r.lastErr, RequestID: r.id})
+	p.emit(Event{Kind: EventBudgetRefused, Attempt: e.Attempts(), Err: r.lastErr, RequestID: r.id, span: p.spanOf(r)})
 }
 
 func (p *Pipeline) emit(e Event) {
