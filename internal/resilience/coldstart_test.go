@@ -241,6 +241,9 @@ func TestColdStartNoSilenceNoTrip(t *testing.T) {
 func TestColdStartFalseOpeningUndone(t *testing.T) {
 	cfg := coldConfig()
 	cfg.Adaptive.ProbeInterval = time.Hour
+	// the trials answer at once: a floor well above a loaded machine's stalls keeps their
+	// timeout from cutting them (with 20 ms, a -race run on a busy machine cut one)
+	cfg.Adaptive.TimeoutFloor = 500 * time.Millisecond
 	p, logs := newAdaptivePipeline(t, cfg, func(context.Context) error { return nil })
 	p.Execute(context.Background(), okCall)
 	if out := p.Execute(context.Background(), silentCall(new(atomic.Int64))); out.Source != SourceFallback {
