@@ -42,15 +42,16 @@ type APIConfig struct {
 // API is the lab's fault API: one HTTP server for every kind of fault (see the package doc). It
 // is safe for concurrent use.
 type API struct {
-	cfg   APIConfig
-	track *tracker
-	procs *processes // nil without Processes
-	l7    *httpHops  // the L7 injectors by target; nil without HTTP
-	flap  *flapping
-	cap   *capacityFaults
-	spike *spikes
-	srv   *http.Server
-	ln    net.Listener
+	cfg     APIConfig
+	track   *tracker
+	procs   *processes // nil without Processes
+	l7      *httpHops  // the L7 injectors by target; nil without HTTP
+	flap    *flapping
+	cap     *capacityFaults
+	spike   *spikes
+	metrics *faultMetrics // GET /metrics, PUT /experiment
+	srv     *http.Server
+	ln      net.Listener
 }
 
 // StartAPI starts serving the API.
@@ -74,6 +75,8 @@ func StartAPI(cfg APIConfig) (*API, error) {
 		a.procs = newProcesses(cfg.Processes, a.track.check, cfg.OnProcess)
 		a.track.sources = append(a.track.sources, a.procs.Injected)
 	}
+	a.metrics = newFaultMetrics(a.track.injected)
+	a.track.note = a.metrics.note
 	a.srv = &http.Server{Handler: a.routes(), ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 60 * time.Second}
 	go a.srv.Serve(ln)
 	return a, nil
@@ -93,6 +96,7 @@ func (a *API) routes() http.Handler {
 	}
 	mux.HandleFunc("POST /reset", a.handleReset)
 	mux.HandleFunc("GET /faults", a.handleFaults)
+	a.metrics.register(mux)
 	for pattern, h := range a.cfg.Routes {
 		mux.Handle(pattern, h)
 	}

@@ -224,7 +224,7 @@ func (c *capacityFaults) Injected() []Injected {
 	if f == nil {
 		return nil
 	}
-	return []Injected{{Kind: KindCapacity, Detail: f.describe()}}
+	return []Injected{{Kind: KindCapacity, Detail: f.describe(), Target: ProxyName}}
 }
 
 // describe says what the fault changed: "backend capacity: workers 1, service time x5 (capacity

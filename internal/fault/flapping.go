@@ -245,7 +245,7 @@ func (f *flapping) Injected() []Injected {
 			if j.Proxy != ProxyName {
 				prefix = "proxy " + j.Proxy + ": " // as Proxy.Injected names a hop's toxics
 			}
-			in = append(in, Injected{KindPartition, fmt.Sprintf("%sblackhole both ways (flapping %s: cycle %d of %d, %s on, %s off)", prefix, j.Name, j.Cycle, j.Cycles, j.On, j.Off)})
+			in = append(in, Injected{Kind: KindPartition, Detail: fmt.Sprintf("%sblackhole both ways (flapping %s: cycle %d of %d, %s on, %s off)", prefix, j.Name, j.Cycle, j.Cycles, j.On, j.Off), Target: j.Proxy})
 		}
 	}
 	return in

@@ -188,6 +188,7 @@ func (hs *httpHops) Injected() []Injected {
 			if names[i] != ProxyName {
 				x.Detail = "hop " + names[i] + ": " + x.Detail
 			}
+			x.Target = names[i]
 			in = append(in, x)
 		}
 	}

@@ -6,6 +6,7 @@ import "strings"
 type Injected struct {
 	Kind   string // what kind of fault: one of the Kind constants
 	Detail string // the fault and its parameters, for a person: "latency 1500 ms ± 200 ms, downstream (toxic backend-latency)"
+	Target string // where it acts: the proxy or HTTP hop's name ("backend", a tier), the service a crash took down, the spike's entry URLs
 }
 
 // Kinds of fault, as fault events name them (results.Event.Name of a KindFault event).

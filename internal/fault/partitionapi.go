@@ -73,7 +73,7 @@ func (a *PartitionAPI) Injected() []Injected {
 	defer a.mu.Unlock()
 	in := make([]Injected, len(a.toxics))
 	for i, t := range a.toxics {
-		in[i] = Injected{KindPartition, fmt.Sprintf("blackhole (iptables DROP), %s (toxic %s)", t.Stream, t.Name)}
+		in[i] = Injected{Kind: KindPartition, Detail: fmt.Sprintf("blackhole (iptables DROP), %s (toxic %s)", t.Stream, t.Name), Target: ProxyName}
 	}
 	return in
 }

@@ -131,7 +131,7 @@ func (p *processes) Injected() []Injected {
 	defer p.mu.Unlock()
 	var in []Injected
 	for _, s := range slices.Sorted(maps.Keys(p.killed)) {
-		in = append(in, Injected{KindCrash, p.killed[s].describe(s)})
+		in = append(in, Injected{Kind: KindCrash, Detail: p.killed[s].describe(s), Target: s})
 	}
 	return in
 }

@@ -88,12 +88,12 @@ func (p *Proxy) Injected() []Injected {
 		for _, t := range px.Toxics.GetToxicArray() {
 			if w, ok := t.(*toxics.ToxicWrapper); ok && !strings.HasPrefix(w.Name, flappingToxic) {
 				i := describeToxic(w)
-				i.Detail = prefix + i.Detail
+				i.Detail, i.Target = prefix+i.Detail, px.Name
 				in = append(in, i)
 			}
 		}
 		if !enabled(px) {
-			in = append(in, Injected{Kind: KindRefuse, Detail: prefix + "proxy disabled: connections refused"})
+			in = append(in, Injected{Kind: KindRefuse, Detail: prefix + "proxy disabled: connections refused", Target: px.Name})
 		}
 	}
 	return in
@@ -109,17 +109,17 @@ func describeToxic(w *toxics.ToxicWrapper) Injected {
 	switch t := w.Toxic.(type) {
 	case *toxics.TimeoutToxic:
 		if t.Timeout == 0 {
-			return Injected{KindPartition, "blackhole, " + where}
+			return Injected{Kind: KindPartition, Detail: "blackhole, " + where}
 		}
-		return Injected{KindTimeout, fmt.Sprintf("data stops, connection closed after %d ms, %s", t.Timeout, where)}
+		return Injected{Kind: KindTimeout, Detail: fmt.Sprintf("data stops, connection closed after %d ms, %s", t.Timeout, where)}
 	case *toxics.LatencyToxic:
-		return Injected{KindLatency, fmt.Sprintf("latency %d ms ± %d ms, %s", t.Latency, t.Jitter, where)}
+		return Injected{Kind: KindLatency, Detail: fmt.Sprintf("latency %d ms ± %d ms, %s", t.Latency, t.Jitter, where)}
 	case *toxics.BandwidthToxic:
-		return Injected{KindBandwidth, fmt.Sprintf("bandwidth %d KB/s, %s", t.Rate, where)}
+		return Injected{Kind: KindBandwidth, Detail: fmt.Sprintf("bandwidth %d KB/s, %s", t.Rate, where)}
 	case *toxics.ResetToxic:
-		return Injected{KindReset, fmt.Sprintf("connections reset by peer after %d ms, %s", t.Timeout, where)}
+		return Injected{Kind: KindReset, Detail: fmt.Sprintf("connections reset by peer after %d ms, %s", t.Timeout, where)}
 	}
-	return Injected{KindToxic, w.Type + ", " + where}
+	return Injected{Kind: KindToxic, Detail: w.Type + ", " + where}
 }
 
 func enabled(px *toxiproxy.Proxy) bool {

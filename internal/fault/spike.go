@@ -267,7 +267,7 @@ func (s *spikes) Injected() []Injected {
 	var in []Injected
 	for _, n := range slices.Sorted(maps.Keys(s.jobs)) {
 		if j := s.jobs[n]; j.Sending {
-			in = append(in, Injected{KindSpike, fmt.Sprintf("load spike of %g requests/s for %s to %s (spike %s)", j.Rate, j.Duration, strings.Join(j.Targets, ", "), j.Name)})
+			in = append(in, Injected{Kind: KindSpike, Detail: fmt.Sprintf("load spike of %g requests/s for %s to %s (spike %s)", j.Rate, j.Duration, strings.Join(j.Targets, ", "), j.Name), Target: strings.Join(j.Targets, ",")})
 		}
 	}
 	return in

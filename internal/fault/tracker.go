@@ -20,6 +20,7 @@ type tracker struct {
 	sources  []func() []Injected
 	last     []Injected
 	onChange func(Change)
+	note     func([]Injected) // told the faults in effect at every check; nil = none
 }
 
 func newTracker(onChange func(Change), sources ...func() []Injected) *tracker {
@@ -53,6 +54,9 @@ func (t *tracker) check(started time.Time) {
 		t.emit(Change{Time: time.Now(), Active: false, Kind: kindsOf(t.last), Detail: "removed: " + detailsOf(t.last)})
 	}
 	t.last = now
+	if t.note != nil {
+		t.note(now)
+	}
 }
 
 // stop ends the reports: nothing is reported after it.

@@ -281,7 +281,10 @@ func (r *runner) drive(ctx context.Context) *experiment.Journal {
 	}
 	r.before = r.snapshot(ctx, "before")
 	r.phase("experiment")
+	started := time.Now()
+	r.reportExperiment(ctx, started, true, nil)
 	journal := r.runExperiment(runCtx)
+	r.reportExperiment(context.WithoutCancel(ctx), started, false, journal)
 	if runCtx.Err() != nil {
 		return journal
 	}

@@ -1,8 +1,6 @@
 package resilience
 
 import (
-	"strings"
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"chaoslab/internal/results"
@@ -47,7 +45,7 @@ func newMetrics(reg prometheus.Registerer, p *Pipeline) (*metrics, error) {
 		m.retryCalls.WithLabelValues(k)
 	}
 	cs := []prometheus.Collector{m.calls, m.notPermitted, m.retryCalls, m.fallbacks}
-	cs = append(cs, stateGauges(p)...)
+	cs = append(cs, newBreakerCollector(p))
 	if p.cfg.hasBreaker() && p.cfg.Adaptive.Enabled {
 		cs = append(cs, m.adaptive(p)...)
 	}
@@ -71,30 +69,6 @@ func callKind(outcome string) string {
 		return "ignored"
 	}
 	return "successful"
-}
-
-// stateGauges are resilience4j_circuitbreaker_state: 1 for the current state, 0 for the others,
-// read at scrape time from Pipeline.State.
-func stateGauges(p *Pipeline) []prometheus.Collector {
-	var gs []prometheus.Collector
-	for _, s := range []State{StateClosed, StateOpen, StateHalfOpen, StateDisabled} {
-		gs = append(gs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name:        "resilience4j_circuitbreaker_state",
-			Help:        "The circuit breaker's state: 1 for the current state, 0 for the others.",
-			ConstLabels: prometheus.Labels{"name": BreakerName, "state": strings.ToLower(string(s))},
-		}, func() float64 {
-			if p.State() == s {
-				return 1
-			}
-			return 0
-		}))
-	}
-	gs = append(gs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name:        "resilience4j_circuitbreaker_failure_rate",
-		Help:        "Failure rate of the calls in the window, in percent; -1 below the minimum number of calls.",
-		ConstLabels: prometheus.Labels{"name": BreakerName},
-	}, func() float64 { return p.Snapshot().CircuitBreaker.FailureRate }))
-	return gs
 }
 
 // adaptive makes the adaptive profile's metrics: the attempt timeout in force, the budget's
