@@ -18,11 +18,12 @@ import (
 // to do at once instead of waiting for them.
 var hopelessReasons = []string{"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError", "CreateContainerError"}
 
-// unavailable returns the lab's Deployments that exist but have fewer available replicas than
-// they ask for (missing ones are Preflight's to report), with what their pods are waiting for.
-func (c *Cluster) unavailable(ctx context.Context) (map[string]string, error) {
+// unavailable returns the Deployments of names that exist but have fewer available replicas
+// than they ask for (missing ones are Preflight's to report), with what their pods are waiting
+// for.
+func (c *Cluster) unavailable(ctx context.Context, names []string) (map[string]string, error) {
 	out := map[string]string{}
-	for _, name := range []string{BackendDeployment, ClientDeployment} {
+	for _, name := range names {
 		d, err := c.Client.AppsV1().Deployments(c.Namespace).Get(ctx, name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			continue
@@ -34,7 +35,11 @@ func (c *Cluster) unavailable(ctx context.Context) (map[string]string, error) {
 			continue
 		}
 		out[name] = fmt.Sprintf("%d of %d replicas available", d.Status.AvailableReplicas, specReplicas(d))
-		if why := c.podTrouble(ctx, name); why != "" {
+		app := name // deploy/k8s: a Deployment's pods have its name as their app label
+		if a := d.Spec.Template.Labels["app"]; a != "" {
+			app = a
+		}
+		if why := c.podTrouble(ctx, app); why != "" {
 			out[name] += ": " + why
 		}
 	}
@@ -75,17 +80,24 @@ func hopeless(why string) bool {
 // rollout under way cures itself, and a run that starts then would only fail its preflight.
 // say gets a line of progress every few seconds. It returns when they are available, when a pod
 // waits for something that waiting does not cure (an image that cannot be pulled), or at the
-// timeout; Preflight then reports what is still wrong.
-func (c *Cluster) WaitAvailable(ctx context.Context, timeout time.Duration, say func(string)) error {
+// timeout; Preflight then reports what is still wrong. extra names more Deployments to wait for
+// (a topology's tiers).
+func (c *Cluster) WaitAvailable(ctx context.Context, timeout time.Duration, say func(string), extra ...string) error {
 	deadline := time.Now().Add(timeout)
 	lastSaid := time.Time{}
+	names := []string{BackendDeployment, ClientDeployment}
+	for _, n := range extra {
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
 	for {
-		down, err := c.unavailable(ctx)
+		down, err := c.unavailable(ctx, names)
 		if err != nil || len(down) == 0 {
 			return err
 		}
 		var lines []string
-		for _, name := range []string{BackendDeployment, ClientDeployment} {
+		for _, name := range names {
 			if why, ok := down[name]; ok {
 				if hopeless(why) {
 					return nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,6 +33,10 @@ type Observer struct {
 	logger  *slog.Logger
 	problem func(format string, args ...any)
 
+	selector string // the pods followed: podSelector, or a topology's apps (FollowTiers)
+	tiered   bool   // a topology: pods are tagged by their TierLabel
+	entry    string // with a topology: the tier whose breaker Breaker reports
+
 	mu       sync.Mutex
 	pods     map[string]*podState // by UID
 	expected map[string]int       // app -> how many coming restarts of its container are the experiment's
@@ -41,6 +46,7 @@ type Observer struct {
 
 type podState struct {
 	name, app string
+	tier      string // its TierLabel, with a topology
 	phase     corev1.PodPhase
 	ready     bool
 	restarts  int32
@@ -52,7 +58,18 @@ type podState struct {
 // NewObserver makes an observer; logs maps each app (results.ClientService, BackendService) to
 // where its pods' lines go. problem is told of what should fail the run (a container restart).
 func NewObserver(c *Cluster, events *results.EventLog, logs map[string]io.Writer, logger *slog.Logger, problem func(string, ...any)) *Observer {
-	return &Observer{cluster: c, events: events, logs: logs, since: time.Now(), logger: logger, problem: problem, pods: map[string]*podState{}}
+	return &Observer{cluster: c, events: events, logs: logs, since: time.Now(), logger: logger, problem: problem, pods: map[string]*podState{},
+		selector: podSelector}
+}
+
+// FollowTiers makes the observer follow a topology's pods, before Run: those of apps (the
+// backend's and every tier's app label). A tier's pod is known by its TierLabel: its
+// client-service log goes to logs[<tier>], every record of it carries the tier (Event.Tier,
+// when the record does not say it already), Running answers for the tier's name, and Breaker
+// is entry's breaker.
+func (o *Observer) FollowTiers(apps []string, entry string) {
+	o.selector = "app in (" + strings.Join(apps, ",") + ")"
+	o.tiered, o.entry = true, entry
 }
 
 // ExpectRestart says that the next restart of app's container is the experiment's doing (a
@@ -67,7 +84,8 @@ func (o *Observer) ExpectRestart(app string) {
 	o.expected[app]++
 }
 
-// Breaker is the client's breaker state as its log last said ("" before any transition).
+// Breaker is the client's (with a topology: the entry tier's) breaker state as its log last
+// said ("" before any transition).
 func (o *Observer) Breaker() string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -79,7 +97,7 @@ func (o *Observer) Run(ctx context.Context) {
 	defer o.streamWG.Wait()
 	pods := o.cluster.Client.CoreV1().Pods(o.cluster.Namespace)
 	for ctx.Err() == nil {
-		list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: podSelector})
+		list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: o.selector})
 		if err != nil {
 			if ctx.Err() == nil {
 				o.logger.Warn("list pods", "error", err)
@@ -90,7 +108,7 @@ func (o *Observer) Run(ctx context.Context) {
 		for i := range list.Items {
 			o.update(ctx, &list.Items[i], false)
 		}
-		w, err := pods.Watch(ctx, metav1.ListOptions{LabelSelector: podSelector, ResourceVersion: list.ResourceVersion})
+		w, err := pods.Watch(ctx, metav1.ListOptions{LabelSelector: o.selector, ResourceVersion: list.ResourceVersion})
 		if err != nil {
 			if ctx.Err() == nil {
 				o.logger.Warn("watch pods", "error", err)
@@ -151,6 +169,9 @@ func (o *Observer) update(ctx context.Context, p *corev1.Pod, deleted bool) {
 	st, seen := o.pods[string(p.UID)]
 	if !seen {
 		st = &podState{name: p.Name, app: app, phase: p.Status.Phase, ready: ready, restarts: restarts, streamed: map[string]bool{}}
+		if o.tiered {
+			st.tier = p.Labels[TierLabel]
+		}
 		o.pods[string(p.UID)] = st
 	}
 	var evs []results.Event
@@ -200,6 +221,7 @@ func (o *Observer) update(ctx context.Context, p *corev1.Pod, deleted bool) {
 			streams = append(streams, c.Name)
 		}
 	}
+	tier := st.tier
 	o.mu.Unlock()
 	for _, e := range evs {
 		o.events.Add(e)
@@ -208,7 +230,7 @@ func (o *Observer) update(ctx context.Context, p *corev1.Pod, deleted bool) {
 		o.streamWG.Add(1)
 		go func() {
 			defer o.streamWG.Done()
-			o.stream(ctx, p.Name, c)
+			o.stream(ctx, p.Name, c, tier)
 		}()
 	}
 }
@@ -228,9 +250,15 @@ func (o *Observer) lastKill(app string) time.Time {
 // stream follows one container's log: every line goes to its log file (from the container's
 // start, as the local stack's files hold a service's whole life); the client's lines since the
 // start of the run become events. The containers are named after their service in deploy/k8s
-// (client-service, backend-service, and the backend's sidecar fault-proxy).
-func (o *Observer) stream(ctx context.Context, pod, container string) {
+// (client-service, backend-service, and the backend's sidecar fault-proxy). tier is the pod's
+// tier of a topology (""  without one): its client's lines go to that tier's log and their
+// events carry it.
+func (o *Observer) stream(ctx context.Context, pod, container, tier string) {
 	app := container
+	dest := app
+	if tier != "" && app == results.ClientService {
+		dest = tier
+	}
 	req := o.cluster.Client.CoreV1().Pods(o.cluster.Namespace).GetLogs(pod, &corev1.PodLogOptions{Follow: true, Container: container})
 	rc, err := req.Stream(ctx)
 	if err != nil {
@@ -247,27 +275,35 @@ func (o *Observer) stream(ctx context.Context, pod, container string) {
 	sc := bufio.NewScanner(rc)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		line := sc.Bytes()
-		o.write(app, line)
-		if app == FaultProxyContainer {
-			// the sidecar's fault windows; its process records are not taken: the pod's
-			// status says when the container was killed and when it was Ready again
-			if e, ok := results.DecodeFaultLine(line); ok && e.Kind == results.KindFault && !e.Time.Before(o.since) {
-				o.events.Add(e)
-			}
-			continue
-		}
-		if app != results.ClientService {
-			continue
-		}
-		if e, ok := DecodeLogLine(line); ok && !e.Time.Before(o.since) {
-			if e.Kind == results.KindBreaker {
-				o.mu.Lock()
-				o.breaker = e.To
-				o.mu.Unlock()
-			}
+		o.line(app, tier, dest, sc.Bytes())
+	}
+}
+
+// line takes one line of a container's log: to the log file dest, and for the client's lines
+// (of tier, with a topology) and the sidecar's fault records, into the events.
+func (o *Observer) line(app, tier, dest string, line []byte) {
+	o.write(dest, line)
+	if app == FaultProxyContainer {
+		// the sidecar's fault windows; its process records are not taken: the pod's
+		// status says when the container was killed and when it was Ready again
+		if e, ok := results.DecodeFaultLine(line); ok && e.Kind == results.KindFault && !e.Time.Before(o.since) {
 			o.events.Add(e)
 		}
+		return
+	}
+	if app != results.ClientService {
+		return
+	}
+	if e, ok := DecodeLogLine(line); ok && !e.Time.Before(o.since) {
+		if e.Tier == "" {
+			e.Tier = tier
+		}
+		if e.Kind == results.KindBreaker && (!o.tiered || e.Tier == o.entry) {
+			o.mu.Lock()
+			o.breaker = e.To
+			o.mu.Unlock()
+		}
+		o.events.Add(e)
 	}
 }
 
@@ -281,12 +317,13 @@ func (o *Observer) write(app string, line []byte) {
 	fmt.Fprintf(w, "%s\n", line)
 }
 
-// Running reports, per app, whether a pod is Ready, and the restarts of its current pods.
+// Running reports, per app (with a topology: per app or tier), whether a pod is Ready, and the
+// restarts of its current pods.
 func (o *Observer) Running(app string) (ready bool, restarts int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for _, st := range o.pods {
-		if st.app == app && !st.deleted {
+		if (st.app == app || (st.tier != "" && st.tier == app)) && !st.deleted {
 			ready = ready || st.ready
 			restarts += int(st.restarts)
 		}

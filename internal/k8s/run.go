@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"chaoslab/internal/lab"
 	"chaoslab/internal/report"
+	"chaoslab/internal/results"
 	"chaoslab/internal/wait"
 )
 
@@ -29,34 +31,78 @@ const (
 const attemptRecordsLease = time.Minute
 
 // attemptRecords turns the client's attempt records on for the run (PUT
-// /api/attempt-records), so that calls per request come from them as on the local stacks, and
-// renews the lease until the run ends. A client that cannot is said, and the counts come from
-// the answers.
+// /api/attempt-records; with a topology, every tier's), so that calls per request (and per
+// layer) come from them as on the local stacks, and renews the leases until the run ends. A
+// client that cannot is said, and the counts come from the answers.
 func (r *running) attemptRecords(ctx context.Context) {
-	if err := r.putAttemptRecords(ctx, attemptRecordsLease); err != nil {
-		r.say("!! the client's attempt records could not be turned on (%v): calls per request come from the answers", err)
+	var on []client
+	for _, c := range r.clients() {
+		if err := putAttemptRecords(ctx, c.proxy, attemptRecordsLease); err != nil {
+			who := "the client's"
+			if c.tier != "" {
+				who = "tier " + c.tier + "'s"
+			}
+			r.say("!! %s attempt records could not be turned on (%v): calls per request come from the answers", who, err)
+			continue
+		}
+		on = append(on, c)
+	}
+	if len(on) == 0 {
 		return
 	}
 	r.verifyWG.Add(1)
 	go func() {
 		defer r.verifyWG.Done()
 		for wait.For(r.watchCtx, attemptRecordsLease/3) {
-			if err := r.putAttemptRecords(r.watchCtx, attemptRecordsLease); err != nil && r.watchCtx.Err() == nil {
-				r.env.Logger.Warn("renew the attempt records", "error", err)
+			for _, c := range on {
+				if err := putAttemptRecords(r.watchCtx, c.proxy, attemptRecordsLease); err != nil && r.watchCtx.Err() == nil {
+					r.env.Logger.Warn("renew the attempt records", "service", c.service, "error", err)
+				}
 			}
 		}
 	}()
 }
 
 func (r *running) attemptRecordsOff(ctx context.Context) {
-	if err := r.putAttemptRecords(ctx, 0); err != nil {
-		r.env.Logger.Warn("turn the attempt records off", "error", err)
+	for _, c := range r.clients() {
+		if c.proxy == nil {
+			continue
+		}
+		if err := putAttemptRecords(ctx, c.proxy, 0); err != nil {
+			r.env.Logger.Warn("turn the attempt records off", "service", c.service, "error", err)
+		}
 	}
 }
 
-func (r *running) putAttemptRecords(ctx context.Context, lease time.Duration) error {
-	url := fmt.Sprintf("%s/api/attempt-records?for=%s", r.client.URL, lease)
+func putAttemptRecords(ctx context.Context, p *Proxy, lease time.Duration) error {
+	url := fmt.Sprintf("%s/api/attempt-records?for=%s", p.URL, lease)
 	return do(ctx, http.MethodPut, url, http.StatusOK)
+}
+
+// tierFault is told of every request to the fault sidecar in a run with a topology. The sidecar
+// fronts the backend only: its Toxiproxy has the one proxy "backend", and no NetworkPolicy of
+// the catalogue isolates a tier. A change to another proxy (a fault at a tier, as the local
+// stack's per-hop proxies take) would do nothing here, so it is a problem that fails the run,
+// with what to do, rather than a fault that silently never happened.
+func (r *running) tierFault(req *http.Request) {
+	if req.Method == http.MethodGet {
+		return
+	}
+	rest, ok := strings.CutPrefix(req.URL.Path, "/proxies/")
+	if !ok {
+		return
+	}
+	name, _, _ := strings.Cut(rest, "/")
+	if name == "" || name == results.BackendNode {
+		return
+	}
+	r.env.Problem("%s %s: %s", req.Method, req.URL.Path, TierFaultRefusal(name))
+	r.say("!! %s", TierFaultRefusal(name))
+}
+
+// TierFaultRefusal says why a fault at a tier (not the backend) does not run on Kubernetes.
+func TierFaultRefusal(target string) string {
+	return fmt.Sprintf("a fault at %s: on --stack k8s faults are at the backend only (its fault-proxy sidecar, the partition NetworkPolicy); a fault at a tier runs on --stack local, which puts a Toxiproxy proxy in front of every tier", target)
 }
 
 // resetSidecar removes every fault of the sidecar (POST /reset).

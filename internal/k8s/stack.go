@@ -20,6 +20,8 @@ import (
 	"chaoslab/internal/experiment"
 	"chaoslab/internal/lab"
 	"chaoslab/internal/results"
+	"chaoslab/internal/stack"
+	"chaoslab/internal/topology"
 	"chaoslab/internal/wait"
 )
 
@@ -53,9 +55,16 @@ type Stack struct {
 	AvailableTimeout time.Duration
 	// Stdout is where Prepare says what it removed (nil = nowhere).
 	Stdout io.Writer
+	// Topology, when set, is the call graph of client-service tiers the namespace runs
+	// (deploy/overlays/chain-3 for chain-3): Prepare checks that it does (WireTopology); the
+	// run's load and probes reach the first entry tier, every tier's pods are followed and their
+	// records tagged with their tier, every tier's attempt records are on and every tier is in
+	// the snapshots; the status line shows the entry tier's breaker. nil = today's two services.
+	Topology *topology.Topology
 
-	compareRun string // set by Compare: the run id whose ConfigMap change the leftovers keep
-	resilience string // the RESILIENCE the run asked for ("" = the ConfigMap's)
+	compareRun string  // set by Compare: the run id whose ConfigMap change the leftovers keep
+	resilience string  // the RESILIENCE the run asked for ("" = the ConfigMap's)
+	wiring     *Wiring // the Topology as Prepare found it on the cluster
 }
 
 // Name is "k8s".
@@ -75,11 +84,23 @@ func (s *Stack) Prepare(ctx context.Context, clientEnv map[string]string) (map[s
 	if timeout == 0 {
 		timeout = DefaultAvailableTimeout
 	}
-	if err := c.WaitAvailable(ctx, timeout, s.say); err != nil && ctx.Err() != nil {
+	var tiers []string
+	if s.Topology != nil {
+		tiers = c.tierDeployments(ctx)
+	}
+	if err := c.WaitAvailable(ctx, timeout, s.say, tiers...); err != nil && ctx.Err() != nil {
 		return nil, err
 	} // an unreachable cluster is Preflight's to explain
 	if err := c.Preflight(ctx); err != nil {
 		return nil, err
+	}
+	s.wiring = nil
+	if s.Topology != nil {
+		w, err := c.PreflightTopology(ctx, s.Topology)
+		if err != nil {
+			return nil, err
+		}
+		s.wiring = w
 	}
 	removed, err := c.removeLeftovers(ctx, s.compareRun)
 	for _, what := range removed {
@@ -96,7 +117,21 @@ func (s *Stack) Prepare(ctx context.Context, clientEnv map[string]string) (map[s
 	if s.resilience != "" {
 		env["RESILIENCE"] = s.resilience
 	}
+	if s.Topology != nil {
+		if err := stack.CheckTopology(s.Topology, env, StackName); err != nil {
+			return nil, err
+		}
+	}
 	return env, nil
+}
+
+// Graph is the topology the namespace runs, as run.json records it, and the variables of its
+// first entry tier (lab.Tiered); without a Topology, none and clientEnv.
+func (s *Stack) Graph(clientEnv map[string]string) (*results.Topology, map[string]string) {
+	if s.Topology == nil || s.wiring == nil {
+		return nil, clientEnv
+	}
+	return s.wiring.Record(s.Topology), s.wiring.EntryEnv(clientEnv)
 }
 
 func (s *Stack) say(msg string) {
@@ -129,9 +164,12 @@ type running struct {
 	verify   time.Duration
 	events   *results.EventLog
 	obs      *Observer
-	client   *Proxy
+	client   *Proxy // client-service, or with a topology the first entry tier
 	backend  *Proxy
 	faults   *Proxy
+	wiring   *Wiring           // the topology on the cluster (nil: today's two services)
+	tiers    map[string]*Proxy // with a topology: every tier, by name
+	entryEnv map[string]string // the variables of the client whose breaker the run shows
 	verifyWG sync.WaitGroup
 	watchCtx context.Context // the fault watchers' and the observer's lifetime
 	undo     []func(ctx context.Context)
@@ -146,7 +184,9 @@ func (s *Stack) Start(ctx context.Context, env lab.StartEnv) (lab.Running, error
 	if verify == 0 {
 		verify = 30 * time.Second
 	}
-	r := &running{s: s, c: s.Cluster, run: NewRunID(time.Now()), env: env, verify: verify, events: env.Events, policies: map[string]bool{}}
+	r := &running{s: s, c: s.Cluster, run: NewRunID(time.Now()), env: env, verify: verify, events: env.Events, policies: map[string]bool{},
+		wiring: s.wiring}
+	_, r.entryEnv = s.Graph(env.ClientEnv)
 	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
 	r.watchCtx = watchCtx
 	r.undo = append(r.undo, func(context.Context) { stopWatch() })
@@ -193,34 +233,74 @@ func (r *running) start(ctx context.Context) error {
 	if err := r.observe(); err != nil {
 		return err
 	}
-	if err := waitReady(ctx, r.client.URL+"/readyz", 30*time.Second); err != nil {
-		return fmt.Errorf("client-service through the API server: %w", err)
+	for _, c := range r.clients() {
+		if err := waitReady(ctx, c.proxy.URL+"/readyz", 30*time.Second); err != nil {
+			return fmt.Errorf("%s through the API server: %w", c.service, err)
+		}
 	}
 	r.attemptRecords(ctx)
 	return nil
 }
 
-// serve starts the proxies through the API server to the client, the backend and its fault
-// sidecar.
+// serve starts the proxies through the API server to the client (with a topology: to every
+// tier), the backend and its fault sidecar.
 func (r *running) serve() error {
-	for _, p := range []struct {
-		to         **Proxy
-		name, port string
-		before     func(*http.Request)
-	}{{&r.client, ClientServiceName, ServicePort, nil}, {&r.backend, FaultsServiceName, DirectPort, nil}, {&r.faults, FaultsServiceName, FaultsPort, r.faultRequest}} {
-		px, err := r.c.ServeService(p.name, p.port, r.env.Logger, p.before)
-		if err != nil {
+	var err error
+	if r.wiring == nil {
+		if r.client, err = r.serveOne(ClientServiceName, ServicePort, nil); err != nil {
 			return err
 		}
-		*p.to = px
-		r.undo = append(r.undo, func(context.Context) { px.Close() })
+	} else {
+		r.tiers = map[string]*Proxy{}
+		for _, t := range r.wiring.Tiers {
+			if r.tiers[t.Name], err = r.serveOne(t.Service, ServicePort, nil); err != nil {
+				return err
+			}
+		}
+		r.client = r.tiers[r.wiring.Entries()[0].Name]
 	}
-	return nil
+	if r.backend, err = r.serveOne(FaultsServiceName, DirectPort, nil); err != nil {
+		return err
+	}
+	r.faults, err = r.serveOne(FaultsServiceName, FaultsPort, r.faultRequest)
+	return err
+}
+
+func (r *running) serveOne(name, port string, before func(*http.Request)) (*Proxy, error) {
+	px, err := r.c.ServeService(name, port, r.env.Logger, before)
+	if err != nil {
+		return nil, err
+	}
+	r.undo = append(r.undo, func(context.Context) { px.Close() })
+	return px, nil
+}
+
+// client is a client-service the run reaches: today's client, or a tier of a topology.
+type client struct {
+	tier    string // "" for today's client
+	service string // its Service
+	proxy   *Proxy
+}
+
+// clients are the client-services the run reaches: client-service, or every tier in the
+// topology's order.
+func (r *running) clients() []client {
+	if r.wiring == nil {
+		return []client{{service: ClientServiceName, proxy: r.client}}
+	}
+	out := make([]client, 0, len(r.wiring.Tiers))
+	for _, t := range r.wiring.Tiers {
+		out = append(out, client{tier: t.Name, service: t.Service, proxy: r.tiers[t.Name]})
+	}
+	return out
 }
 
 // faultRequest is told of every request to the fault sidecar: a kill through it is the
 // experiment's, so the container's restart that follows is expected, not a problem.
 func (r *running) faultRequest(req *http.Request) {
+	if r.wiring != nil {
+		r.tierFault(req)
+	}
 	if req.Method != http.MethodPost {
 		return
 	}
@@ -229,10 +309,18 @@ func (r *running) faultRequest(req *http.Request) {
 	}
 }
 
-// observe follows the pods and their logs into the run's files and events until Close.
+// observe follows the pods and their logs into the run's files and events until Close. With a
+// topology each tier's log is <tier>.log, as on the local stack.
 func (r *running) observe() error {
 	logs := map[string]io.Writer{}
-	for _, app := range []string{results.ClientService, results.BackendService, FaultProxyContainer} {
+	files := []string{results.ClientService, results.BackendService, FaultProxyContainer}
+	if r.wiring != nil {
+		files = []string{results.BackendService, FaultProxyContainer}
+		for _, t := range r.wiring.Tiers {
+			files = append(files, t.Name)
+		}
+	}
+	for _, app := range files {
 		f, err := os.Create(filepath.Join(r.env.Dir, app+".log"))
 		if err != nil {
 			return fmt.Errorf("create the log of %s: %w", app, err)
@@ -241,6 +329,9 @@ func (r *running) observe() error {
 		logs[app] = f
 	}
 	r.obs = NewObserver(r.c, r.events, logs, r.env.Logger.With("component", "observer"), r.env.Problem)
+	if r.wiring != nil {
+		r.obs.FollowTiers(r.wiring.Apps(), r.wiring.Entries()[0].Name)
+	}
 	obsCtx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -251,11 +342,28 @@ func (r *running) observe() error {
 	return nil
 }
 
-// Endpoints are the local ends of the proxies through the API server.
+// Endpoints are the local ends of the proxies through the API server; with a topology the
+// load is spread over the entry tiers, and the first one is the client the experiment sees.
 func (r *running) Endpoints() lab.Endpoints {
-	return lab.Endpoints{Client: r.client.URL, Backend: r.backend.URL, Faults: r.faults.URL,
+	ep := lab.Endpoints{Client: r.client.URL, Backend: r.backend.URL, Faults: r.faults.URL,
 		Env:    map[string]string{EnvNamespace: r.c.Namespace},
 		Detail: fmt.Sprintf("client %s  backend %s  fault API %s  (through the API server's service proxy)", r.client.URL, r.backend.URL, r.faults.URL)}
+	if r.wiring == nil {
+		return ep
+	}
+	var parts []string
+	for _, t := range r.wiring.Tiers {
+		what := "calls " + t.Calls
+		if t.Entry {
+			what = "entry, " + what
+		}
+		parts = append(parts, fmt.Sprintf("%s %s (%s)", t.Name, r.tiers[t.Name].URL, what))
+		if t.Entry {
+			ep.Entries = append(ep.Entries, lab.Entry{Tier: t.Name, URL: r.tiers[t.Name].URL})
+		}
+	}
+	ep.Detail = fmt.Sprintf("tiers %s  backend %s  fault API %s  (through the API server's service proxy)", strings.Join(parts, ", "), r.backend.URL, r.faults.URL)
+	return ep
 }
 
 // Native runs chaosk8s's activities with client-go; what they create carries the run's label.
@@ -266,9 +374,10 @@ func (r *running) Native() experiment.Native {
 // Died is nil: the kubelet restarts what dies, and the observer reports it as a problem.
 func (r *running) Died() <-chan lab.Exit { return nil }
 
-// Breaker is the client's breaker state as its log last said.
+// Breaker is the client's (with a topology: the first entry tier's) breaker state as its log
+// last said.
 func (r *running) Breaker() string {
-	if !results.HasBreaker(r.env.ClientEnv["RESILIENCE"]) {
+	if !results.HasBreaker(r.entryEnv["RESILIENCE"]) {
 		return "off"
 	}
 	return r.obs.Breaker()
@@ -400,8 +509,9 @@ type diagnostics struct {
 }
 
 // verifyPartition polls the client's /api/diagnostics/backend (a fresh connection to the
-// backend) until it says unreachable, the policy is removed, or the verify timeout passes: then
-// the run is inconclusive, never a pass.
+// backend; with a topology, that of every tier calling the backend) until it says unreachable,
+// the policy is removed, or the verify timeout passes: then the run is inconclusive, never a
+// pass.
 func (r *running) verifyPartition(policy string, since time.Time) {
 	deadline := since.Add(r.verify)
 	hc := &http.Client{Timeout: 5 * time.Second}
@@ -413,7 +523,7 @@ func (r *running) verifyPartition(policy string, since time.Time) {
 		if !inPlace {
 			break
 		}
-		d, err := getDiagnostics(hc, r.client.URL+"/api/diagnostics/backend")
+		d, err := r.backendDiagnostics(hc)
 		if err != nil {
 			last = err.Error()
 		} else if !d.Reachable {
@@ -433,6 +543,28 @@ func (r *running) verifyPartition(policy string, since time.Time) {
 	r.say("!! %s: the client still reached the backend %v after NetworkPolicy %s was created", Inconclusive, r.verify, policy)
 }
 
+// backendDiagnostics asks the callers of the backend whether they reach it: the client, or with
+// a topology every tier that calls the backend; reachable when one of them still does.
+func (r *running) backendDiagnostics(hc *http.Client) (diagnostics, error) {
+	if r.wiring == nil {
+		return getDiagnostics(hc, r.client.URL+"/api/diagnostics/backend")
+	}
+	var d diagnostics
+	for _, t := range r.wiring.Callers(results.BackendNode) {
+		td, err := getDiagnostics(hc, r.tiers[t.Name].URL+"/api/diagnostics/backend")
+		if err != nil {
+			return td, fmt.Errorf("tier %s: %w", t.Name, err)
+		}
+		if td.Reachable {
+			return diagnostics{Reachable: true}, nil
+		}
+		if d.Error == "" {
+			d.Error = "tier " + t.Name + ": " + td.Error
+		}
+	}
+	return d, nil
+}
+
 func getDiagnostics(hc *http.Client, url string) (diagnostics, error) {
 	var d diagnostics
 	resp, err := hc.Get(url)
@@ -449,17 +581,25 @@ func getDiagnostics(hc *http.Client, url string) (diagnostics, error) {
 	return d, nil
 }
 
-// Snapshot observes both services through the API server, like observe-system.sh.
+// Snapshot observes both services (with a topology: the backend and every tier) through the
+// API server, like observe-system.sh.
 func (r *running) Snapshot(ctx context.Context, moment string) results.Snapshot {
 	ctx = context.WithoutCancel(ctx)
 	snap := results.Snapshot{Time: time.Now().UTC(), Moment: moment, Services: map[string]results.ServiceSnapshot{}}
 	hc := &http.Client{Timeout: 5 * time.Second}
-	for app, p := range map[string]*Proxy{results.ClientService: r.client, results.BackendService: r.backend} {
+	services := map[string]*Proxy{results.ClientService: r.client, results.BackendService: r.backend}
+	if r.wiring != nil {
+		services = map[string]*Proxy{results.BackendService: r.backend}
+		for name, p := range r.tiers {
+			services[name] = p
+		}
+	}
+	for app, p := range services {
 		var ss results.ServiceSnapshot
 		ss.Running, ss.Restarts = r.obs.Running(app)
 		ss.Healthz = statusOf(ctx, hc, p.URL+"/healthz")
 		ss.Readyz = statusOf(ctx, hc, p.URL+"/readyz")
-		if app == results.ClientService {
+		if app != results.BackendService {
 			if b, err := fetchBody(ctx, hc, p.URL+"/api/resilience"); err != nil {
 				ss.Error = err.Error()
 			} else if json.Valid(b) {
@@ -471,4 +611,7 @@ func (r *running) Snapshot(ctx context.Context, moment string) results.Snapshot 
 	return snap
 }
 
-var _ lab.Stack = (*Stack)(nil)
+var (
+	_ lab.Stack  = (*Stack)(nil)
+	_ lab.Tiered = (*Stack)(nil)
+)

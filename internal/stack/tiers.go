@@ -116,12 +116,13 @@ func (s *Stack) Proxies() []string {
 }
 
 // CheckTopology checks the values of every tier's variables (its own over runEnv, the run's
-// --env, which passed CheckClientEnv) as client-service will load them, so a
-// bad one is a usage error naming the file and the field before anything starts. It also
-// refuses a stack kind that cannot start a topology.
+// --env, which passed CheckClientEnv; on k8s the ConfigMap's) as client-service will load them,
+// so a bad one is a usage error naming the file and the field before anything starts. It also
+// refuses a stack kind that cannot run a topology: local starts one, k8s runs the one deployed
+// (deploy/overlays/chain-3), netns starts today's two services only.
 func CheckTopology(topo *topology.Topology, runEnv map[string]string, kind string) error {
-	if kind != "local" {
-		return cmdutil.Usagef("topology %s: --stack %s starts today's two services only; a topology runs on --stack local", topo.Source, kind)
+	if kind != "local" && kind != "k8s" {
+		return cmdutil.Usagef("topology %s: --stack %s starts today's two services only; a topology runs on --stack local or k8s", topo.Source, kind)
 	}
 	for i, tr := range topo.Tiers {
 		if _, err := client.LoadConfig(clientGetenv(topo.Env(tr.Name, runEnv))); err != nil {
