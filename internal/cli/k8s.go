@@ -56,6 +56,9 @@ func checkK8sFlags(f *runFlags, exp *experiment.Experiment, e *env) error {
 	if err := checkLabFlags(f, 1000, " on Kubernetes (the load goes through the API server)"); err != nil {
 		return err
 	}
+	if err := checkK8sTierFault(f); err != nil {
+		return err
+	}
 	if _, err := experiment.Validate(exp, experiment.Options{Vars: f.vars, LookupEnv: lookupEnv(e.getenv)}); err != nil {
 		return err
 	}

@@ -61,6 +61,9 @@ called tier, with an L7 injector behind it; an experiment faults a tier with
 ${toxiproxy_url}/proxies/${fault_target}/toxics, "target": "${fault_target}" in an HTTP fault
 or /processes/${fault_target}/kill, and --var fault_target=mid. The report adds the calls per
 user request at each layer.
+With --stack k8s the tiers are not started but found: the namespace must run the topology
+(kubectl apply -k deploy/overlays/chain-3, then --namespace chaoslab-chain3), each tier a
+Deployment and a Service labelled chaoslab.io/tier=<name>; faults are at the backend only.
 
 --compare runs the experiment once per profile of RESILIENCE, each into its own folder (off into
 baseline/, on into resilient/, adaptive into adaptive/), and writes one report with the runs side
@@ -377,7 +380,7 @@ func prepareLab(ctx context.Context, e *env, f *runFlags) error {
 		if err != nil {
 			return err
 		}
-		f.plug = &k8s.Stack{Cluster: c, Stdout: e.stdout}
+		f.plug = &k8s.Stack{Cluster: c, Stdout: e.stdout, Topology: f.topo}
 		return nil
 	}
 	f.plug = lab.Processes{Kind: f.stack, Topology: f.topo}

@@ -15,6 +15,7 @@ import (
 	toxiclient "github.com/Shopify/toxiproxy/v2/client"
 
 	"chaoslab/internal/cmdutil"
+	"chaoslab/internal/k8s"
 	"chaoslab/internal/results"
 	"chaoslab/internal/testutil"
 )
@@ -133,11 +134,12 @@ func TestTopologyUsageErrors(t *testing.T) {
 	}{
 		{"unknown", []string{"run", "--topology", "chain-9"}, "topology chain-9: no such file, and not a built-in topology (chain-3, fan-in, single)"},
 		{"bad file", []string{"run", "--topology", typo}, "topology " + typo + ": tiers[0].calss: unknown field: a tier has name, calls, env"},
-		{"netns", []string{"run", "--stack", "netns", "--topology", "chain-3"}, "--topology chain-3: --stack netns starts today's two services only; a topology runs on --stack local"},
-		{"k8s", []string{"run", "--stack", "k8s", "--topology", "fan-in"}, "--topology fan-in: --stack k8s starts today's two services only; a topology runs on --stack local"},
+		{"netns", []string{"run", "--stack", "netns", "--topology", "chain-3"}, "--topology chain-3: --stack netns starts today's two services only; a topology runs on --stack local or k8s"},
+		{"k8s, a fault at a tier", []string{"run", "--stack", "k8s", "--topology", "chain-3", "--var", "fault_target=mid"},
+			"--var fault_target=mid: " + k8s.TierFaultRefusal("mid")},
 		{"none", []string{"run", "--stack", "none", "--topology", "chain-3"}, "--topology chain-3: --stack none starts nothing (it runs the experiment as chaos run does); a topology runs on --stack local"},
 		{"the experiment's on netns", []string{"run", "--stack", "netns", named},
-			"the experiment's extensions[chaoslab].topology chain-3: --stack netns starts today's two services only; a topology runs on --stack local"},
+			"the experiment's extensions[chaoslab].topology chain-3: --stack netns starts today's two services only; a topology runs on --stack local or k8s"},
 		{"the experiment's not a name", []string{"run", notString}, "extensions[chaoslab].topology must be a topology's file or built-in name (chain-3, fan-in, single), got 5"},
 		{"a tier's value over --env", []string{"run", "--out", out, "--topology", strict, "--env", "CB_SLIDING_WINDOW=10"},
 			"topology " + strict + `: tiers[0].env (edge, over --env): CB_SLIDING_WINDOW="10": must be at least CB_MINIMUM_CALLS (20)`},
