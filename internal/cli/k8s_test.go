@@ -13,12 +13,14 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"chaoslab/chaos"
 	"chaoslab/internal/cmdutil"
 	"chaoslab/internal/experiment"
 	"chaoslab/internal/k8s"
+	"chaoslab/internal/report"
 	"chaoslab/internal/results"
 )
 
@@ -456,5 +458,113 @@ func TestK8sInterruptEachKind(t *testing.T) {
 			}
 			checkNothingLeft(t, c)
 		})
+	}
+}
+
+// envK8sChain3Namespace names the namespace where deploy/overlays/chain-3 is applied (default:
+// the overlay's own, chaoslab-chain3).
+const envK8sChain3Namespace = "CHAOSLAB_K8S_CHAIN3_NAMESPACE"
+
+// TestK8sTopologyChain3: the network partition on chain-3 as deploy/overlays/chain-3 deploys it
+// (kubectl apply -k deploy/overlays/chain-3), with --compare retry,on: each profile reaches
+// every tier through the ConfigMap; the load goes to edge; every tier's records are in the
+// events, tagged with their tier; with retries alone the calls per user request multiply below
+// the entry during the partition (mid and client more than 1 each); nothing is left and the
+// ConfigMap is as it was.
+func TestK8sTopologyChain3(t *testing.T) {
+	kc := requireCluster(t)
+	ns := os.Getenv(envK8sChain3Namespace)
+	if ns == "" {
+		ns = k8s.Overlays()["chain-3"].Namespace
+	}
+	c, err := k8s.Connect(k8s.ClusterConfig{Kubeconfig: kc, Namespace: ns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Client.CoreV1().Namespaces().Get(context.Background(), ns, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+		t.Skipf("namespace %s not found: kubectl apply -k deploy/overlays/chain-3 (or name yours in %s)", ns, envK8sChain3Namespace)
+	}
+	before, err := c.ClientEnv(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "results")
+	stdout, stderr, err := runCLI(t, "run", "--stack", "k8s", "--topology", "chain-3", "--kubeconfig", kc, "--namespace", ns, "--out", out,
+		"--compare", "retry,on", "--rps", "5", "--warmup", "3s", "--var", "partition_duration:int=12", "--recovery", "20s")
+	if err != nil && cmdutil.ExitCode(err) != cmdutil.ExitFailure { // retry alone answers 502 in the partition: it deviates
+		t.Fatalf("chaoslab run --stack k8s --topology chain-3: %v\nstdout:\n%s\nstderr:\n%s", err, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "partition verified") || !strings.Contains(stdout, "tiers edge ") {
+		t.Errorf("stdout lacks the verified partition or the tiers:\n%s", stdout)
+	}
+	for _, dir := range []string{results.RetryDir, results.ResilientDir} {
+		t.Run(dir, func(t *testing.T) {
+			checkChain3Run(t, filepath.Join(out, dir), dir == results.RetryDir)
+		})
+	}
+	checkNothingLeft(t, c)
+	after, err := c.ClientEnv(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after["RESILIENCE"] != before["RESILIENCE"] {
+		t.Errorf("RESILIENCE after the compare %q, before %q", after["RESILIENCE"], before["RESILIENCE"])
+	}
+}
+
+// checkChain3Run checks one run of chain-3 on the cluster; multiplied: its calls per user
+// request must grow below the entry during the partition.
+func checkChain3Run(t *testing.T, dir string, multiplied bool) {
+	t.Helper()
+	run, err := results.ReadRun(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Info.Stack != k8s.StackName || run.Info.Topology == nil || run.Info.Topology.Name != "chain-3" ||
+		run.Info.Topology.BackendEnv["BACKEND_WORKERS"] != "8" {
+		t.Errorf("run.json: stack %q topology %+v, want k8s, chain-3 and the cluster's backend capacity", run.Info.Stack, run.Info.Topology)
+	}
+	attempts := map[string]int{}
+	for _, e := range run.Events {
+		if e.Kind == results.KindAttempt {
+			attempts[e.Tier]++
+		}
+	}
+	for _, tier := range []string{"edge", "mid", "client"} {
+		if attempts[tier] == 0 {
+			t.Errorf("no attempt records of tier %s (attempts by tier: %v)", tier, attempts)
+		}
+		if fi, err := os.Stat(filepath.Join(dir, tier+".log")); err != nil || fi.Size() == 0 {
+			t.Errorf("%s.log missing or empty", tier)
+		}
+		if s, ok := run.After.Services[tier]; !ok || !s.Running || len(s.Resilience) == 0 {
+			t.Errorf("the after snapshot of tier %s: %+v", tier, s)
+		}
+	}
+	if attempts[""] != 0 {
+		t.Errorf("%d attempt records without a tier", attempts[""])
+	}
+	for _, r := range run.Records {
+		if r.Tier != "edge" {
+			t.Fatalf("request %d went to %q, want the entry edge", r.ID, r.Tier)
+		}
+	}
+	s, err := report.ReadSummaryJSON(filepath.Join(dir, report.SummaryFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Layers) != 4 {
+		t.Fatalf("summary layers %+v, want edge, mid, client, backend", s.Layers)
+	}
+	for i, l := range s.Layers {
+		d := l.During
+		if d.PerRequest == nil {
+			t.Errorf("layer %s: no calls per user request during the partition", l.Name)
+			continue
+		}
+		t.Logf("layer %s during the partition: %.2f calls per user request (%d/%d)", l.Name, *d.PerRequest, d.Calls, d.Requests)
+		if multiplied && (i == 1 || i == 2) && *d.PerRequest <= 1 {
+			t.Errorf("layer %s: %.2f calls per user request during the partition with retries alone, want more than 1", l.Name, *d.PerRequest)
+		}
 	}
 }
