@@ -70,14 +70,21 @@ func TestOverlaysAreTheStacksList(t *testing.T) {
 	}
 }
 
-// TestChain3Overlay: deploy/overlays/chain-3 runs the built-in chain-3
-// (internal/topology/builtin/chain-3.yaml, the one source of the graph) as the k8s stack's own
+// TestOverlays: each overlay (deploy/overlays/chain-3, single) runs its built-in topology
+// (internal/topology/builtin/NAME.yaml, the one source of the graph) as the k8s stack's own
 // preflight checks it on a cluster (k8s.WireTopology on the rendered objects: every tier's
 // Deployment and Service found by its label, TIER, BACKEND_URL at the next tier's Service, the
-// topology's variables); in its own namespace; with nothing of the base lost.
-func TestChain3Overlay(t *testing.T) {
-	m := renderOverlay(t, "chain-3")
-	topo, err := topology.Load("chain-3")
+// topology's variables, the backend's included); in its own namespace; with nothing of the base
+// lost.
+func TestOverlays(t *testing.T) {
+	for name := range k8s.Overlays() {
+		t.Run(name, func(t *testing.T) { checkOverlay(t, name) })
+	}
+}
+
+func checkOverlay(t *testing.T, name string) {
+	m := renderOverlay(t, name)
+	topo, err := topology.Load(name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,11 +98,11 @@ func TestChain3Overlay(t *testing.T) {
 	}
 	for name, d := range m.deployments {
 		if tier := d.Labels[k8s.TierLabel]; tier != "" && tiers[name] != tier {
-			t.Errorf("Deployment %s is labelled tier %s, which chain-3 does not have", name, tier)
+			t.Errorf("Deployment %s is labelled tier %s, which %s does not have", name, tier, topo.Name)
 		}
 	}
 
-	ns := k8s.Overlays()["chain-3"].Namespace
+	ns := k8s.Overlays()[topo.Name].Namespace
 	if len(m.namespaces) != 1 || m.namespaces[0].Name != ns {
 		t.Errorf("namespaces %v, want only %s", m.namespaces, ns)
 	}
@@ -134,11 +141,16 @@ func configMapData(m *manifests) map[string]map[string]string {
 	return out
 }
 
-// TestChain3TiersAreTheClient: each tier's pod is the base's client-service pod but for its
-// labels and the variables the overlay sets (so hardening, probes, resources and ports cannot
-// drift), and its variables load with client-service's own loader.
-func TestChain3TiersAreTheClient(t *testing.T) {
-	m := renderOverlay(t, "chain-3")
+// TestOverlayTiersAreTheClient: in each overlay, each tier's pod is the base's client-service pod
+// but for its labels and the variables the overlay sets (so hardening, probes, resources and
+// ports cannot drift), and its variables load with client-service's own loader.
+func TestOverlayTiersAreTheClient(t *testing.T) {
+	for name := range k8s.Overlays() {
+		t.Run(name, func(t *testing.T) { checkOverlayTiers(t, renderOverlay(t, name)) })
+	}
+}
+
+func checkOverlayTiers(t *testing.T, m *manifests) {
 	base := loadManifests(t).deployments["client-service"].Spec.Template
 	for name, d := range m.deployments {
 		tier := d.Labels[k8s.TierLabel]
@@ -196,10 +208,17 @@ func TestChain3Capacity(t *testing.T) {
 	}
 }
 
-// TestChain3Load: the in-cluster load goes to the entry tier's Service, and waits for it.
-func TestChain3Load(t *testing.T) {
-	m := renderOverlay(t, "chain-3")
-	topo, err := topology.Load("chain-3")
+// TestOverlayLoad: in each overlay the in-cluster load goes to the first entry tier's Service,
+// and waits for it.
+func TestOverlayLoad(t *testing.T) {
+	for name := range k8s.Overlays() {
+		t.Run(name, func(t *testing.T) { checkOverlayLoad(t, name) })
+	}
+}
+
+func checkOverlayLoad(t *testing.T, name string) {
+	m := renderOverlay(t, name)
+	topo, err := topology.Load(name)
 	if err != nil {
 		t.Fatal(err)
 	}

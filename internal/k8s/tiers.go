@@ -37,7 +37,10 @@ type Overlay struct {
 // Overlays are the built-in topologies the repository deploys, by name (deploy/ tests check
 // each against its directory).
 func Overlays() map[string]Overlay {
-	return map[string]Overlay{"chain-3": {Path: "deploy/overlays/chain-3", Namespace: "chaoslab-chain3"}}
+	return map[string]Overlay{
+		"chain-3": {Path: "deploy/overlays/chain-3", Namespace: "chaoslab-chain3"},
+		"single":  {Path: "deploy/overlays/single", Namespace: "chaoslab-single"},
+	}
 }
 
 // Tier is a tier of a topology as the cluster runs it.
