@@ -80,24 +80,31 @@ func putAttemptRecords(ctx context.Context, p *Proxy, lease time.Duration) error
 }
 
 // tierFault is told of every request to the fault sidecar in a run with a topology. The sidecar
-// fronts the backend only: its Toxiproxy has the one proxy "backend", and no NetworkPolicy of
-// the catalogue isolates a tier. A change to another proxy (a fault at a tier, as the local
-// stack's per-hop proxies take) would do nothing here, so it is a problem that fails the run,
-// with what to do, rather than a fault that silently never happened.
+// fronts the backend only: its Toxiproxy has the one proxy "backend", its L7 injector the one
+// target "backend", its process faults the one process backend-service, and no NetworkPolicy
+// of the catalogue isolates a tier. A change that names a tier in its path or its ?target= (a
+// fault at a tier, as the local stack's per-hop proxies and injectors take) would do nothing
+// here, so it is a problem that fails the run, with what to do, rather than a fault that
+// silently never happened. (A POST /faults/http naming a tier in its body is answered 400,
+// unknown target, by the sidecar itself; chaoslab run refuses --var fault_target=<tier>.)
 func (r *running) tierFault(req *http.Request) {
 	if req.Method == http.MethodGet {
 		return
 	}
-	rest, ok := strings.CutPrefix(req.URL.Path, "/proxies/")
-	if !ok {
+	target := req.URL.Query().Get("target")
+	if rest, ok := strings.CutPrefix(req.URL.Path, "/proxies/"); ok {
+		target, _, _ = strings.Cut(rest, "/")
+	}
+	if rest, ok := strings.CutPrefix(req.URL.Path, "/processes/"); ok {
+		if name, _, _ := strings.Cut(rest, "/"); name != results.BackendService {
+			target = name
+		}
+	}
+	if target == "" || target == results.BackendNode {
 		return
 	}
-	name, _, _ := strings.Cut(rest, "/")
-	if name == "" || name == results.BackendNode {
-		return
-	}
-	r.env.Problem("%s %s: %s", req.Method, req.URL.Path, TierFaultRefusal(name))
-	r.say("!! %s", TierFaultRefusal(name))
+	r.env.Problem("%s %s: %s", req.Method, req.URL.Path, TierFaultRefusal(target))
+	r.say("!! %s", TierFaultRefusal(target))
 }
 
 // TierFaultRefusal says why a fault at a tier (not the backend) does not run on Kubernetes.

@@ -452,14 +452,24 @@ func TestTieredRunRefusesATierFault(t *testing.T) {
 		httptest.NewRequest(http.MethodPost, "/proxies/backend/toxics", nil),
 		httptest.NewRequest(http.MethodGet, "/proxies/mid", nil),
 		httptest.NewRequest(http.MethodPost, "/faults/http", nil),
+		httptest.NewRequest(http.MethodDelete, "/faults/http/x?target=backend", nil),
+		httptest.NewRequest(http.MethodPost, "/processes/backend-service/kill", nil),
+		httptest.NewRequest(http.MethodPost, "/reset", nil),
 	} {
 		r.tierFault(req)
 	}
 	if len(r.problems) != 0 {
 		t.Fatalf("problems %q for the backend's faults", r.problems)
 	}
-	r.tierFault(httptest.NewRequest(http.MethodPost, "/proxies/mid/toxics", nil))
-	if len(r.problems) != 1 || !strings.Contains(r.problems[0], "POST /proxies/mid/toxics: a fault at mid: on --stack k8s faults are at the backend only") {
-		t.Errorf("problems %q, want the fault at mid refused", r.problems)
+	for _, tc := range []struct{ method, path, want string }{
+		{http.MethodPost, "/proxies/mid/toxics", "POST /proxies/mid/toxics: a fault at mid: on --stack k8s faults are at the backend only"},
+		{http.MethodPost, "/processes/edge/kill", "POST /processes/edge/kill: a fault at edge"},
+		{http.MethodDelete, "/faults/http/x?target=client", "DELETE /faults/http/x: a fault at client"},
+	} {
+		r.problems = nil
+		r.tierFault(httptest.NewRequest(tc.method, tc.path, nil))
+		if len(r.problems) != 1 || !strings.Contains(r.problems[0], tc.want) {
+			t.Errorf("%s %s: problems %q, want %q", tc.method, tc.path, r.problems, tc.want)
+		}
 	}
 }
