@@ -212,7 +212,7 @@ func WireTopology(topo *topology.Topology, deps []appsv1.Deployment, svcs []core
 			continue
 		}
 		w.Tiers[i].Env = ownEnv(c)
-		problems = append(problems, checkTierEnv(tr, d.Name, ContainerEnv(c, configMaps), calledService(tr.Calls, services, svcs))...)
+		problems = append(problems, checkTierEnv(tr, d, ContainerEnv(c, configMaps), calledService(tr.Calls, services, svcs))...)
 	}
 	problems = append(problems, checkBackendEnv(w, topo, deps)...)
 	return w, problems
@@ -309,7 +309,8 @@ func calledService(node string, tiers map[string]corev1.Service, svcs []corev1.S
 }
 
 // checkTierEnv checks a tier's variables as its container starts with them.
-func checkTierEnv(tr topology.Tier, dep string, env map[string]string, called *corev1.Service) []string {
+func checkTierEnv(tr topology.Tier, d *appsv1.Deployment, env map[string]string, called *corev1.Service) []string {
+	dep := d.Name
 	var problems []string
 	if env["TIER"] != tr.Name {
 		problems = append(problems, fmt.Sprintf("Deployment %s (tier %s) runs with TIER=%q: set TIER=%s, which every record of the tier carries", dep, tr.Name, env["TIER"], tr.Name))
@@ -323,11 +324,19 @@ func checkTierEnv(tr topology.Tier, dep string, env map[string]string, called *c
 	}
 	for _, k := range slices.Sorted(maps.Keys(tr.Env)) {
 		if got, ok := env[k]; !ok || got != tr.Env[k] {
-			problems = append(problems, fmt.Sprintf("the topology sets %s=%s for tier %s, Deployment %s runs with %q: set it there (kubectl set env deployment/%s %s=%s)",
-				k, tr.Env[k], tr.Name, dep, got, dep, k, tr.Env[k]))
+			problems = append(problems, fmt.Sprintf("the topology sets %s=%s for tier %s, Deployment %s runs with %q: set it there (%s set env deployment/%s %s=%s)",
+				k, tr.Env[k], tr.Name, dep, got, kubectlIn(d.Namespace), dep, k, tr.Env[k]))
 		}
 	}
 	return problems
+}
+
+// kubectlIn is the kubectl command for namespace ns.
+func kubectlIn(ns string) string {
+	if ns == "" {
+		return "kubectl"
+	}
+	return "kubectl -n " + ns
 }
 
 // pointsAt reports whether raw is http://<service>[.<namespace>...]:<port>, with or without a
@@ -360,8 +369,8 @@ func checkBackendEnv(w *Wiring, topo *topology.Topology, deps []appsv1.Deploymen
 	var problems []string
 	for _, k := range slices.Sorted(maps.Keys(topo.Backend)) {
 		if got, ok := env[k]; !ok || got != topo.Backend[k] {
-			problems = append(problems, fmt.Sprintf("the topology sets %s=%s for the backend, Deployment %s runs with %q: set it there (kubectl set env deployment/%s %s=%s)",
-				k, topo.Backend[k], BackendDeployment, got, BackendDeployment, k, topo.Backend[k]))
+			problems = append(problems, fmt.Sprintf("the topology sets %s=%s for the backend, Deployment %s runs with %q: set it there (%s set env deployment/%s %s=%s)",
+				k, topo.Backend[k], BackendDeployment, got, kubectlIn(d.Namespace), BackendDeployment, k, topo.Backend[k]))
 		}
 	}
 	return problems

@@ -191,7 +191,7 @@ func TestWireTopologyProblems(t *testing.T) {
 			return objs
 		}, want: []string{"no Service of tier edge (label chaoslab.io/tier=edge)"}},
 		{name: "the topology's variables not deployed", topo: "tiers:\n  - {name: edge, env: {RESILIENCE: retry}}\n  - {name: mid}\n  - {name: client}\nbackend: {env: {BACKEND_WORKERS: \"16\"}}\n",
-			want: []string{`the topology sets RESILIENCE=retry for tier edge, Deployment edge runs with "on": set it there (kubectl set env deployment/edge RESILIENCE=retry)`,
+			want: []string{`the topology sets RESILIENCE=retry for tier edge, Deployment edge runs with "on": set it there (kubectl -n lab set env deployment/edge RESILIENCE=retry)`,
 				`the topology sets BACKEND_WORKERS=16 for the backend, Deployment backend-service runs with "8"`}},
 	}
 	for _, tc := range cases {
