@@ -134,6 +134,7 @@ type SweepRun struct {
 
 	Failed  string // the lab could not run it (a stack that did not start): nothing measured; "" when it ran
 	skipped bool   // never started: the sweep was stopped first
+	index   int    // its place in the plan
 
 	// Measured: the analysis judged stuck (summary.json goodput.stuck is true or false) and the
 	// lab saw no problem in the run. NotMeasured says why not, for a run that ran.
@@ -253,8 +254,7 @@ func RunSweep(ctx context.Context, cfg SweepConfig) (*Sweep, error) {
 			continue
 		}
 		n++
-		i := slices.IndexFunc(jobs, func(j job) bool { return j.trigger == r.Trigger && j.profile == r.Profile && j.seed == r.Seed })
-		byIndex[i] = &r
+		byIndex[r.index] = &r
 		if cfg.OnRun != nil {
 			cfg.OnRun(n, r)
 		}
@@ -314,7 +314,7 @@ func entryTopology(en chaos.Entry) (*topology.Topology, error) {
 
 // runOne makes one run of the entry on its own local stack and reads its figures.
 func runOne(ctx context.Context, cfg SweepConfig, en chaos.Entry, topo *topology.Topology, j job) SweepRun {
-	r := SweepRun{Trigger: j.trigger, Profile: j.profile, Seed: j.seed,
+	r := SweepRun{Trigger: j.trigger, Profile: j.profile, Seed: j.seed, index: j.i,
 		Dir: filepath.Join(j.trigger.dir(), j.profile.dir(), fmt.Sprintf("seed-%d", j.seed))}
 	if ctx.Err() != nil {
 		r.skipped = true

@@ -29,6 +29,7 @@ type sweepPage struct {
 	Runs        []sweepRunView
 	Tipping     []string
 	Definitions string
+	Settings    string // what was run, for a person
 }
 
 type sweepPlot struct {
@@ -81,6 +82,8 @@ func newSweepPlot(sw *Sweep) sweepPlot {
 	for i, t := range sw.Config.Triggers {
 		p.XTicks = append(p.XTicks, plotTick{x(i), t.String()})
 	}
+	// Each profile's points are moved sideways a little, so that equal values stay visible.
+	dodge := func(k int) float64 { return (float64(k) - float64(len(sw.Config.Profiles)-1)/2) * 5 }
 	for k, prof := range sw.Config.Profiles {
 		l := plotLine{Name: prof.String(), Colour: palette[k%len(palette)], LegendY: plotTop + 10 + 22*float64(k)}
 		if prof.NoDeadline {
@@ -95,7 +98,7 @@ func newSweepPlot(sw *Sweep) sweepPlot {
 				pen = "M"
 				continue
 			}
-			pt := plotPoint{X: x(i), Y: y(v), Title: fmt.Sprintf("%s, %s: %d of %d measured runs stuck (P %.2f); %d not measured",
+			pt := plotPoint{X: x(i) + dodge(k), Y: y(v), Title: fmt.Sprintf("%s, %s: %d of %d measured runs stuck (P %.2f); %d not measured",
 				prof, t, c.Stuck, c.Measured, v, c.NotMeasured+c.Failed)}
 			fmt.Fprintf(&b, "%s%.1f %.1f ", pen, pt.X, pt.Y)
 			pen = "L"
@@ -123,7 +126,11 @@ func cellOf(cells []Cell, t Trigger, p SweepProfile) (Cell, bool) {
 // writeSweepHTML writes sweep.html: the plot, the table, the tipping points, the definitions
 // and a link to each run's report. It needs no network.
 func writeSweepHTML(w io.Writer, sw *Sweep, f SweepFile) error {
-	page := sweepPage{File: f, Plot: newSweepPlot(sw), Tipping: TippingLines(sw.Cells, sw.Config.Profiles), Definitions: SweepDefinitions}
+	cfg, win := sw.Config, sw.Config.windows()
+	page := sweepPage{File: f, Plot: newSweepPlot(sw), Tipping: TippingLines(sw.Cells, cfg.Profiles), Definitions: SweepDefinitions,
+		Settings: fmt.Sprintf("%s at %g requests/s, %d seed(s) per cell from seed %d, %d at a time: %v of warm-up, the trigger, %v of watch, %v of recovery; stuck window %v, back window %v; %s to %s UTC.",
+			Metastable, cfg.RPS, cfg.Seeds, cfg.FirstSeed, max(1, cfg.Parallel), cfg.Warmup, cfg.Watch, cfg.Recovery, win.StuckFor, win.BackHold,
+			sw.Start.UTC().Format("2006-01-02 15:04:05"), sw.End.UTC().Format("15:04:05"))}
 	for _, c := range sw.Cells {
 		page.Rows = append(page.Rows, sweepRowView{Cells: rowValues(c), Tip: c.Tipped()})
 	}
@@ -139,14 +146,12 @@ var sweepTemplate = template.Must(template.New("sweep").Parse(`<!doctype html>
 <style>
 body{font-family:system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;font-size:14px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
-td:first-child,td:nth-child(2),th{text-align:left}tr.tip td{background:#fde0dc}
+td{white-space:nowrap}td:first-child,td:nth-child(2),th{text-align:left}tr.tip td{background:#fde0dc}
 pre{background:#f6f6f6;padding:1em;font-size:13px;white-space:pre-wrap}
 svg text{font-size:12px;font-family:system-ui,sans-serif}
 </style></head><body>
 <h1>Metastable sweep: P(stuck) by trigger</h1>
-<p>{{.File.Settings.Experiment}} at {{.File.Settings.RPS}} requests/s, {{.File.Settings.Seeds}} seeds per cell (from {{.File.Settings.FirstSeed}}),
-warm-up {{.File.Settings.WarmupMS}} ms, watch {{.File.Settings.WatchMS}} ms, stuck window {{.File.Settings.StuckForMS}} ms, back window {{.File.Settings.BackHoldMS}} ms;
-{{.File.Settings.Start.Format "2006-01-02 15:04:05"}} to {{.File.Settings.End.Format "15:04:05"}} UTC.{{if not .File.Complete}} <strong>The sweep was stopped before every run was made.</strong>{{end}}</p>
+<p>{{.Settings}}{{if not .File.Complete}} <strong>The sweep was stopped before every run was made.</strong>{{end}}</p>
 {{with .Plot}}<svg xmlns="http://www.w3.org/2000/svg" width="{{.W}}" height="{{.H}}" viewBox="0 0 {{.W}} {{.H}}" role="img" aria-label="P(stuck) against the trigger, one line per profile">
 <rect x="{{.Left}}" y="{{.Top}}" width="{{.InnerW}}" height="{{.InnerH}}" fill="#fff" stroke="#999"/>
 {{range .YTicks}}<line x1="{{$.Plot.Left}}" x2="{{$.Plot.Right}}" y1="{{.Pos}}" y2="{{.Pos}}" stroke="#eee"/><text x="{{$.Plot.Left}}" dx="-6" y="{{.Pos}}" dy="4" text-anchor="end">{{.Label}}</text>

@@ -37,6 +37,11 @@ BACKEND_SEED (the backend's service times), so every cell meets the same draws.
 
 ` + bench.SweepDefinitions + `
 
+Keep --recovery at least the client's REQUEST_TIMEOUT (15 s): the load stops after it, and a
+request offered in the last seconds before that finishes its retries on a backend that no new
+load reaches, so it may come back good although the system was stuck; the recovery keeps those
+seconds out of the stuck window (which ends with the watch).
+
 The runs share the machine: --parallel above 1 saves time but the runs slow each other down,
 which moves the figures; compare profiles within one sweep (the runs of a trigger go seed by
 seed, each seed's profiles one after the other).
@@ -70,7 +75,7 @@ func parseBenchMetastableFlags(e *env, args []string) (bench.SweepConfig, benchM
 	fs.Float64Var(&f.rps, "rps", 20, "open-loop load, requests per second (the backend serves about 40/s)")
 	fs.DurationVar(&f.warmup, "warmup", 5*time.Second, "load before the trigger: the goodput's level before it")
 	fs.DurationVar(&f.watch, "watch", 30*time.Second, "watch_duration: load after the trigger's end (whole seconds, at least --stuck-for)")
-	fs.DurationVar(&f.recovery, "recovery", 2*time.Second, "load after the rollbacks")
+	fs.DurationVar(&f.recovery, "recovery", 15*time.Second, "load after the rollbacks: keep it at least the client's REQUEST_TIMEOUT (15 s), see above")
 	fs.DurationVar(&f.stuckFor, "stuck-for", 30*time.Second, "stuck = goodput below 50 % of before in each second of this long after the trigger's end (whole seconds)")
 	fs.DurationVar(&f.backHold, "back-hold", 5*time.Second, "back to 95 % = this long in a row each at least 95 % of before (whole seconds)")
 	fs.IntVar(&f.parallel, "parallel", 1, "runs at once, each its own local stack (at most 8)")
