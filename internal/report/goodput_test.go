@@ -437,4 +437,11 @@ func TestGoodputWindowsOfTheRun(t *testing.T) {
 			t.Errorf("%s: summary goodput %+v, want stuck_for_ms 5000 and back_hold_ms 2000", name, s)
 		}
 	}
+	if err := RenderAnalysis(dir, fromDisk); err != nil {
+		t.Fatal(err)
+	}
+	md := string(readTest(t, filepath.Join(dir, results.ReportMarkdown)))
+	if !strings.Contains(md, "each of the first 5 s after the removal") || !strings.Contains(md, "first 2 s in a row") || strings.Contains(md, "first 30 s") {
+		t.Error("report.md: want the definition with the run's windows (5 s, 2 s)")
+	}
 }
