@@ -50,6 +50,9 @@ type RunConfig struct {
 	Stdout           io.Writer
 	Logger           *slog.Logger
 	Args             []string // the command line, recorded in run.json
+	// GoodputStuckFor and GoodputBackHold replace the goodput's windows of the analysis when
+	// above 0 (results.RunInfo records them); 0: the report's defaults.
+	GoodputStuckFor, GoodputBackHold time.Duration
 }
 
 // Outcome is how a run ended: its analysis, whose Verdict is the one judgement of the run.
@@ -127,7 +130,7 @@ func Run(ctx context.Context, cfg RunConfig) (*Outcome, error) {
 		Stack: cfg.Stack.Name(), RPS: cfg.RPS, Recovery: results.Duration(cfg.Recovery), LoadTimeout: results.Duration(cfg.LoadTimeout),
 		Start: time.Now().UTC(), Vars: cfg.Vars, ChaoslabArgs: cfg.Args, Objectives: cfg.Objectives,
 		ClientEnv: client.Env, Resilience: client.Resilience, Retry: client.Retry, CBWait: results.Duration(client.CBWait), HalfOpen: client.HalfOpenCalls,
-		Topology: topo}}
+		Topology: topo, GoodputStuckFor: results.Duration(cfg.GoodputStuckFor), GoodputBackHold: results.Duration(cfg.GoodputBackHold)}}
 	r.info.Seed, _ = strconv.ParseInt(client.Env["RETRY_JITTER_SEED"], 10, 64)
 	r.info.Warnings = Warnings(cfg, client)
 	return r.run(ctx)

@@ -52,7 +52,7 @@ type Analysis struct {
 	Layers []LayerStats `json:"layers,omitempty"` // a topology's layers, entries first, the backend last; nil without one
 
 	// Goodput is the load's goodput per second and the figures relative to the trigger, with
-	// DefaultGoodputParams; computed for every run, shown only when ShowsGoodput.
+	// RunGoodputParams; computed for every run, shown only when ShowsGoodput.
 	Goodput *Goodput `json:"-"`
 	// Capacity is the backend's capacity model as sampled (capacity.csv); nil when it was off.
 	Capacity *CapacityStats `json:"-"`
@@ -177,7 +177,7 @@ func (a *Analysis) compute() {
 	a.recovered()
 	a.childExits()
 	a.sendLag()
-	a.Goodput = GoodputOf(a, DefaultGoodputParams())
+	a.Goodput = GoodputOf(a, RunGoodputParams(a.Run))
 	a.judgeObjectives()
 	for _, w := range a.Run.Warnings {
 		a.note("Warning: %s", w)

@@ -19,9 +19,23 @@ type GoodputParams struct {
 	BackHold   time.Duration // back: BackHold (whole seconds) in a row are back
 }
 
-// DefaultGoodputParams are the thresholds Analyze uses.
+// DefaultGoodputParams are the thresholds Analyze uses, unless the run set its own windows
+// (RunGoodputParams).
 func DefaultGoodputParams() GoodputParams {
 	return GoodputParams{StuckBelow: 0.5, StuckFor: 30 * time.Second, BackAt: 0.95, BackHold: 5 * time.Second}
+}
+
+// RunGoodputParams are the thresholds Analyze uses for a run: DefaultGoodputParams, with the
+// windows the run recorded (RunInfo.GoodputStuckFor, GoodputBackHold) where it set them.
+func RunGoodputParams(info results.RunInfo) GoodputParams {
+	p := DefaultGoodputParams()
+	if info.GoodputStuckFor > 0 {
+		p.StuckFor = info.GoodputStuckFor.D()
+	}
+	if info.GoodputBackHold > 0 {
+		p.BackHold = info.GoodputBackHold.D()
+	}
+	return p
 }
 
 // Goodput is the load's goodput per second and what it did around the trigger. A request is

@@ -407,3 +407,41 @@ func TestGoodputInACompare(t *testing.T) {
 		t.Errorf("the compare's report.html has %d capacity charts, want %d", strings.Count(html, `class="timeline capacity"`), len(runs))
 	}
 }
+
+// A run that recorded its own goodput windows (RunInfo.GoodputStuckFor, GoodputBackHold) is
+// judged with them, from memory and from its folder alike, and summary.json says them; the
+// same run without them has too few seconds after the removal for the default 30 s.
+func TestGoodputWindowsOfTheRun(t *testing.T) {
+	f := trigger(func(int) string { return results.SourceError }) // 9 s after the removal, none good
+	f.samples = samples()                                         // the backend's capacity model: summary.json shows the goodput
+	if g := f.analyze().Goodput; g.Stuck != nil || !strings.Contains(g.Why, "stuck needs 30 s") {
+		t.Fatalf("default windows: stuck %v, why %q; want not measured, needing 30 s", deref(g.Stuck), g.Why)
+	}
+	f.run.GoodputStuckFor, f.run.GoodputBackHold = results.Duration(5*time.Second), results.Duration(2*time.Second)
+	dir := t.TempDir()
+	f.write(t, dir)
+	fromDisk, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, a := range map[string]*Analysis{"memory": f.analyze(), "folder": fromDisk} {
+		g := a.Goodput
+		if g.Params.StuckFor != 5*time.Second || g.Params.BackHold != 2*time.Second || g.Params.StuckBelow != 0.5 || g.Params.BackAt != 0.95 {
+			t.Errorf("%s: params %+v, want the run's windows and the default shares", name, g.Params)
+		}
+		if g.Stuck == nil || !*g.Stuck || !g.NotBack || g.Why != "" {
+			t.Errorf("%s: stuck %v, not back %t, why %q; want stuck and never back, measured", name, deref(g.Stuck), g.NotBack, g.Why)
+		}
+		s := NewSummary(a).Goodput
+		if s == nil || s.StuckForMS != 5000 || s.BackHoldMS != 2000 {
+			t.Errorf("%s: summary goodput %+v, want stuck_for_ms 5000 and back_hold_ms 2000", name, s)
+		}
+	}
+	if err := RenderAnalysis(dir, fromDisk); err != nil {
+		t.Fatal(err)
+	}
+	md := string(readTest(t, filepath.Join(dir, results.ReportMarkdown)))
+	if !strings.Contains(md, "each of the first 5 s after the removal") || !strings.Contains(md, "first 2 s in a row") || strings.Contains(md, "first 30 s") {
+		t.Error("report.md: want the definition with the run's windows (5 s, 2 s)")
+	}
+}

@@ -157,9 +157,9 @@ func capacityCells(r *goodputRow, pts []CapacityPoint, from, to time.Time) {
 	}
 }
 
-// goodputDefinition is the definition a report with the goodput adds to the others.
-func goodputDefinition() string {
-	p := DefaultGoodputParams()
+// goodputDefinition is the definition a report with the goodput adds to the others, with the
+// run's thresholds p.
+func goodputDefinition(p GoodputParams) string {
 	return fmt.Sprintf("Goodput (a run whose backend had its capacity model on, or with a goodput objective): per second, the load's requests the backend answered with 200 (not a fallback) within the request's deadline, the load's timeout, its latency counted from the scheduled arrival; a request counts in the second of its scheduled arrival. The seconds are whole seconds on a grid that starts at the fault's removal (at the load's first arrival without one), kept only where the load offered requests throughout. Before = the mean over the whole seconds before the fault. Stuck = goodput below %s of before in each of the first %d s after the removal; back to %s = from the removal to the start of the first %d s in a row each at least %s of before. Either is not measured when the run has too few seconds after the removal, or no level before. The backend's figures are read from its GET /api/capacity about once a second: levels (queued, in service) at each sample, and rates per second of its counters (rejected, wasted, expired) between consecutive samples.",
 		formatShare(p.StuckBelow), wholeSeconds(p.StuckFor), formatShare(p.BackAt), wholeSeconds(p.BackHold), formatShare(p.BackAt))
 }

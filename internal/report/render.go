@@ -91,7 +91,7 @@ func singlePage(a *Analysis) *page {
 		p.Definitions = append(p.Definitions, layerDefinition)
 	}
 	if v.Goodput != nil {
-		p.Definitions = append(p.Definitions, goodputDefinition())
+		p.Definitions = append(p.Definitions, goodputDefinition(a.Goodput.Params))
 	}
 	p.Verdict = headlineVerdict(a)
 	return p
@@ -109,20 +109,22 @@ func comparePage(all []ProfileRun) *page {
 	}
 	s := newScale(as...)
 	p := &page{Compare: true, Definitions: definitions()}
-	layers, goodput := false, false
+	layers, goodput := false, (*GoodputParams)(nil)
 	for _, r := range runs {
 		v := newRunView(r.Profile.Label, r.A)
 		v.Chart, v.Capacity = newChart(r.A, s), newCapChart(r.A, s)
 		p.Runs = append(p.Runs, v)
 		p.Profiles = append(p.Profiles, r.Profile)
 		layers = layers || len(r.A.Layers) > 0
-		goodput = goodput || v.Goodput != nil
+		if v.Goodput != nil && goodput == nil {
+			goodput = &r.A.Goodput.Params
+		}
 	}
 	if layers {
 		p.Definitions = append(p.Definitions, layerDefinition)
 	}
-	if goodput {
-		p.Definitions = append(p.Definitions, goodputDefinition())
+	if goodput != nil {
+		p.Definitions = append(p.Definitions, goodputDefinition(*goodput))
 	}
 	for i, r := range runs {
 		switch {

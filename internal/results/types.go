@@ -114,6 +114,11 @@ type RunInfo struct {
 	// Topology is the call graph of tiers the run started; nil for today's two services. With
 	// one, ClientEnv, Resilience, Retry and the breaker settings are the first entry tier's.
 	Topology *Topology `json:"topology,omitempty"`
+	// GoodputStuckFor and GoodputBackHold, when above 0, replace the goodput's windows (the
+	// report's default 30 s for stuck and 5 s in a row for back): a sweep of short runs judges
+	// them over the seconds it watches. Absent (0): the defaults.
+	GoodputStuckFor Duration `json:"goodput_stuck_for_ms,omitempty"`
+	GoodputBackHold Duration `json:"goodput_back_hold_ms,omitempty"`
 }
 
 // Snapshot is an observation of the services at one moment (observations/before.json and
