@@ -56,19 +56,23 @@ func readRunFiles(t *testing.T, dir string) runFiles {
 	return f
 }
 
-// TestBenchMetastableSweep runs a tiny sweep (2 triggers x 2 profiles x 2 seeds, 1 s triggers,
+// TestBenchMetastableSweep runs a tiny sweep (2 triggers x 2 profiles x 2 seeds, 2 s triggers,
 // 3 s of watch, a 2 s stuck window) two runs at a time, then counts each cell again from the
 // kept runs' own run.json and summary.json files: the printed table, sweep.json and that count
 // must agree, and every run must have been judged with the sweep's windows and seeds.
 func TestBenchMetastableSweep(t *testing.T) {
 	if testing.Short() {
-		t.Skip("8 lab runs on the local stack, two at a time (about 40 s)")
+		t.Skip("8 lab runs on the local stack, two at a time (about 50 s)")
 	}
 	t.Setenv(envTestMain, "1")
 	out := filepath.Join(t.TempDir(), "sweep")
-	stdout, stderr, err := runCLI(t, "bench", "metastable", "--factors", "8,4", "--durations", "1s", "--profiles", "retry:nodeadline,adaptive",
-		"--seeds", "2", "--first-seed", "5", "--warmup", "2s", "--watch", "3s", "--stuck-for", "2s", "--back-hold", "1s", "--recovery", "1s",
-		"--parallel", "2", "--out", out, "--env", "RETRY_INITIAL_BACKOFF=50ms")
+	// Short timeouts and fast retries, so that a 2 s trigger can start a storm: retry without
+	// deadlines usually stays stuck at 8x, adaptive comes back (the counts must agree whatever
+	// happened).
+	stdout, stderr, err := runCLI(t, "bench", "metastable", "--factors", "8,4", "--durations", "2s", "--profiles", "retry:nodeadline,adaptive",
+		"--seeds", "2", "--first-seed", "5", "--warmup", "2s", "--watch", "3s", "--stuck-for", "2s", "--back-hold", "1s", "--recovery", "3s",
+		"--parallel", "2", "--out", out, "--env", "ATTEMPT_TIMEOUT=300ms", "--env", "REQUEST_TIMEOUT=3s",
+		"--env", "RETRY_INITIAL_BACKOFF=50ms", "--env", "RETRY_MAX_BACKOFF=200ms")
 	t.Logf("stdout:\n%s\nstderr:\n%s", stdout, stderr)
 	if err != nil {
 		t.Fatal(err)
@@ -87,17 +91,17 @@ func TestBenchMetastableSweep(t *testing.T) {
 			profile += ":nodeadline"
 		}
 		seed := f.Run.ClientEnv["RETRY_JITTER_SEED"]
-		if (seed != "5" && seed != "6") || f.Run.Topology.BackendEnv["BACKEND_SEED"] != seed || f.Run.ClientEnv["RETRY_INITIAL_BACKOFF"] != "50ms" {
+		if (seed != "5" && seed != "6") || f.Run.Topology.BackendEnv["BACKEND_SEED"] != seed || f.Run.ClientEnv["ATTEMPT_TIMEOUT"] != "300ms" {
 			t.Errorf("%s: client env %v, backend env %v; want seed 5 or 6 for both and --env", path, f.Run.ClientEnv, f.Run.Topology.BackendEnv)
 		}
-		if f.Run.Vars["fault_duration"] != 1.0 || f.Run.Vars["watch_duration"] != 3.0 {
+		if f.Run.Vars["fault_duration"] != 2.0 || f.Run.Vars["watch_duration"] != 3.0 {
 			t.Errorf("%s: vars %v", path, f.Run.Vars)
 		}
 		g := f.Summary.Goodput
 		if g == nil || g.StuckForMS != 2000 || g.BackHoldMS != 1000 {
 			t.Fatalf("%s: goodput %+v, want the sweep's windows (2 s, 1 s)", path, g)
 		}
-		key := fmt.Sprintf("%vx for 1s %s", f.Run.Vars["service_time_factor"], profile)
+		key := fmt.Sprintf("%vx for 2s %s", f.Run.Vars["service_time_factor"], profile)
 		if count[key] == nil {
 			count[key] = &tally{}
 		}
@@ -134,7 +138,7 @@ func TestBenchMetastableSweep(t *testing.T) {
 	}
 	for i, c := range sweep.Cells {
 		key := c.Trigger.Label + " " + c.Profile
-		if wantOrder := []string{"4x for 1s", "4x for 1s", "8x for 1s", "8x for 1s"}[i]; c.Trigger.Label != wantOrder {
+		if wantOrder := []string{"4x for 2s", "4x for 2s", "8x for 2s", "8x for 2s"}[i]; c.Trigger.Label != wantOrder {
 			t.Errorf("cell %d is %s, want the axis sorted: %s", i, key, wantOrder)
 		}
 		want := count[key]
@@ -156,6 +160,11 @@ func TestBenchMetastableSweep(t *testing.T) {
 			t.Errorf("the table has no row %s", row)
 		}
 	}
+	stuck, measured := 0, 0
+	for _, c := range count {
+		stuck, measured = stuck+c.stuck, measured+c.measured
+	}
+	t.Logf("%d of %d measured runs stuck", stuck, measured)
 	if strings.Count(stderr, " runs, ") != 8 || !strings.Contains(stderr, "8/8 runs") {
 		t.Errorf("progress: want a line per run, the last 8/8:\n%s", stderr)
 	}
