@@ -282,8 +282,10 @@ func TestFaultTargetPartitionsATier(t *testing.T) {
 	if below := s.Layers[2].During; below.Requests == 0 || float64(below.Calls) > 0.1*float64(below.Requests) {
 		t.Errorf("layer client during the partition at mid: %d calls for %d user requests, want next to none", below.Calls, below.Requests)
 	}
-	if before := s.Layers[3].Before; before.Calls != before.Requests {
-		t.Errorf("layer backend before the fault: %d calls for %d requests, want one each", before.Calls, before.Requests)
+	// a request sent in the last moment before the fault is a "before" request whose call down
+	// the chain may meet the partition at mid and never reach the backend: one may be missing
+	if before := s.Layers[3].Before; before.Calls > before.Requests || before.Calls < before.Requests-1 {
+		t.Errorf("layer backend before the fault: %d calls for %d requests, want one each (one fewer at most)", before.Calls, before.Requests)
 	}
 }
 

@@ -255,10 +255,17 @@ func TestColdStartFalseOpeningUndone(t *testing.T) {
 			t.Fatalf("trial: %+v", out)
 		}
 	}
-	if got := stateLines(logs.messages(t)); !slices.Equal(got, []string{
+	// The probe at the opening may finish before the breaker has recorded the silent call that
+	// opened it; that failure then lands in HALF_OPEN and reopens it once, and the next probe at
+	// the opening undoes it again. Either way it ends CLOSED after its trials.
+	once := []string{
 		"CircuitBreaker 'backendCB' changed state: CLOSED -> OPEN",
 		"CircuitBreaker 'backendCB' changed state: OPEN -> HALF_OPEN",
-		"CircuitBreaker 'backendCB' changed state: HALF_OPEN -> CLOSED"}) {
+		"CircuitBreaker 'backendCB' changed state: HALF_OPEN -> CLOSED"}
+	twice := slices.Insert(slices.Clone(once), 2,
+		"CircuitBreaker 'backendCB' changed state: HALF_OPEN -> OPEN",
+		"CircuitBreaker 'backendCB' changed state: OPEN -> HALF_OPEN")
+	if got := stateLines(logs.messages(t)); !slices.Equal(got, once) && !slices.Equal(got, twice) {
 		t.Errorf("state changes %q", got)
 	}
 }
