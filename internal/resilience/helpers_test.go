@@ -72,11 +72,20 @@ func (f *fakeBackend) arrivals() []time.Time {
 
 // call is a minimal Call against the fake backend, with the same contract as the client's.
 func (f *fakeBackend) call(ctx context.Context) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.srv.URL+"/api/data", nil)
+	return getCall(ctx, f.srv, "/api/data", nil)
+}
+
+// getCall GETs path from srv as a Call does: the body of a 200, a *StatusError otherwise;
+// header, when set, adds to the request (a trace context).
+func getCall(ctx context.Context, srv *httptest.Server, path string, header func(http.Header)) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+path, nil)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := f.srv.Client().Do(req)
+	if header != nil {
+		header(req.Header)
+	}
+	resp, err := srv.Client().Do(req)
 	if err != nil {
 		return nil, err
 	}

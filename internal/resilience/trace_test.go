@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -72,21 +71,7 @@ func (b *tracedBackend) probe(ctx context.Context) error {
 }
 
 func (b *tracedBackend) get(ctx context.Context, path string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.srv.URL+path, nil)
-	if err != nil {
-		return nil, err
-	}
-	otelprop.TraceContext{}.Inject(ctx, otelprop.HeaderCarrier(req.Header))
-	resp, err := b.srv.Client().Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return nil, &StatusError{Code: resp.StatusCode}
-	}
-	return body, err
+	return getCall(ctx, b.srv, path, func(h http.Header) { otelprop.TraceContext{}.Inject(ctx, otelprop.HeaderCarrier(h)) })
 }
 
 // recorded is a tracer whose spans are kept in memory.
