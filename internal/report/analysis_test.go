@@ -192,6 +192,22 @@ func TestAnalyzeEdgeCases(t *testing.T) {
 				t.Error("the last requests were served by the backend: recovered")
 			}
 		}},
+		{"retry: no breaker, and the chart and findings name the profile", func(f *folder) {
+			f.run.Resilience = results.ResilienceRetry
+			f.events = f.events[:1:1]
+			f.events = append(f.events, faultEv(15, "off"))
+		}, func(t *testing.T, a *Analysis) {
+			if a.BreakerEnabled {
+				t.Error("retry has no breaker")
+			}
+			svg, err := ChartSVG(a)
+			if err != nil || !strings.Contains(svg, "no breaker (RESILIENCE=retry)") || strings.Contains(svg, "RESILIENCE=off") {
+				t.Errorf("the breaker band does not name the retry profile (%v)", err)
+			}
+			if f := breakerFindings(a); len(f) != 1 || !strings.Contains(f[0], "(RESILIENCE=retry)") {
+				t.Errorf("findings %q", f)
+			}
+		}},
 		{"breaker never closed: not recovered", func(f *folder) { f.events = f.events[:len(f.events)-1] }, func(t *testing.T, a *Analysis) {
 			if a.Recovered || a.ClosedAfterHeal != nil || a.FinalBreaker != results.BreakerHalfOpen {
 				t.Errorf("recovered %t, closed %v, final %s", a.Recovered, show(a.ClosedAfterHeal), a.FinalBreaker)

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 
@@ -106,7 +107,7 @@ func met(b *bool) string {
 
 func breakerFindings(a *Analysis) []string {
 	if !a.BreakerEnabled {
-		return []string{"There is no breaker and no fallback (RESILIENCE=off): errors and hangs reach the caller."}
+		return []string{fmt.Sprintf("There is no breaker and no fallback (RESILIENCE=%s): errors and hangs reach the caller.", cmp.Or(a.Run.Resilience, results.ResilienceOff))}
 	}
 	var out []string
 	if a.OpenAfterFault == nil {
