@@ -1,7 +1,6 @@
 package report
 
 import (
-	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -285,7 +284,7 @@ func (c *chart) aggregate(a *Analysis, sent []results.Record, s scale) {
 
 func (c *chart) band(a *Analysis, s scale) {
 	if !a.BreakerEnabled {
-		c.Band = []box{{X: c.PlotX, Y: c.BandY, W: c.PlotW, H: c.BandH, Class: "b-none", Label: noBreakerLabel(a.Run.Resilience)}}
+		c.Band = []box{{X: c.PlotX, Y: c.BandY, W: c.PlotW, H: c.BandH, Class: "b-none", Label: "no breaker (RESILIENCE=" + profileOf(a) + ")"}}
 		return
 	}
 	for _, iv := range a.Intervals {
@@ -306,9 +305,4 @@ func bandClass(state string) string {
 		return "b-half"
 	}
 	return "b-closed"
-}
-
-// noBreakerLabel is the breaker band's label for a profile without a breaker (off, retry).
-func noBreakerLabel(profile string) string {
-	return "no breaker (RESILIENCE=" + cmp.Or(profile, results.ResilienceOff) + ")"
 }

@@ -22,7 +22,7 @@ func verdicts(a *Analysis) []verdict {
 		vs = append(vs, openP99Verdict(a))
 		vs = append(vs, verdict{"Breaker ends " + orNA(a.FinalBreaker), stateClass(a.FinalBreaker)})
 	} else {
-		vs = append(vs, verdict{"No breaker (RESILIENCE=off)", "warn"})
+		vs = append(vs, verdict{"No breaker (RESILIENCE=" + profileOf(a) + ")", "warn"})
 	}
 	return append(vs, journalChip(a))
 }
@@ -107,7 +107,7 @@ func met(b *bool) string {
 
 func breakerFindings(a *Analysis) []string {
 	if !a.BreakerEnabled {
-		return []string{fmt.Sprintf("There is no breaker and no fallback (RESILIENCE=%s): errors and hangs reach the caller.", cmp.Or(a.Run.Resilience, results.ResilienceOff))}
+		return []string{"There is no breaker and no fallback (RESILIENCE=" + profileOf(a) + "): errors and hangs reach the caller."}
 	}
 	var out []string
 	if a.OpenAfterFault == nil {
@@ -433,3 +433,6 @@ func causeFindings(a *Analysis) []string {
 	}
 	return []string{s + fmt.Sprintf(", %d failed otherwise.", c.OtherErrors)}
 }
+
+// profileOf is the run's RESILIENCE profile, off when the run does not say.
+func profileOf(a *Analysis) string { return cmp.Or(a.Run.Resilience, results.ResilienceOff) }

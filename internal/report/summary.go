@@ -121,7 +121,7 @@ func faultLine(a *Analysis) string {
 // transitionsLine lists the breaker transitions, e.g. "+12.3s CLOSED -> OPEN, +22.4s ...".
 func transitionsLine(a *Analysis) string {
 	if !a.BreakerEnabled {
-		return "none (RESILIENCE=off)"
+		return "none (RESILIENCE=" + profileOf(a) + ")"
 	}
 	if len(a.Transitions) == 0 {
 		return "stayed CLOSED"
