@@ -145,7 +145,8 @@ func (c *capChart) goodputPanel(a *Analysis, s scale, y float64) capPanel {
 	}
 	if g.BackTo95 != nil {
 		x := c.x(a, g.Anchor.Add(*g.BackTo95), s)
-		p.Marks = append(p.Marks, line{X1: x, Y1: p.Y, X2: x, Y2: p.Y + p.H, Label: "back to " + formatShare(g.Params.BackAt) + " at heal +" + formatNumber(g.BackTo95.Seconds()) + "s"})
+		p.Marks = append(p.Marks, line{X1: x, Y1: p.Y, X2: x, Y2: p.Y + p.H, Label: "back to " + formatShare(g.Params.BackAt) + " at heal +" + formatNumber(g.BackTo95.Seconds()) + "s",
+			LabelLeft: x > c.PlotX+0.7*c.PlotW})
 	}
 	p.Note = goodputNote(g)
 	p.NoteX, p.NoteY = c.PlotX+c.PlotW-6, p.Y+14

@@ -57,6 +57,7 @@ type box struct {
 type line struct {
 	X1, Y1, X2, Y2 float64
 	Label          string
+	LabelLeft      bool // the label ends at the line (it is near the plot's right edge)
 }
 
 type tick struct {

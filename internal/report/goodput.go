@@ -72,7 +72,17 @@ type Goodput struct {
 	BackTo95 *time.Duration
 	NotBack  bool   // measured for at least BackHold after the trigger's end, and never back
 	Why      string // why Stuck or BackTo95 is not measured; "" when both are
+
+	// LeftOff is how many whole seconds at the end are not in Seconds because a good answer to
+	// one of their requests came more than loadGone after the load's last arrival: an overloaded
+	// backend serves the last requests once the load has stopped feeding it, and counting them
+	// would show goodput coming back when only the load went away.
+	LeftOff int
 }
+
+// loadGone is how long after the load's last arrival an answer still counts: later, the
+// backend was no longer serving the load (Goodput.LeftOff).
+const loadGone = time.Second
 
 // GoodputSecond is one second of the grid.
 type GoodputSecond struct {
@@ -113,15 +123,21 @@ func GoodputOf(a *Analysis, p GoodputParams) *Goodput {
 		}
 		g.Seconds = append(g.Seconds, GoodputSecond{K: k, From: from})
 	}
+	settled := len(g.Seconds)
 	for _, r := range a.Records {
 		k := int(math.Floor(float64(r.Start.Sub(g.Anchor)) / float64(time.Second)))
 		if i := k - kFrom; i >= 0 && i < len(g.Seconds) {
 			g.Seconds[i].Offered++
 			if goodAnswer(r, g.Deadline) {
 				g.Seconds[i].Good++
+				if r.Start.Add(r.Latency).After(last.Add(loadGone)) {
+					settled = min(settled, i)
+				}
 			}
 		}
 	}
+	g.LeftOff = len(g.Seconds) - settled
+	g.Seconds = g.Seconds[:settled]
 	g.judge(a)
 	return g
 }

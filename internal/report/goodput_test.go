@@ -445,3 +445,52 @@ func TestGoodputWindowsOfTheRun(t *testing.T) {
 		t.Error("report.md: want the definition with the run's windows (5 s, 2 s)")
 	}
 }
+
+// An overloaded backend serves the last requests once the load has stopped feeding it: those
+// seconds are left off, so goodput does not seem to come back when only the load went away.
+// trigger's run with a 20 s load timeout, every request after the removal an error except
+// those of +12 s to +15 s, answered in 2.5 s: the load's last arrival is +14.9 s, so the
+// answers to requests sent after +13.4 s came more than a second after it ([13,15) left off),
+// and those of [12,13) by +15.4 s, while the load was still there (kept).
+func TestGoodputLeavesOffAnswersAfterTheLoad(t *testing.T) {
+	f := trigger(func(i int) string {
+		if i >= 120 {
+			return results.SourceBackend
+		}
+		return results.SourceError
+	})
+	f.run.LoadTimeout = results.Duration(20 * time.Second)
+	f.run.Objectives = map[string]float64{objHealToGoodput: 5} // the summaries show the goodput
+	for i := range f.recs {
+		if f.recs[i].Start.Sub(at(0)) >= 12*time.Second {
+			f.recs[i].Latency = 2500 * time.Millisecond
+		}
+	}
+	a := f.analyze()
+	p := GoodputParams{StuckBelow: 0.5, StuckFor: 3 * time.Second, BackAt: 0.95, BackHold: 2 * time.Second}
+	g := GoodputOf(a, p)
+	if g.LeftOff != 2 || len(g.Seconds) == 0 || g.Seconds[len(g.Seconds)-1].K != 6 || g.After != 7*time.Second {
+		t.Fatalf("left off %d, seconds %+v, after %v; want [13,15) left off, the last second k=6, 7 s after", g.LeftOff, g.Seconds, g.After)
+	}
+	if g.Stuck == nil || !*g.Stuck || g.BackTo95 != nil || !g.NotBack {
+		t.Errorf("stuck %v, back %v, not back %t; want stuck and never back", deref(g.Stuck), deref(g.BackTo95), g.NotBack)
+	}
+	var term strings.Builder
+	writeGoodput(&term, a)
+	if !strings.Contains(term.String(), "goodput: the last 2 s of load left off") {
+		t.Errorf("the terminal summary does not say what it left off:\n%s", term.String())
+	}
+	if sj := newSummaryGoodput(a); sj == nil || sj.LeftOffSeconds != 2 {
+		t.Errorf("summary.json's goodput = %+v, want left_off_seconds 2", sj)
+	}
+	// The same run whose answers came in time (200 ms) keeps every second, and is back at k=6.
+	for i := range f.recs {
+		if f.recs[i].Start.Sub(at(0)) >= 12*time.Second {
+			f.recs[i].Latency = 200 * time.Millisecond
+		}
+	}
+	g = GoodputOf(f.analyze(), p)
+	if g.LeftOff != 0 || g.BackTo95 == nil || *g.BackTo95 != 6*time.Second {
+		t.Errorf("left off %d, back %v; want nothing left off, back at 6 s", g.LeftOff, deref(g.BackTo95))
+	}
+}

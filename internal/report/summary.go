@@ -218,6 +218,10 @@ func writeGoodput(w io.Writer, a *Analysis) {
 	if g.Why != "" {
 		fmt.Fprintln(w, "goodput not measured: "+g.Why)
 	}
+	if g.LeftOff > 0 {
+		fmt.Fprintf(w, "goodput: the last %d s of load left off: some of their requests were answered more than %s after the load's last request, when the backend no longer had the load to serve\n",
+			g.LeftOff, formatSeconds(loadGone))
+	}
 	if c := a.Capacity; c != nil {
 		fmt.Fprintf(w, "backend capacity (%d samples): completed %d, wasted %d, rejected %d, expired %d; largest queue %d, in service %d\n",
 			len(c.Samples), c.Completed, c.Wasted, c.Rejected, c.Expired, c.MaxQueued, c.MaxInService)

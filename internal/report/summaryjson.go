@@ -74,6 +74,7 @@ type SummaryGoodput struct {
 	BackTo95MS      *float64               `json:"back_to_95_ms"`     // from the removal to the first back_hold_ms in a row each back; null: not measured, or not_back
 	NotBack         bool                   `json:"not_back"`          // measured for at least back_hold_ms after the removal and never back
 	NotMeasured     string                 `json:"not_measured"`      // why stuck or back_to_95_ms is not measured; "" when both are
+	LeftOffSeconds  int                    `json:"left_off_seconds"`  // whole seconds at the end not measured: answered over a second after the load's last request
 	Seconds         []SummaryGoodputSecond `json:"seconds"`           // the grid's whole seconds, in order
 }
 
@@ -304,7 +305,7 @@ func newSummaryGoodput(a *Analysis) *SummaryGoodput {
 	s := &SummaryGoodput{StuckBelow: g.Params.StuckBelow, StuckForMS: millis(time.Duration(wholeSeconds(g.Params.StuckFor)) * time.Second),
 		BackAt: g.Params.BackAt, BackHoldMS: millis(time.Duration(wholeSeconds(g.Params.BackHold)) * time.Second),
 		BeforePerS: g.Before, BeforeSeconds: g.BeforeSeconds, AfterMeasuredMS: millis(g.After), Stuck: g.Stuck,
-		BackTo95MS: optMS(g.BackTo95), NotBack: g.NotBack, NotMeasured: g.Why, Seconds: []SummaryGoodputSecond{}}
+		BackTo95MS: optMS(g.BackTo95), NotBack: g.NotBack, NotMeasured: g.Why, LeftOffSeconds: g.LeftOff, Seconds: []SummaryGoodputSecond{}}
 	if g.Deadline > 0 {
 		s.DeadlineMS = ptrMS(g.Deadline)
 	}
