@@ -198,12 +198,19 @@ func choose(v Variable, values []string) string {
 	case v.IncludeAll:
 		quoted := make([]string, len(values))
 		for i, s := range values {
-			quoted[i] = regexp.QuoteMeta(s)
+			quoted[i] = regexEscape(s)
 		}
 		return "(" + strings.Join(quoted, "|") + ")"
 	default:
-		return regexp.QuoteMeta(values[0])
+		return regexEscape(values[0])
 	}
+}
+
+// regexEscape escapes a value for a regex matcher inside a PromQL string, as Grafana's
+// Prometheus data source does: a regex backslash is itself escaped for the string literal, so
+// 127.0.0.1 becomes 127\\.0\\.0\\.1 in the query text.
+func regexEscape(s string) string {
+	return strings.ReplaceAll(regexp.QuoteMeta(s), `\`, `\\`)
 }
 
 // variableRef matches $name, ${name}, ${name:format} and [[name]].

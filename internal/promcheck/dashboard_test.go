@@ -86,7 +86,7 @@ func TestChoose(t *testing.T) {
 	}{
 		{"no values", Variable{IncludeAll: true, AllValue: ".*"}, nil, ""},
 		{"all value", Variable{IncludeAll: true, AllValue: ".*"}, []string{"a", "b"}, ".*"},
-		{"all as alternation, escaped", Variable{IncludeAll: true}, []string{"127.0.0.1:80", "b"}, `(127\.0\.0\.1:80|b)`},
+		{"all as alternation, escaped for a PromQL string", Variable{IncludeAll: true}, []string{"127.0.0.1:80", "b"}, `(127\\.0\\.0\\.1:80|b)`},
 		{"first value", Variable{}, []string{"backendCB", "other"}, "backendCB"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,7 +27,7 @@ func decodeResult(typ string, raw json.RawMessage) (Result, error) {
 			if err != nil {
 				return r, err
 			}
-			r.Series = append(r.Series, Sample{Metric: s.Metric, Value: f})
+			r.Series = append(r.Series, Sample{Metric: s.Metric, Value: f, Values: []float64{f}})
 		}
 	case "matrix":
 		var m []struct {
@@ -40,11 +41,16 @@ func decodeResult(typ string, raw json.RawMessage) (Result, error) {
 			if len(s.Values) == 0 {
 				continue
 			}
-			f, err := sampleValue(s.Values[len(s.Values)-1])
-			if err != nil {
-				return r, err
+			sm := Sample{Metric: s.Metric}
+			for _, p := range s.Values {
+				f, err := sampleValue(p)
+				if err != nil {
+					return r, err
+				}
+				sm.Values = append(sm.Values, f)
 			}
-			r.Series = append(r.Series, Sample{Metric: s.Metric, Value: f})
+			sm.Value = sm.Values[len(sm.Values)-1]
+			r.Series = append(r.Series, sm)
 		}
 	case "scalar":
 		var v [2]any
@@ -55,7 +61,7 @@ func decodeResult(typ string, raw json.RawMessage) (Result, error) {
 		if err != nil {
 			return r, err
 		}
-		r.Series = []Sample{{Metric: map[string]string{}, Value: f}}
+		r.Series = []Sample{{Metric: map[string]string{}, Value: f, Values: []float64{f}}}
 	default:
 		return r, fmt.Errorf("result type %q: only vector, matrix and scalar are read", typ)
 	}
@@ -85,4 +91,18 @@ func labelString(m map[string]string) string {
 		}
 	}
 	return name + "{" + strings.Join(parts, ", ") + "}"
+}
+
+// Finite counts the samples of the result, over all its series and steps, that are numbers
+// (not NaN, not ±Inf): the points a graph would draw.
+func (r Result) Finite() int {
+	n := 0
+	for _, s := range r.Series {
+		for _, v := range s.Values {
+			if !math.IsNaN(v) && !math.IsInf(v, 0) {
+				n++
+			}
+		}
+	}
+	return n
 }

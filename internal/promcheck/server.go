@@ -145,10 +145,12 @@ func (s *Server) closeLog() {
 	}
 }
 
-// Sample is one series of a query's answer: its labels and its value (the last one of a range).
+// Sample is one series of a query's answer: its labels, its value (the last one of a range
+// query's) and all its values (one for an instant query, one per step of a range query).
 type Sample struct {
 	Metric map[string]string
 	Value  float64
+	Values []float64
 }
 
 // Result is a query's answer: its type (vector, scalar, matrix, string) and its series.
@@ -172,7 +174,7 @@ func (r Result) String() string {
 // Query evaluates expr at the moment at (an instant query) and returns its result; a PromQL
 // error (a bad expression) is an error naming the expression.
 func (s *Server) Query(ctx context.Context, expr string, at time.Time) (Result, error) {
-	q := url.Values{"query": {expr}, "time": {strconv.FormatFloat(float64(at.UnixMilli())/1000, 'f', 3, 64)}}
+	q := url.Values{"query": {expr}, "time": {unixSeconds(at)}}
 	var data struct {
 		ResultType string          `json:"resultType"`
 		Result     json.RawMessage `json:"result"`
@@ -185,6 +187,29 @@ func (s *Server) Query(ctx context.Context, expr string, at time.Time) (Result, 
 		return Result{}, fmt.Errorf("query %q: %w", expr, err)
 	}
 	return r, nil
+}
+
+// QueryRange evaluates expr at every step from start to end, as a graph panel asks.
+func (s *Server) QueryRange(ctx context.Context, expr string, start, end time.Time, step time.Duration) (Result, error) {
+	q := url.Values{"query": {expr}, "start": {unixSeconds(start)}, "end": {unixSeconds(end)},
+		"step": {strconv.FormatFloat(step.Seconds(), 'f', 3, 64)}}
+	var data struct {
+		ResultType string          `json:"resultType"`
+		Result     json.RawMessage `json:"result"`
+	}
+	if err := s.get(ctx, "/api/v1/query_range?"+q.Encode(), &data); err != nil {
+		return Result{}, fmt.Errorf("range query %q: %w", expr, err)
+	}
+	r, err := decodeResult(data.ResultType, data.Result)
+	if err != nil {
+		return Result{}, fmt.Errorf("range query %q: %w", expr, err)
+	}
+	return r, nil
+}
+
+// unixSeconds writes t as the API's seconds since the epoch, to the millisecond.
+func unixSeconds(t time.Time) string {
+	return strconv.FormatFloat(float64(t.UnixMilli())/1000, 'f', 3, 64)
 }
 
 // LabelValues returns the values of label on the series that match selector ("" = all series),

@@ -34,6 +34,13 @@ func fakeAPI(t *testing.T, asked *atomic.Value) *Server {
 				{"metric":{"job":"b"},"value":[1700000000,"NaN"]}]}}`)
 		}
 	})
+	mux.HandleFunc("GET /api/v1/query_range", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		asked.Store(q.Get("query") + " " + q.Get("start") + ".." + q.Get("end") + " step " + q.Get("step"))
+		fmt.Fprint(w, `{"status":"success","data":{"resultType":"matrix","result":[
+			{"metric":{"job":"a"},"values":[[1700000000,"NaN"],[1700000001,"2"],[1700000002,"+Inf"],[1700000003,"3"]]},
+			{"metric":{"job":"b"},"values":[[1700000000,"NaN"]]}]}}`)
+	})
 	mux.HandleFunc("GET /api/v1/label/{label}/values", func(w http.ResponseWriter, r *http.Request) {
 		asked.Store(r.PathValue("label") + " " + r.URL.Query().Get("match[]"))
 		fmt.Fprint(w, `{"status":"success","data":["x","y"]}`)
@@ -66,6 +73,16 @@ func TestQueryAndLabelValues(t *testing.T) {
 	}
 	if _, err := s.Query(ctx, "bad(", at); err == nil || !strings.Contains(err.Error(), `"bad("`) || !strings.Contains(err.Error(), "parse error") {
 		t.Errorf("a bad expression: err = %v, want it named with the server's message", err)
+	}
+	rr, err := s.QueryRange(ctx, "m", at, at.Add(3*time.Second), 1500*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if asked.Load() != "m 1700000000.250..1700000003.250 step 1.500" {
+		t.Errorf("asked %v", asked.Load())
+	}
+	if rr.Type != "matrix" || len(rr.Series) != 2 || rr.Series[0].Value != 3 || len(rr.Series[0].Values) != 4 || rr.Finite() != 2 {
+		t.Errorf("range result = %+v, finite %d: want the last value 3 and 2 finite points (NaN and +Inf are not drawn)", rr, rr.Finite())
 	}
 	vals, err := s.LabelValues(ctx, "name", "m{a=\"1\"}")
 	if err != nil || strings.Join(vals, ",") != "x,y" || asked.Load() != `name m{a="1"}` {
