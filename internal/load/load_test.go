@@ -29,6 +29,10 @@ func TestSendClassifies(t *testing.T) {
 	mux.Handle("/bad", reply(502, `{"source":"error","error":"connection refused","attempts":6,"circuitBreakerState":"CLOSED"}`))
 	mux.Handle("/proxy-error", reply(502, `{"error":"no upstream"}`))
 	mux.Handle("/plain", reply(200, "ok"))
+	// chain-3's edge relaying mid's answer, itself relaying client's fallback; and the same chain
+	// ending at the backend's own JSON.
+	mux.Handle("/lower-fallback", reply(200, `{"source":"backend","data":{"source":"backend","data":{"source":"fallback","data":null,"error":"circuit breaker open","attempts":0,"circuitBreakerState":"OPEN"},"error":"","attempts":1,"circuitBreakerState":"CLOSED"},"error":"","attempts":1,"circuitBreakerState":"CLOSED"}`))
+	mux.Handle("/chain", reply(200, `{"source":"backend","data":{"source":"backend","data":{"service":"backend-service","message":"ok"},"error":"","attempts":3,"circuitBreakerState":"CLOSED"},"error":"","attempts":1,"circuitBreakerState":"CLOSED"}`))
 	mux.HandleFunc("/hang", func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-release:
@@ -52,6 +56,8 @@ func TestSendClassifies(t *testing.T) {
 		{"/bad", 502, results.SourceError, 6, "CLOSED", "HTTP 502: connection refused"},
 		{"/proxy-error", 502, results.SourceError, unknown, "", "HTTP 502: no upstream"},
 		{"/plain", 200, results.SourceBackend, unknown, "", ""},
+		{"/lower-fallback", 200, results.SourceFallback, 1, "CLOSED", "circuit breaker open"},
+		{"/chain", 200, results.SourceBackend, 1, "CLOSED", ""},
 		{"/hang", 0, results.SourceError, unknown, "", "timeout: no answer within 200ms"},
 	}
 	for i, tt := range tests {

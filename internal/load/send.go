@@ -67,14 +67,38 @@ func (s *sender) send(id uint64, due time.Time) results.Record {
 // answer is the part of client-service's /api/data answer the generator records. Attempts is a
 // pointer so that an answer without the field (not the client's JSON) leaves the count unknown.
 type answer struct {
-	Source   string `json:"source"`
-	Attempts *int   `json:"attempts"`
-	Breaker  string `json:"circuitBreakerState"`
-	Error    string `json:"error"`
+	Source   string          `json:"source"`
+	Attempts *int            `json:"attempts"`
+	Breaker  string          `json:"circuitBreakerState"`
+	Error    string          `json:"error"`
+	Data     json.RawMessage `json:"data"`
+}
+
+// maxTiers bounds how deep classify looks into the answers of tiers below the entry.
+const maxTiers = 32
+
+// lowerFallback is the error of the first fallback among the answers nested in data: with a
+// call graph, a tier relays the answer of the tier it calls as its "data", so a fallback made
+// by a lower tier reaches the user inside a chain of "backend" answers. ok is false when every
+// nested answer came from its backend (or data is not a tier's answer: the backend's own JSON
+// has no "source").
+func lowerFallback(data json.RawMessage) (errText string, ok bool) {
+	for range maxTiers {
+		var a answer
+		if len(data) == 0 || json.Unmarshal(data, &a) != nil || a.Source == "" {
+			return "", false
+		}
+		if a.Source == results.SourceFallback {
+			return a.Error, true
+		}
+		data = a.Data
+	}
+	return "", false
 }
 
 // classify fills in what the answer says. A 200 answer is classified by its "source" field
-// (backend or fallback; a 200 without one counts as backend); anything else is an error. The
+// (backend or fallback; a 200 without one counts as backend), and is a fallback too when a tier
+// below the entry answered with one (lowerFallback); anything else is an error. The
 // attempts and breaker state come from the client's JSON; a body that is not it still counts by
 // its status, with the attempts unknown.
 func classify(rec *results.Record, body []byte) {
@@ -91,6 +115,9 @@ func classify(rec *results.Record, body []byte) {
 		rec.Source, rec.Error = results.SourceFallback, a.Error
 	case rec.Status == http.StatusOK:
 		rec.Source = results.SourceBackend
+		if e, ok := lowerFallback(a.Data); ok {
+			rec.Source, rec.Error = results.SourceFallback, e
+		}
 	default:
 		rec.Source = results.SourceError
 		rec.Error = fmt.Sprintf("HTTP %d", rec.Status)
