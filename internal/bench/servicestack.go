@@ -1,0 +1,164 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"chaoslab/internal/fault"
+	"chaoslab/internal/stack"
+)
+
+// serviceStack is the running lab the service bench measures, with the breaker's timeline, and
+// the calls the bench makes to it: the fault API (partition, heal) and the backend's counter.
+type serviceStack struct {
+	stack    *stack.Stack
+	timeline *Timeline
+}
+
+// apiTimeout bounds each of the bench's own calls to the lab (never the measured traffic).
+const apiTimeout = 5 * time.Second
+
+// partitionToxics are the network-partition experiment's two toxics, a blackhole both ways,
+// by toxic name and stream.
+func partitionToxics() [][2]string {
+	return [][2]string{{"partition-downstream", "downstream"}, {"partition-upstream", "upstream"}}
+}
+
+// partition adds the blackhole on the proxy in front of the backend, as the network-partition
+// experiment does, through the same fault API.
+func (s *serviceStack) partition(ctx context.Context) error {
+	for _, t := range partitionToxics() {
+		body := fmt.Sprintf(`{"name":%q,"type":"timeout","stream":%q,"toxicity":1,"attributes":{"timeout":0}}`, t[0], t[1])
+		if _, _, err := do(ctx, http.MethodPost, s.stack.FaultURL+"/proxies/"+fault.ProxyName+"/toxics", body, http.StatusOK); err != nil {
+			return fmt.Errorf("partition the backend: %w", err)
+		}
+	}
+	return nil
+}
+
+// heal removes the partition's toxics; one that is not there is not an error.
+func (s *serviceStack) heal(ctx context.Context) error {
+	var errs []error
+	for _, t := range partitionToxics() {
+		url := s.stack.FaultURL + "/proxies/" + fault.ProxyName + "/toxics/" + t[0]
+		if _, _, err := do(ctx, http.MethodDelete, url, "", http.StatusNoContent, http.StatusOK, http.StatusNotFound); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("heal the partition: %w", err)
+	}
+	return nil
+}
+
+// proxyListen is the address of the fault proxy in front of the backend: client-service's
+// BACKEND_URL, to which the closed loop's other targets forward as well.
+func (s *serviceStack) proxyListen(ctx context.Context) (string, error) {
+	_, b, err := do(ctx, http.MethodGet, s.stack.FaultURL+"/proxies/"+fault.ProxyName, "", http.StatusOK)
+	if err != nil {
+		return "", fmt.Errorf("find the fault proxy's address: %w", err)
+	}
+	var p struct {
+		Listen string `json:"listen"`
+	}
+	if err := json.Unmarshal(b, &p); err != nil || p.Listen == "" {
+		return "", fmt.Errorf("find the fault proxy's address: no \"listen\" in %.200s", b)
+	}
+	return p.Listen, nil
+}
+
+// DataRoute is the backend's route whose served requests the count checks read.
+const DataRoute = "GET /api/data"
+
+// served reads the backend's own count of the GET /api/data requests it answered, any status:
+// the sum of http_server_requests_total{uri="GET /api/data"} in its /metrics.
+func (s *serviceStack) served(ctx context.Context) (int64, error) {
+	_, b, err := do(ctx, http.MethodGet, s.stack.BackendURL+"/metrics", "", http.StatusOK)
+	if err != nil {
+		return 0, fmt.Errorf("read the backend's counters: %w", err)
+	}
+	return ServedFromMetrics(b)
+}
+
+// ServedFromMetrics sums http_server_requests_total{uri="GET /api/data"} in a Prometheus text page.
+func ServedFromMetrics(page []byte) (int64, error) {
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(strings.NewReader(string(page)))
+	if err != nil {
+		return 0, fmt.Errorf("parse the backend's /metrics: %w", err)
+	}
+	fam, ok := fams["http_server_requests_total"]
+	if !ok {
+		return 0, nil // nothing answered yet
+	}
+	var n float64
+	for _, m := range fam.GetMetric() {
+		if slices.ContainsFunc(m.GetLabel(), func(l *dto.LabelPair) bool { return l.GetName() == "uri" && l.GetValue() == DataRoute }) {
+			n += m.GetCounter().GetValue()
+		}
+	}
+	return int64(n), nil
+}
+
+// settle waits until the backend's counter has grown by want since base (it counts a request
+// after its answer is written, so a moment after the bench has read it), or until 2 s pass,
+// and returns the check. The wait ends early on any growth past want: that is already a
+// disagreement, and waiting longer cannot undo it.
+func (s *serviceStack) settle(ctx context.Context, part string, base, want int64) (CountCheck, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		n, err := s.served(ctx)
+		if err != nil {
+			return CountCheck{}, err
+		}
+		c := CountCheck{Part: part, Served: n - base, Counted: want}
+		if c.Served >= want {
+			return c, nil
+		}
+		select {
+		case <-ctx.Done():
+			return c, nil
+		case <-tick.C:
+		}
+	}
+}
+
+// do sends one request of the bench's own (bounded by apiTimeout) and checks its status.
+func do(ctx context.Context, method, url, body string, want ...int) (int, []byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, fmt.Errorf("%s %s: %w", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return resp.StatusCode, nil, fmt.Errorf("%s %s: read the answer: %w", method, url, err)
+	}
+	if !slices.Contains(want, resp.StatusCode) {
+		return resp.StatusCode, b, fmt.Errorf("%s %s: HTTP %d: %.200s", method, url, resp.StatusCode, b)
+	}
+	return resp.StatusCode, b, nil
+}
