@@ -112,12 +112,11 @@ func ServedFromMetrics(page []byte) (int64, error) {
 }
 
 // settle waits until the backend's counter has grown by want since base (it counts a request
-// after its answer is written, so a moment after the bench has read it), or until 2 s pass,
-// and returns the check. The wait ends early on any growth past want: that is already a
+// after its answer is written, so a moment after the bench has read it), or until settleWait
+// has passed, and returns the check. It stops early on any growth past want: that is already a
 // disagreement, and waiting longer cannot undo it.
 func (s *serviceStack) settle(ctx context.Context, part string, base, want int64) (CountCheck, error) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
+	deadline := time.Now().Add(settleWait)
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -126,16 +125,19 @@ func (s *serviceStack) settle(ctx context.Context, part string, base, want int64
 			return CountCheck{}, err
 		}
 		c := CountCheck{Part: part, Served: n - base, Counted: want}
-		if c.Served >= want {
+		if c.Served >= want || time.Now().After(deadline) {
 			return c, nil
 		}
 		select {
 		case <-ctx.Done():
-			return c, nil
+			return c, context.Cause(ctx)
 		case <-tick.C:
 		}
 	}
 }
+
+// settleWait bounds how long settle waits for the backend's counter to catch up.
+const settleWait = 2 * time.Second
 
 // do sends one request of the bench's own (bounded by apiTimeout) and checks its status.
 func do(ctx context.Context, method, url, body string, want ...int) (int, []byte, error) {
