@@ -35,7 +35,7 @@ goroutine; internal/load):
                  its answer (a late send counts: no coordinated omission); exact nearest-rank
                  percentiles of the sorted samples (pXX = the sample of rank ceil(XX/100 x n)), no
                  histogram, so with fewer than 1000 samples p99.9 is the max
-  lag p50 p99 max
+  lag p50, lag p99, lag max
                  send lag: from each request's scheduled time to its actual send, the generator's
                  own lateness (same percentiles); a large lag means the figures above measure
                  the machine more than the service
@@ -75,12 +75,8 @@ func WriteServiceTable(w io.Writer, runs []ServiceRun) error {
 		return err
 	}
 	fmt.Fprintln(w)
-	for _, c := range CountTotals(runs) {
-		verdict := "agree"
-		if !c.Agree() {
-			verdict = fmt.Sprintf("DISAGREE by %+d", c.Served-c.Counted)
-		}
-		fmt.Fprintf(w, "count check, %s: backend served %d, bench counted %d: %s\n", c.Part, c.Served, c.Counted, verdict)
+	for _, line := range countLines(runs) {
+		fmt.Fprintln(w, line)
 	}
 	_, err := fmt.Fprintf(w, "%d run(s); a cell is the median over the runs [min - max]; chaoslab bench service --help defines each figure\n", len(runs))
 	return err
@@ -195,23 +191,40 @@ func ratioCell(runs []ServiceRun, i, j int, f func(float64) string) string {
 	return spread(vs, f)
 }
 
-// CountTotals adds up the count checks of every run, part by part (in the first run's order).
-func CountTotals(runs []ServiceRun) []CountCheck {
-	var out []CountCheck
-	idx := map[string]int{}
-	for _, r := range runs {
+// countLines says, part by part (in the first run's order), what the backend served and the
+// bench counted over all the runs, and whether they agreed in every run or in which they did not.
+func countLines(runs []ServiceRun) []string {
+	type total struct {
+		served, counted int64
+		bad             []string
+	}
+	var order []string
+	totals := map[string]*total{}
+	for i, r := range runs {
 		for _, c := range r.Counts {
-			i, ok := idx[c.Part]
+			t, ok := totals[c.Part]
 			if !ok {
-				idx[c.Part] = len(out)
-				out = append(out, CountCheck{Part: c.Part})
-				i = len(out) - 1
+				t = &total{}
+				totals[c.Part] = t
+				order = append(order, c.Part)
 			}
-			out[i].Served += c.Served
-			out[i].Counted += c.Counted
+			t.served += c.Served
+			t.counted += c.Counted
+			if !c.Agree() {
+				t.bad = append(t.bad, fmt.Sprintf("run %d: %d served, %d counted", i+1, c.Served, c.Counted))
+			}
 		}
 	}
-	return out
+	var lines []string
+	for _, part := range order {
+		t := totals[part]
+		verdict := "agree"
+		if len(t.bad) > 0 {
+			verdict = "DISAGREE (" + strings.Join(t.bad, "; ") + ")"
+		}
+		lines = append(lines, fmt.Sprintf("count check, %s: backend served %d, bench counted %d: %s", part, t.served, t.counted, verdict))
+	}
+	return lines
 }
 
 // MedianRatio is the median over runs of target's closed-loop answers over ref's (false when no
