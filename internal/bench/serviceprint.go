@@ -24,7 +24,9 @@ goroutine; internal/load):
                  trial calls closing it. It is short (a few trial calls long), so it holds few
                  requests: read "requests" before its percentiles.
                  The breaker's state at a moment is the last transition client-service logged
-                 (its own "CircuitBreaker 'backendCB' changed state" records, with their times)
+                 (its own "CircuitBreaker 'backendCB' changed state" records, with their times);
+                 a request sent between a transition and its record counts in the state before,
+                 so an OPEN row may hold a backend answer or two at the edges
   requests       arrivals in the row (sent or dropped); backend / fallback: 200 answers by
                  source; errors: any other answer or none; requests sent while CLOSED during the
                  cycles (the partition before the breaker opens, between cycles) are in no row

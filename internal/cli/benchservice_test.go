@@ -67,10 +67,11 @@ func checkOpenRows(t *testing.T, rows []bench.OpenRow) {
 		t.Errorf("healthy: %+v, want 100 requests in 1 s, all answered by the backend", h)
 	}
 	// OPEN: the breaker's own log says how long it was open; the requests sent in that time are
-	// about rate x time (the send lag moves a few across the edges), and all get the fallback.
+	// about rate x time (the send lag moves a few across the edges), and they get the fallback
+	// but for one at each end of a period at most (sent between a transition and its log record).
 	if open.State != bench.StateOpen || open.Periods != 2 || math.Abs(float64(open.Requests)-expect(open)) > 0.1*expect(open)+4 ||
-		open.Fallback != open.Requests {
-		t.Errorf("OPEN: %+v, want 2 periods, about %.0f requests, all fallbacks", open, expect(open))
+		open.Fallback < open.Requests-2*open.Periods || open.Errors+open.Dropped != 0 {
+		t.Errorf("OPEN: %+v, want 2 periods, about %.0f requests, fallbacks but for the edges", open, expect(open))
 	}
 	if half.State != bench.StateHalfOpen || half.Periods != 2 || half.Requests < 1 || half.Errors+half.Dropped != 0 {
 		t.Errorf("HALF_OPEN: %+v, want 2 periods, at least one request, no errors", half)
