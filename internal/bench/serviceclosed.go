@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -207,7 +206,6 @@ func rounds(ctx context.Context, cfg ServiceConfig, targets []*closedTarget) err
 		}
 	}
 	for r := range cfg.Rounds {
-		var line []string
 		for _, t := range targets {
 			c, err := closedSlice(ctx, t.client, t.url, cfg.Workers, cfg.Slice)
 			t.total += c.backend + c.late
@@ -218,9 +216,8 @@ func rounds(ctx context.Context, cfg ServiceConfig, targets []*closedTarget) err
 			if err != nil {
 				return fmt.Errorf("%s, round %d: %w", t.Name, r+1, err)
 			}
-			line = append(line, fmt.Sprintf("%s %.0f/s", t.Name, float64(c.backend)/cfg.Slice.Seconds()))
+			cfg.say("closed loop round %d/%d: %s %.0f answers/s", r+1, cfg.Rounds, t.Name, float64(c.backend)/cfg.Slice.Seconds())
 		}
-		cfg.say("closed loop round %d/%d: %s", r+1, cfg.Rounds, strings.Join(line, ", "))
 	}
 	return nil
 }

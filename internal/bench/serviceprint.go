@@ -46,7 +46,10 @@ is read, kept-alive connections, like wrk):
   targets        client-service; reverse-proxy, a bare net/http/httputil.ReverseProxy in the
                  bench's process; haproxy, when --haproxy is found, with a minimal generated
                  haproxy.cfg (in the run's folder). All three forward to the same fault proxy
-                 (client-service's BACKEND_URL, nothing injected) and the same backend
+                 (client-service's BACKEND_URL, nothing injected) and the same backend.
+                 client-service runs as chaoslab up starts it: LOG_LEVEL=debug, so it writes
+                 a record of every backend call, which the bench's process reads (the lab's
+                 event stream); the proxies log nothing
   answers/s      200 answers from the backend (not X-Fallback) completed inside the target's
                  slices, over the slices' total length; the slices are taken in turn, --rounds
                  times (A B C A B C ...), after a --warmup each, so every target meets the same
@@ -69,9 +72,17 @@ func WriteServiceTable(w io.Writer, runs []ServiceRun) error {
 	if len(runs) == 0 {
 		return fmt.Errorf("no runs to print")
 	}
+	fmt.Fprintln(w, "open loop against client-service: latency from each request's scheduled time to its answer, exact")
+	fmt.Fprintln(w, "nearest-rank percentiles; lag: scheduled time to actual send; in state: the time the row's requests were sent in (stretches)")
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', tabwriter.AlignRight)
 	writeOpen(tw, runs)
-	fmt.Fprintln(tw)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "closed loop, the targets' slices in turn: backend answers per second inside the slices; x T: the row's answers over T's in")
+	fmt.Fprintln(w, "the same rounds [lowest - highest round]")
+	tw = tabwriter.NewWriter(w, 2, 8, 2, ' ', tabwriter.AlignRight)
 	writeClosed(tw, runs)
 	if err := tw.Flush(); err != nil {
 		return err

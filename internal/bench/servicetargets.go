@@ -87,7 +87,6 @@ func StartHAProxy(ctx context.Context, path, upstream, dir string) (*Proxy, erro
 	if err != nil {
 		return nil, fmt.Errorf("haproxy: hand over the socket: %w", err)
 	}
-	defer f.Close()
 	logFile, err := os.Create(filepath.Join(dir, "haproxy.log"))
 	if err != nil {
 		return nil, fmt.Errorf("haproxy: create its log: %w", err)
@@ -96,7 +95,9 @@ func StartHAProxy(ctx context.Context, path, upstream, dir string) (*Proxy, erro
 	cmd := exec.Command(path, "-f", cfgPath, "-db")
 	cmd.ExtraFiles = []*os.File{f}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	f.Close() // haproxy has its own copy now; ours would keep accepting connections it never serves
+	if err != nil {
 		return nil, fmt.Errorf("haproxy: start %s: %w", path, err)
 	}
 	exited := make(chan struct{}) // closed once it has exited
