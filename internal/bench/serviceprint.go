@@ -95,11 +95,13 @@ func WriteServiceTable(w io.Writer, runs []ServiceRun) error {
 	return err
 }
 
-// column reads one figure of an open-loop row.
+// column reads one figure of an open-loop row; a latency figure exists only where the row
+// has samples.
 type column struct {
-	name string
-	get  func(OpenRow) float64
-	fmt  func(float64) string
+	name    string
+	get     func(OpenRow) float64
+	fmt     func(float64) string
+	latency bool
 }
 
 func openColumns() []column {
@@ -110,19 +112,23 @@ func openColumns() []column {
 	}
 	lat := func(r OpenRow) Quantiles { return r.Latency }
 	lag := func(r OpenRow) Quantiles { return r.Lag }
+	p50 := func(q Quantiles) results.Duration { return q.P50 }
+	p99 := func(q Quantiles) results.Duration { return q.P99 }
+	p999 := func(q Quantiles) results.Duration { return q.P999 }
+	top := func(q Quantiles) results.Duration { return q.Max }
 	return []column{
-		{"requests", func(r OpenRow) float64 { return float64(r.Requests) }, count},
-		{"backend", func(r OpenRow) float64 { return float64(r.Backend) }, count},
-		{"fallback", func(r OpenRow) float64 { return float64(r.Fallback) }, count},
-		{"errors", func(r OpenRow) float64 { return float64(r.Errors + r.Dropped) }, count},
-		{"in state", func(r OpenRow) float64 { return float64(r.InState) }, dur},
-		{"p50", q(lat, func(q Quantiles) results.Duration { return q.P50 }), dur},
-		{"p99", q(lat, func(q Quantiles) results.Duration { return q.P99 }), dur},
-		{"p99.9", q(lat, func(q Quantiles) results.Duration { return q.P999 }), dur},
-		{"max", q(lat, func(q Quantiles) results.Duration { return q.Max }), dur},
-		{"lag p50", q(lag, func(q Quantiles) results.Duration { return q.P50 }), dur},
-		{"lag p99", q(lag, func(q Quantiles) results.Duration { return q.P99 }), dur},
-		{"lag max", q(lag, func(q Quantiles) results.Duration { return q.Max }), dur},
+		{"requests", func(r OpenRow) float64 { return float64(r.Requests) }, count, false},
+		{"backend", func(r OpenRow) float64 { return float64(r.Backend) }, count, false},
+		{"fallback", func(r OpenRow) float64 { return float64(r.Fallback) }, count, false},
+		{"errors", func(r OpenRow) float64 { return float64(r.Errors + r.Dropped) }, count, false},
+		{"in state", func(r OpenRow) float64 { return float64(r.InState) }, dur, false},
+		{"p50", q(lat, p50), dur, true},
+		{"p99", q(lat, p99), dur, true},
+		{"p99.9", q(lat, p999), dur, true},
+		{"max", q(lat, top), dur, true},
+		{"lag p50", q(lag, p50), dur, true},
+		{"lag p99", q(lag, p99), dur, true},
+		{"lag max", q(lag, top), dur, true},
 	}
 }
 
@@ -137,20 +143,22 @@ func writeOpen(tw io.Writer, runs []ServiceRun) {
 		cells := []string{fmt.Sprintf("%g/s", row.RPS), row.State}
 		for _, c := range cols {
 			var vs []float64
+			var periods []string
 			for _, r := range runs {
-				if i < len(r.Open) && (r.Open[i].Latency.N > 0 || c.name == "requests" || c.name == "in state" || c.name == "backend" || c.name == "fallback" || c.name == "errors") {
+				if i >= len(r.Open) {
+					continue
+				}
+				periods = append(periods, fmt.Sprint(r.Open[i].Periods))
+				if !c.latency || r.Open[i].Latency.N > 0 {
 					vs = append(vs, c.get(r.Open[i]))
 				}
 			}
-			cells = append(cells, spread(vs, c.fmt))
-		}
-		periods := []string{}
-		for _, r := range runs {
-			if i < len(r.Open) {
-				periods = append(periods, fmt.Sprint(r.Open[i].Periods))
+			cell := spread(vs, c.fmt)
+			if c.name == "in state" {
+				cell += " (" + strings.Join(periods, ",") + ")"
 			}
+			cells = append(cells, cell)
 		}
-		cells[6] += " (" + strings.Join(periods, ",") + ")"
 		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
 	}
 }
