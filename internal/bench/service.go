@@ -73,7 +73,8 @@ func RunService(ctx context.Context, cfg ServiceConfig) ([]ServiceRun, error) {
 	return runs, nil
 }
 
-// serviceRun starts a stack, measures the open-loop part at each rate, then the closed loop.
+// serviceRun starts a stack and measures the healthy open-loop windows, the closed loop, then the
+// open loop's cycles at each rate.
 func serviceRun(ctx context.Context, cfg ServiceConfig, n int) (ServiceRun, error) {
 	var run ServiceRun
 	dir := filepath.Join(cfg.OutDir, fmt.Sprintf("run%d", n))
@@ -90,14 +91,17 @@ func serviceRun(ctx context.Context, cfg ServiceConfig, n int) (ServiceRun, erro
 	}
 	defer s.Close(context.WithoutCancel(ctx))
 	sv := &serviceStack{stack: s, timeline: tl}
+	// The healthy windows and the closed loop come first, on a stack no fault has touched yet, so
+	// that no request held up by a partition can reach the backend during a counted part.
+	healthy := map[float64]OpenRow{}
 	for _, rps := range cfg.Rates {
-		rows, check, err := openLoop(ctx, cfg, sv, rps)
-		run.Open = append(run.Open, rows...)
+		row, check, err := healthyWindow(ctx, cfg, sv, rps)
+		healthy[rps] = row
 		if check != nil {
 			run.Counts = append(run.Counts, *check)
 		}
 		if err != nil {
-			return run, fmt.Errorf("open loop at %g/s: %w", rps, err)
+			return run, fmt.Errorf("open loop at %g/s, healthy: %w", rps, err)
 		}
 	}
 	targets, check, err := serviceClosedLoop(ctx, cfg, sv, dir)
@@ -107,6 +111,14 @@ func serviceRun(ctx context.Context, cfg ServiceConfig, n int) (ServiceRun, erro
 	}
 	if err != nil {
 		return run, fmt.Errorf("closed loop: %w", err)
+	}
+	for _, rps := range cfg.Rates {
+		rows, err := cycles(ctx, cfg, sv, rps)
+		run.Open = append(run.Open, healthy[rps])
+		run.Open = append(run.Open, rows...)
+		if err != nil {
+			return run, fmt.Errorf("open loop at %g/s, cycles: %w", rps, err)
+		}
 	}
 	select {
 	case e := <-s.Died():

@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"sync"
 	"time"
 
@@ -74,33 +73,30 @@ func (c *recordSink) records() []results.Record {
 	return append([]results.Record(nil), c.recs...)
 }
 
-// openLoop measures one rate: the healthy window (checked against the backend's counter), then
-// the cycles, whose requests are sorted into OPEN and HALF_OPEN by the breaker's state at the
-// moment each was sent.
-func openLoop(ctx context.Context, cfg ServiceConfig, sv *serviceStack, rps float64) ([]OpenRow, *CountCheck, error) {
-	target := sv.stack.ClientURL + "/api/data"
+// healthyWindow measures one rate on a healthy stack, and checks the backend calls its answers
+// report against the backend's counter.
+func healthyWindow(ctx context.Context, cfg ServiceConfig, sv *serviceStack, rps float64) (OpenRow, *CountCheck, error) {
 	client := load.NewHTTPClient()
 	defer client.CloseIdleConnections()
 	base, err := sv.served(ctx)
 	if err != nil {
-		return nil, nil, err
+		return OpenRow{}, nil, err
 	}
-	var healthy recordSink
-	lc := load.Config{Target: target, RPS: rps, Timeout: load.DefaultTimeout, Duration: cfg.Healthy}
-	if err := load.Run(ctx, lc, client, healthy.add); err != nil {
-		return nil, nil, err
+	var sink recordSink
+	lc := load.Config{Target: sv.stack.ClientURL + "/api/data", RPS: rps, Timeout: load.DefaultTimeout, Duration: cfg.Healthy}
+	if err := load.Run(ctx, lc, client, sink.add); err != nil {
+		return OpenRow{}, nil, err
 	}
-	recs := healthy.records()
+	recs := sink.records()
 	row := NewOpenRow(rps, StateHealthy, recs)
 	row.InState, row.Periods = results.Duration(cfg.Healthy), 1
 	check, err := sv.settle(ctx, fmt.Sprintf("open loop %g/s, healthy", rps), base, backendCalls(recs))
 	if err != nil {
-		return []OpenRow{row}, nil, err
+		return row, nil, err
 	}
 	cfg.say("open loop %g/s healthy: %d requests, p99 %s, send lag p99 %s", rps, row.Requests,
 		fmtMS(row.Latency.P99), fmtMS(row.Lag.P99))
-	rows, err := cycles(ctx, cfg, sv, client, lc, rps)
-	return append([]OpenRow{row}, rows...), &check, err
+	return row, &check, nil
 }
 
 // backendCalls is the backend calls the answers report (client-service's "attempts"), the
@@ -124,11 +120,13 @@ func backendCalls(recs []results.Record) int64 {
 // breaker's state at their actual send (scheduled time + lag) into an OPEN and a HALF_OPEN row.
 // The requests sent while CLOSED (the partition before the breaker opens, and between cycles)
 // are in neither row.
-func cycles(ctx context.Context, cfg ServiceConfig, sv *serviceStack, client *http.Client, lc load.Config, rps float64) ([]OpenRow, error) {
+func cycles(ctx context.Context, cfg ServiceConfig, sv *serviceStack, rps float64) ([]OpenRow, error) {
 	if cfg.Cycles == 0 {
 		return nil, nil
 	}
-	lc.Duration = 0 // until stopped
+	client := load.NewHTTPClient()
+	defer client.CloseIdleConnections()
+	lc := load.Config{Target: sv.stack.ClientURL + "/api/data", RPS: rps, Timeout: load.DefaultTimeout} // until stopped
 	sendCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	var sink recordSink
