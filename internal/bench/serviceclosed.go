@@ -59,13 +59,15 @@ type closedTarget struct {
 	ClosedTarget
 	url    string
 	client *http.Client
-	total  int64 // backend answers of every kind of slice, warm-up and tails included: the count check's share
+	total  int64 // backend answers of every slice, warm-up and late ones included: the count check's share
+	others int64 // the other answers of every slice: for a proxy, calls that may or may not have reached the backend
 }
 
 // sliceCount is what one slice of a closed loop counted.
 type sliceCount struct {
 	backend, fallback, errors int64 // completed before the slice's end
 	late                      int64 // backend answers completed after it (the requests in flight at the end)
+	lateOther                 int64 // other answers completed after it
 }
 
 // closedSlice has workers send GET url one after another until d has passed, and lets the
@@ -74,7 +76,7 @@ type sliceCount struct {
 // answer at all stops the slice with an error.
 func closedSlice(ctx context.Context, client *http.Client, url string, workers int, d time.Duration) (sliceCount, error) {
 	end := time.Now().Add(d)
-	var backend, fallback, errs, late atomic.Int64
+	var backend, fallback, errs, late, lateOther atomic.Int64
 	var wg sync.WaitGroup
 	failed := make(chan error, workers)
 	for range workers {
@@ -92,6 +94,7 @@ func closedSlice(ctx context.Context, client *http.Client, url string, workers i
 				case kind == answerBackend:
 					late.Add(1)
 				case !in:
+					lateOther.Add(1)
 				case kind == answerFallback:
 					fallback.Add(1)
 				default:
@@ -106,7 +109,7 @@ func closedSlice(ctx context.Context, client *http.Client, url string, workers i
 	for err := range failed {
 		all = append(all, err)
 	}
-	c := sliceCount{backend: backend.Load(), fallback: fallback.Load(), errors: errs.Load(), late: late.Load()}
+	c := sliceCount{backend: backend.Load(), fallback: fallback.Load(), errors: errs.Load(), late: late.Load(), lateOther: lateOther.Load()}
 	if err := context.Cause(ctx); err != nil {
 		return c, err
 	}
@@ -172,7 +175,7 @@ func serviceClosedLoop(ctx context.Context, cfg ServiceConfig, sv *serviceStack,
 		defer hp.Close()
 		urls = append(urls, struct{ name, url string }{TargetHAProxy, hp.URL + "/api/data"})
 	}
-	base, err := sv.served(ctx)
+	base, err := sv.counters(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -183,16 +186,19 @@ func serviceClosedLoop(ctx context.Context, cfg ServiceConfig, sv *serviceStack,
 	}
 	err = rounds(ctx, cfg, targets)
 	out := make([]ClosedTarget, len(targets))
-	var want int64
+	var answers, uncertain int64
 	for i, t := range targets {
-		want += t.total
+		answers += t.total
+		if t.Name != TargetClient { // client-service's failed calls are in its own counter
+			uncertain += t.others
+		}
 		t.PerSecond = float64(t.Backend) / (time.Duration(len(t.Slices)) * cfg.Slice).Seconds()
 		out[i] = t.ClosedTarget
 	}
 	if err != nil {
 		return out, nil, err
 	}
-	check, err := sv.settle(ctx, "closed loop, every target", base, want)
+	check, err := sv.settle(ctx, "closed loop, every target", base, answers, uncertain)
 	return out, &check, err
 }
 
@@ -201,6 +207,7 @@ func rounds(ctx context.Context, cfg ServiceConfig, targets []*closedTarget) err
 	for _, t := range targets {
 		c, err := closedSlice(ctx, t.client, t.url, cfg.Workers, cfg.Warmup)
 		t.total += c.backend + c.late
+		t.others += c.fallback + c.errors + c.lateOther
 		if err != nil {
 			return fmt.Errorf("%s, warm-up: %w", t.Name, err)
 		}
@@ -209,6 +216,7 @@ func rounds(ctx context.Context, cfg ServiceConfig, targets []*closedTarget) err
 		for _, t := range targets {
 			c, err := closedSlice(ctx, t.client, t.url, cfg.Workers, cfg.Slice)
 			t.total += c.backend + c.late
+			t.others += c.fallback + c.errors + c.lateOther
 			t.Backend += c.backend
 			t.Fallback += c.fallback
 			t.Errors += c.errors

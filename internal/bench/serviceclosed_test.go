@@ -116,6 +116,43 @@ func TestServedFromMetrics(t *testing.T) {
 	}
 }
 
+func TestFailedFromMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "resilience4j_circuitbreaker_calls_seconds"}, []string{"name", "kind"})
+	reg.MustRegister(h)
+	for kind, n := range map[string]int{"successful": 7, "failed": 3, "ignored": 2} {
+		for range n {
+			h.WithLabelValues("backendCB", kind).Observe(0.001)
+		}
+	}
+	srv := httptest.NewServer(httpserve.HandleMetrics(reg))
+	defer srv.Close()
+	_, page, err := do(t.Context(), http.MethodGet, srv.URL, "", http.StatusOK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := FailedFromMetrics(page); err != nil || n != 5 {
+		t.Errorf("got %d, %v; want 5 (3 failed + 2 ignored)", n, err)
+	}
+}
+
+func TestCountCheckAgree(t *testing.T) {
+	for _, tc := range []struct {
+		c    CountCheck
+		want bool
+	}{
+		{CountCheck{Served: 10, Counted: 10}, true},
+		{CountCheck{Served: 12, Counted: 10, Failed: 2}, true}, // both failed calls reached the backend
+		{CountCheck{Served: 10, Counted: 10, Failed: 2}, true}, // neither did
+		{CountCheck{Served: 13, Counted: 10, Failed: 2}, false},
+		{CountCheck{Served: 9, Counted: 10, Failed: 5}, false}, // an answer the backend never served
+	} {
+		if got := tc.c.Agree(); got != tc.want {
+			t.Errorf("%+v: Agree = %v, want %v", tc.c, got, tc.want)
+		}
+	}
+}
+
 func TestProxiesForwardEveryRequest(t *testing.T) {
 	srv, served := counting(t, false)
 	upstream := strings.TrimPrefix(srv.URL, "http://")

@@ -78,7 +78,7 @@ func (c *recordSink) records() []results.Record {
 func healthyWindow(ctx context.Context, cfg ServiceConfig, sv *serviceStack, rps float64) (OpenRow, *CountCheck, error) {
 	client := load.NewHTTPClient()
 	defer client.CloseIdleConnections()
-	base, err := sv.served(ctx)
+	base, err := sv.counters(ctx)
 	if err != nil {
 		return OpenRow{}, nil, err
 	}
@@ -90,29 +90,13 @@ func healthyWindow(ctx context.Context, cfg ServiceConfig, sv *serviceStack, rps
 	recs := sink.records()
 	row := NewOpenRow(rps, StateHealthy, recs)
 	row.InState, row.Periods = results.Duration(cfg.Healthy), 1
-	check, err := sv.settle(ctx, fmt.Sprintf("open loop %g/s, healthy", rps), base, backendCalls(recs))
+	check, err := sv.settle(ctx, fmt.Sprintf("open loop %g/s, healthy", rps), base, int64(row.Backend), 0)
 	if err != nil {
 		return row, nil, err
 	}
 	cfg.say("open loop %g/s healthy: %d requests, p99 %s, send lag p99 %s", rps, row.Requests,
 		fmtMS(row.Latency.P99), fmtMS(row.Lag.P99))
 	return row, &check, nil
-}
-
-// backendCalls is the backend calls the answers report (client-service's "attempts"), the
-// bench's count for the check against the backend's counter; a request whose answer did not say
-// counts 1 if it was answered by the backend, 0 otherwise.
-func backendCalls(recs []results.Record) int64 {
-	var n int64
-	for _, r := range recs {
-		switch {
-		case r.Attempts >= 0:
-			n += int64(r.Attempts)
-		case r.Source == results.SourceBackend:
-			n++
-		}
-	}
-	return n
 }
 
 // cycles sends at rps while it partitions the backend, waits for the breaker to open, heals at
@@ -176,7 +160,7 @@ func driveCycles(ctx context.Context, cfg ServiceConfig, sv *serviceStack, rps f
 		opened, err := sv.timeline.WaitFor(wctx, mark, StateOpen)
 		cancel()
 		if err != nil {
-			return fmt.Errorf("cycle %d: partitioned %v ago: %w", c+1, time.Since(t0).Round(time.Millisecond), err)
+			return fmt.Errorf("cycle %d: partitioned %v ago: %w (%s)", c+1, time.Since(t0).Round(time.Millisecond), err, lastSeen(sv.timeline))
 		}
 		if err := sv.heal(ctx); err != nil {
 			return err
@@ -186,12 +170,24 @@ func driveCycles(ctx context.Context, cfg ServiceConfig, sv *serviceStack, rps f
 		closed, err := sv.timeline.WaitFor(wctx, mark, StateClosed)
 		cancel()
 		if err != nil {
-			return fmt.Errorf("cycle %d: healed %v ago: %w", c+1, time.Since(healed).Round(time.Millisecond), err)
+			return fmt.Errorf("cycle %d: healed %v ago: %w (%s)", c+1, time.Since(healed).Round(time.Millisecond), err, lastSeen(sv.timeline))
 		}
 		cfg.say("open loop %g/s cycle %d/%d: OPEN %s after the partition, CLOSED %s after the heal", rps, c+1, cfg.Cycles,
 			opened.Sub(t0).Round(time.Millisecond), closed.Sub(healed).Round(time.Millisecond))
 	}
 	return nil
+}
+
+// lastSeen says what the bench last heard of the breaker, for an error: its records come
+// through client-service's log, which lags on a saturated machine.
+func lastSeen(tl *Timeline) string {
+	tr := tl.Transitions()
+	if len(tr) == 0 {
+		return "no transition seen yet"
+	}
+	last := tr[len(tr)-1]
+	return fmt.Sprintf("the last transition seen: to %s, logged %v ago; the records come through client-service's log, "+
+		"which lags behind on a saturated machine: try lower --rates", last.To, time.Since(last.Time).Round(time.Millisecond))
 }
 
 func fmtMS(d results.Duration) string { return fmt.Sprintf("%.2f ms", results.MS(d.D())) }

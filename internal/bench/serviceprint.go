@@ -59,10 +59,12 @@ is read, kept-alive connections, like wrk):
   fallback, errors
                  X-Fallback answers, and any other status, inside the slices
 Count checks: for the healthy windows and the closed loop, the increase of the backend's own
-counter of GET /api/data it served (http_server_requests_total, any status) against the bench's
-count: the backend calls client-service's answers report ("attempts"), and every backend answer
-of the proxies (with the answers of the warm-ups and those completed after a slice ended). They
-must agree; a difference means requests the bench did not see, or calls it cannot account for.
+counter of GET /api/data it served (http_server_requests_total, any status) against the backend
+answers the bench got (warm-ups and answers completed after a slice ended included): it must be
+at least those, and at most those plus the calls that failed on the way and may or may not have
+reached the backend (client-service's failed and ignored breaker calls, from its /metrics, and
+the proxies' error answers); on a healthy stack that is 0 and the counts are equal. Outside
+those bounds the bench fails: requests it did not see, or answers the backend never served.
 With --runs N every cell is the median over the runs, [min - max] when they differ; a ratio is
 taken within each run first.`
 
@@ -216,8 +218,8 @@ func ratioCell(runs []ServiceRun, i, j int, f func(float64) string) string {
 // bench counted over all the runs, and whether they agreed in every run or in which they did not.
 func countLines(runs []ServiceRun) []string {
 	type total struct {
-		served, counted int64
-		bad             []string
+		served, counted, failed int64
+		bad                     []string
 	}
 	var order []string
 	totals := map[string]*total{}
@@ -231,8 +233,9 @@ func countLines(runs []ServiceRun) []string {
 			}
 			t.served += c.Served
 			t.counted += c.Counted
+			t.failed += c.Failed
 			if !c.Agree() {
-				t.bad = append(t.bad, fmt.Sprintf("run %d: %d served, %d counted", i+1, c.Served, c.Counted))
+				t.bad = append(t.bad, fmt.Sprintf("run %d: %d served, %d answers + %d failed calls", i+1, c.Served, c.Counted, c.Failed))
 			}
 		}
 	}
@@ -243,7 +246,8 @@ func countLines(runs []ServiceRun) []string {
 		if len(t.bad) > 0 {
 			verdict = "DISAGREE (" + strings.Join(t.bad, "; ") + ")"
 		}
-		lines = append(lines, fmt.Sprintf("count check, %s: backend served %d, bench counted %d: %s", part, t.served, t.counted, verdict))
+		lines = append(lines, fmt.Sprintf("count check, %s: backend served %d, bench got %d backend answers + %d failed calls that may have reached it: %s",
+			part, t.served, t.counted, t.failed, verdict))
 	}
 	return lines
 }

@@ -81,51 +81,78 @@ func (s *serviceStack) proxyListen(ctx context.Context) (string, error) {
 // DataRoute is the backend's route whose served requests the count checks read.
 const DataRoute = "GET /api/data"
 
-// served reads the backend's own count of the GET /api/data requests it answered, any status:
-// the sum of http_server_requests_total{uri="GET /api/data"} in its /metrics.
-func (s *serviceStack) served(ctx context.Context) (int64, error) {
+// counters are the counts a count check reads from the services themselves.
+type counters struct {
+	served int64 // the backend's GET /api/data answered, any status
+	failed int64 // client-service's breaker calls that failed or were ignored (cut short)
+}
+
+// counters reads the backend's and client-service's own counters.
+func (s *serviceStack) counters(ctx context.Context) (counters, error) {
+	var c counters
 	_, b, err := do(ctx, http.MethodGet, s.stack.BackendURL+"/metrics", "", http.StatusOK)
 	if err != nil {
-		return 0, fmt.Errorf("read the backend's counters: %w", err)
+		return c, fmt.Errorf("read the backend's counters: %w", err)
 	}
-	return ServedFromMetrics(b)
+	if c.served, err = ServedFromMetrics(b); err != nil {
+		return c, err
+	}
+	_, b, err = do(ctx, http.MethodGet, s.stack.ClientURL+"/metrics", "", http.StatusOK)
+	if err != nil {
+		return c, fmt.Errorf("read client-service's counters: %w", err)
+	}
+	c.failed, err = FailedFromMetrics(b)
+	return c, err
 }
 
 // ServedFromMetrics sums http_server_requests_total{uri="GET /api/data"} in a Prometheus text page.
 func ServedFromMetrics(page []byte) (int64, error) {
+	return sumSeries(page, "http_server_requests_total", "uri", DataRoute)
+}
+
+// FailedFromMetrics sums client-service's breaker calls of kind failed and ignored
+// (resilience4j_circuitbreaker_calls_seconds' counts) in a Prometheus text page.
+func FailedFromMetrics(page []byte) (int64, error) {
+	failed, err := sumSeries(page, "resilience4j_circuitbreaker_calls_seconds", "kind", "failed")
+	if err != nil {
+		return 0, err
+	}
+	ignored, err := sumSeries(page, "resilience4j_circuitbreaker_calls_seconds", "kind", "ignored")
+	return failed + ignored, err
+}
+
+// sumSeries adds up the series of family name whose label has value: a counter's values, or a
+// histogram's counts.
+func sumSeries(page []byte, name, label, value string) (int64, error) {
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := parser.TextToMetricFamilies(strings.NewReader(string(page)))
 	if err != nil {
-		return 0, fmt.Errorf("parse the backend's /metrics: %w", err)
-	}
-	fam, ok := fams["http_server_requests_total"]
-	if !ok {
-		return 0, nil // nothing answered yet
+		return 0, fmt.Errorf("parse a /metrics page: %w", err)
 	}
 	var n float64
-	for _, m := range fam.GetMetric() {
-		if slices.ContainsFunc(m.GetLabel(), func(l *dto.LabelPair) bool { return l.GetName() == "uri" && l.GetValue() == DataRoute }) {
-			n += m.GetCounter().GetValue()
+	for _, m := range fams[name].GetMetric() {
+		if slices.ContainsFunc(m.GetLabel(), func(l *dto.LabelPair) bool { return l.GetName() == label && l.GetValue() == value }) {
+			n += m.GetCounter().GetValue() + float64(m.GetHistogram().GetSampleCount())
 		}
 	}
 	return int64(n), nil
 }
 
-// settle waits until the backend's counter has grown by want since base (it counts a request
-// after its answer is written, so a moment after the bench has read it), or until settleWait
-// has passed, and returns the check. It stops early on any growth past want: that is already a
-// disagreement, and waiting longer cannot undo it.
-func (s *serviceStack) settle(ctx context.Context, part string, base, want int64) (CountCheck, error) {
+// settle waits until the backend's counter has grown by at least answers since base (it counts
+// a request after its answer is written, so a moment after the bench has read it), or until
+// settleWait has passed, and returns the check, widened by the failed calls since base and
+// extra (failures the bench saw itself).
+func (s *serviceStack) settle(ctx context.Context, part string, base counters, answers, extra int64) (CountCheck, error) {
 	deadline := time.Now().Add(settleWait)
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		n, err := s.served(ctx)
+		now, err := s.counters(ctx)
 		if err != nil {
 			return CountCheck{}, err
 		}
-		c := CountCheck{Part: part, Served: n - base, Counted: want}
-		if c.Served >= want || time.Now().After(deadline) {
+		c := CountCheck{Part: part, Served: now.served - base.served, Counted: answers, Failed: now.failed - base.failed + extra}
+		if c.Served >= answers || time.Now().After(deadline) {
 			return c, nil
 		}
 		select {

@@ -64,7 +64,7 @@ func shortServiceFlags() map[string]string {
 func parseBenchServiceFlags(e *env, args []string) (bench.ServiceConfig, benchServiceFlags, error) {
 	f := benchServiceFlags{env: envFlag{}}
 	fs := newFlags("bench service", benchServiceHelp, e.stdout)
-	fs.StringVar(&f.rates, "rates", "200,1000", "open-loop rates, requests per second, comma-separated")
+	fs.StringVar(&f.rates, "rates", "200,500", "open-loop rates, requests per second, comma-separated")
 	fs.DurationVar(&f.healthy, "healthy", 5*time.Second, "the healthy window of the open loop, at each rate")
 	fs.IntVar(&f.cycles, "cycles", 5, "partition -> OPEN -> heal -> HALF_OPEN -> CLOSED cycles at each rate (0: none)")
 	fs.IntVar(&f.workers, "workers", 32, "closed loop: concurrent clients per target")
@@ -114,7 +114,7 @@ func (f benchServiceFlags) config(fs *flag.FlagSet) (bench.ServiceConfig, error)
 	for _, p := range strings.Split(f.rates, ",") {
 		v, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
 		if err != nil || !(v >= 1 && v <= 10000) {
-			return bench.ServiceConfig{}, cmdutil.Usagef("--rates: %q is not a rate: want requests per second from 1 to 10000, e.g. --rates 200,1000", p)
+			return bench.ServiceConfig{}, cmdutil.Usagef("--rates: %q is not a rate: want requests per second from 1 to 10000, e.g. --rates 200,500", p)
 		}
 		if containsValue(rates, v) {
 			return bench.ServiceConfig{}, cmdutil.Usagef("--rates: %g is listed twice", v)
@@ -217,8 +217,8 @@ func judgeService(runs []bench.ServiceRun, minRatio float64) error {
 	for i, r := range runs {
 		for _, c := range r.Counts {
 			if !c.Agree() {
-				return fmt.Errorf("run %d, %s: the backend served %d GET /api/data, the bench counted %d: %w",
-					i+1, c.Part, c.Served, c.Counted, cmdutil.ErrFailed)
+				return fmt.Errorf("run %d, %s: the backend served %d GET /api/data, the bench got %d backend answers and %d calls failed on the way: %w",
+					i+1, c.Part, c.Served, c.Counted, c.Failed, cmdutil.ErrFailed)
 			}
 		}
 	}

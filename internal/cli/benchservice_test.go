@@ -46,7 +46,7 @@ func TestBenchServiceShort(t *testing.T) {
 	}
 	for _, c := range run.Counts {
 		if !c.Agree() || c.Counted == 0 {
-			t.Errorf("%s: backend served %d, bench counted %d", c.Part, c.Served, c.Counted)
+			t.Errorf("%s: backend served %d, the bench got %d backend answers and %d calls failed", c.Part, c.Served, c.Counted, c.Failed)
 		}
 	}
 	checkOpenRows(t, run.Open)
