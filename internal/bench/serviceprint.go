@@ -16,7 +16,8 @@ import (
 const ServiceDefinitions = `Open loop (client-service, one rate after another; like wrk2 or vegeta, request i is due
 (i-1)/rate after the start and is sent then, whatever the earlier answers, each in its own
 goroutine; internal/load):
-  healthy        the requests scheduled during --healthy, nothing injected
+  healthy        the requests scheduled during --healthy, nothing injected (a few more than
+                 rate x window when the generator's stop timer fires late on a busy machine)
   OPEN           during --cycles cycles (partition the backend with the fault proxy's blackhole
                  as network-partition does, wait for the breaker to open, heal at once, wait for
                  it to close again), the requests actually sent while the breaker was OPEN

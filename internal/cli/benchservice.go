@@ -23,11 +23,13 @@ Usage: chaoslab bench service [flags]
 
 Measures client-service itself under load, on the local stack (backend-service, the embedded
 fault proxy, client-service, as chaoslab run starts them): an open-loop part at fixed rates
-against client-service healthy, with its breaker OPEN and HALF_OPEN, then a closed-loop
+against client-service healthy, with its breaker OPEN and HALF_OPEN, and a closed-loop
 throughput part against client-service and against proxies in front of the same backend, taken
-in interleaved slices so their ratios compare the same moments of the machine. It prints one
-table, writes every figure to --out/service.json (the services' logs and haproxy.cfg beside it),
-and shows its progress on stderr.
+in interleaved slices so their ratios compare the same moments of the machine. A run takes the
+healthy windows, then the closed loop, then the OPEN / HALF_OPEN cycles (last, so that no
+request a partition held up reaches the backend inside a counted part). It prints one table,
+writes every figure to --out/service.json (the services' logs and haproxy.cfg beside it), and
+shows its progress on stderr.
 
 The bench sets CB_WAIT_DURATION=1s for client-service (its default is 10s), so that a cycle of
 the open loop lasts about two seconds; --env CB_WAIT_DURATION=... changes it. It needs a breaker:
