@@ -192,7 +192,9 @@ func serviceClosedLoop(ctx context.Context, cfg ServiceConfig, sv *serviceStack,
 		if t.Name != TargetClient { // client-service's failed calls are in its own counter
 			uncertain += t.others
 		}
-		t.PerSecond = float64(t.Backend) / (time.Duration(len(t.Slices)) * cfg.Slice).Seconds()
+		if len(t.Slices) > 0 {
+			t.PerSecond = float64(t.Backend) / (time.Duration(len(t.Slices)) * cfg.Slice).Seconds()
+		}
 		out[i] = t.ClosedTarget
 	}
 	if err != nil {

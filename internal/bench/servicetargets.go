@@ -32,17 +32,20 @@ func StartReverseProxy(upstream string, workers int) (*Proxy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reverse proxy to %q: %w", upstream, err)
 	}
-	rp := &httputil.ReverseProxy{
-		Rewrite:   func(r *httputil.ProxyRequest) { r.SetURL(target) },
-		Transport: &http.Transport{Proxy: nil, MaxIdleConns: workers, MaxIdleConnsPerHost: workers, IdleConnTimeout: time.Minute},
-	}
+	tr := &http.Transport{Proxy: nil, MaxIdleConns: workers, MaxIdleConnsPerHost: workers, IdleConnTimeout: time.Minute}
+	rp := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(target) }, Transport: tr}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("reverse proxy: listen on loopback: %w", err)
 	}
 	srv := &http.Server{Handler: rp, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
-	return &Proxy{URL: "http://" + ln.Addr().String(), close: srv.Close}, nil
+	stop := func() error {
+		err := srv.Close()
+		tr.CloseIdleConnections()
+		return err
+	}
+	return &Proxy{URL: "http://" + ln.Addr().String(), close: stop}, nil
 }
 
 // HAProxyConfig is the minimal configuration the bench gives HAProxy: HTTP mode, keep-alive on
