@@ -30,7 +30,7 @@ func counting(t *testing.T, fallbacks bool) (*httptest.Server, *atomic.Int64) {
 }
 
 // Every request a slice sends is counted once, inside the slice or late: the server's own count
-// is the independent one.
+// is the independent one. (What ends inside a 50 ms slice depends on the machine; the sums do not.)
 func TestClosedSliceCountsEveryAnswer(t *testing.T) {
 	srv, served := counting(t, true)
 	client := newLoopClient(4)
@@ -39,14 +39,13 @@ func TestClosedSliceCountsEveryAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.backend == 0 || c.fallback == 0 || c.errors != 0 {
-		t.Errorf("want backend and fallback answers and no errors: %+v", c)
+	all := c.backend + c.late + c.fallback + c.lateOther
+	if got := served.Load(); got != all || c.errors != 0 {
+		t.Errorf("server served %d, the slice counted %d (%+v), want the same and no errors", got, all, c)
 	}
-	// Fallback answers completed late are not counted apart; only backend answers are needed for
-	// the check, so compare the backend ones: two of every three the server served.
-	total := c.backend + c.late + c.fallback
-	if got := served.Load(); got < total || got > total+4 {
-		t.Errorf("server served %d, slice counted %d (+ up to 4 late fallbacks)", got, total)
+	// Each of the 4 workers sends at least once, so the third request is a fallback.
+	if c.fallback+c.lateOther == 0 || c.backend+c.late == 0 {
+		t.Errorf("want backend and fallback answers: %+v", c)
 	}
 }
 
@@ -63,7 +62,7 @@ func TestClosedSliceCountsOtherStatusesAsErrors(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusBadGateway) }))
 	defer srv.Close()
 	c, err := closedSlice(t.Context(), newLoopClient(2), srv.URL, 2, 20*time.Millisecond)
-	if err != nil || c.errors == 0 || c.backend != 0 {
+	if err != nil || c.errors+c.lateOther == 0 || c.backend+c.late+c.fallback != 0 {
 		t.Errorf("502s: %+v, %v; want errors only", c, err)
 	}
 }
@@ -180,7 +179,7 @@ func TestProxiesForwardEveryRequest(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if got := served.Load() - before; c.backend == 0 || got != c.backend+c.late {
+		if got := served.Load() - before; got == 0 || got != c.backend+c.late {
 			t.Errorf("%s: upstream served %d, the slice counted %d + %d late", name, got, c.backend, c.late)
 		}
 	}

