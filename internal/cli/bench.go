@@ -44,7 +44,8 @@ over the runs with [min - max], and a ratio is taken within each run. The machin
 the figures: run it on a quiet machine, and compare ratios from one bench, not across machines.
 
 chaoslab bench metastable (its own --help) sweeps the metastable experiment over trigger sizes
-and durations x profiles x seeds instead, for each profile's tipping point.
+and durations x profiles x seeds instead, for each profile's tipping point. chaoslab bench
+service (its own --help) measures client-service's latency and throughput under load instead.
 
 Exit status: 0 measured; 1 a run failed; 2 bad flags.
 `
@@ -107,6 +108,9 @@ func parseBenchFlags(e *env, args []string) (benchFlags, []string, error) {
 func benchCmd(ctx context.Context, e *env, args []string) error {
 	if len(args) > 0 && args[0] == "metastable" {
 		return benchMetastableCmd(ctx, e, args[1:])
+	}
+	if len(args) > 0 && args[0] == "service" {
+		return benchServiceCmd(ctx, e, args[1:])
 	}
 	f, profiles, err := parseBenchFlags(e, args)
 	if err != nil {
