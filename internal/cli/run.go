@@ -47,6 +47,11 @@ logs, report.md and report.html. --stack netns does the same with each service i
 network namespace and the partition made with iptables (root only). --stack none starts nothing
 and sends no load: it runs the experiment exactly as ` + "`chaos run`" + ` would and writes only the journal.
 
+--traces on (the default; local stack): the load sends a W3C traceparent with each request, the
+services send their spans to a receiver chaoslab runs on loopback, and the folder also holds
+spans.jsonl, a trace_id column in requests.csv and, in the report, the waterfall of chosen
+requests. With OTEL_EXPORTER_OTLP_ENDPOINT set the spans go there instead (not overridden).
+
 Pipeline variables (RESILIENCE, RETRY_INITIAL_BACKOFF, CB_WAIT_DURATION, ...) are read from the
 environment or set with --env KEY=VALUE, e.g. --env RESILIENCE=off for the baseline.
 

@@ -291,3 +291,69 @@ func TestUpTraces(t *testing.T) {
 		}
 	})
 }
+
+// With a topology each tier is named after itself: a request the backend answered through
+// chain-3 is one trace with a SERVER span in every tier and the backend, and a CLIENT span in
+// every tier, each CLIENT the parent of the next hop's SERVER.
+func TestRunTracesTopology(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end lab run (about 10 s)")
+	}
+	t.Setenv(envTestMain, "1")
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")
+	out := filepath.Join(t.TempDir(), "results")
+	args := append([]string{"run", "--out", out, "--topology", "chain-3", "--rps", "20", "--warmup", "1s", "--recovery", "2s",
+		"--var", "partition_duration:int=1"}, fastPipeline...)
+	var stdout, stderr bytes.Buffer
+	if err := Run(context.Background(), args, os.Getenv, &stdout, &stderr); err != nil {
+		t.Logf("chaoslab run: %v (the verdict does not matter here)", err)
+	}
+	recs, spans := readFolderTraces(t, out)
+	byTrace := map[string][]otlprecv.Span{}
+	for _, s := range spans {
+		byTrace[s.TraceID] = append(byTrace[s.TraceID], s)
+	}
+	checked := 0
+	for _, r := range recs {
+		if r.Source != results.SourceBackend || r.Attempts != 1 || checked == 5 {
+			continue
+		}
+		trace := byTrace[r.TraceID]
+		ids := map[string]otlprecv.Span{}
+		var servers, clients []string
+		for _, s := range trace {
+			ids[s.SpanID] = s
+			switch s.Kind {
+			case "SERVER":
+				servers = append(servers, s.Service)
+			case "CLIENT":
+				clients = append(clients, s.Service)
+			}
+		}
+		slices.Sort(servers)
+		slices.Sort(clients)
+		if want := []string{results.BackendService, "client", "edge", "mid"}; !slices.Equal(servers, want) {
+			t.Errorf("request %d: SERVER spans by service %v, want %v", r.ID, servers, want)
+		}
+		if want := []string{"client", "edge", "mid"}; !slices.Equal(clients, want) {
+			t.Errorf("request %d: CLIENT spans by service %v, want %v", r.ID, clients, want)
+		}
+		for _, s := range trace {
+			if s.Kind == "SERVER" && s.Service != "edge" && ids[s.ParentSpanID].Kind != "CLIENT" {
+				t.Errorf("request %d: %s's SERVER span is not the child of a call", r.ID, s.Service)
+			}
+		}
+		checked++
+	}
+	if checked == 0 {
+		t.Fatal("no request answered by the backend with one call at the entry")
+	}
+	html, err := os.ReadFile(filepath.Join(out, results.ReportHTML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(html, []byte(`class="waterfall"`)) || !bytes.Contains(html, []byte("mid · SERVER GET /api/data")) {
+		t.Errorf("report.html draws no waterfall across the tiers")
+	}
+}

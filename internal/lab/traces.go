@@ -113,7 +113,7 @@ func untraced(st Stack) string {
 	p, ok := st.(Processes)
 	switch {
 	case !ok:
-		return fmt.Sprintf("the %s stack's services cannot reach the lab's receiver on loopback; set OTEL_EXPORTER_OTLP_ENDPOINT on them and in chaoslab's environment to a collector", st.Name())
+		return fmt.Sprintf("the %s stack's services cannot reach the lab's receiver on loopback; give them an OTEL_EXPORTER_OTLP_ENDPOINT of a collector, and chaoslab the same, to trace the load's requests", st.Name())
 	case p.Kind != "local":
 		return fmt.Sprintf("the %s stack's services run in their own network namespaces and cannot reach the lab's receiver on loopback; set OTEL_EXPORTER_OTLP_ENDPOINT to a collector they reach", p.Kind)
 	}
