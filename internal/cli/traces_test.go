@@ -30,6 +30,29 @@ func readFolderTraces(t *testing.T, dir string) ([]results.Record, []otlprecv.Sp
 	return run.Records, run.Spans
 }
 
+// exportedByServices sums the spans client-service and backend-service say they exported,
+// in their last tracing record (at shutdown); any span that failed or was dropped fails the test.
+func exportedByServices(t *testing.T, dir string) int {
+	t.Helper()
+	total := 0
+	for _, name := range []string{results.ClientLogFile, results.BackendLogFile} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := regexp.MustCompile(`"event":"traces","exported":(\d+),"dropped":(\d+),"failed":(\d+),"unsent":(\d+)`).FindSubmatch(b)
+		if m == nil {
+			t.Fatalf("%s has no record of the spans it exported", name)
+		}
+		if string(m[2]) != "0" || string(m[3]) != "0" || string(m[4]) != "0" {
+			t.Errorf("%s: %s dropped, %s failed, %s unsent", name, m[2], m[3], m[4])
+		}
+		n, _ := strconv.Atoi(string(m[1]))
+		total += n
+	}
+	return total
+}
+
 // attr reads a number attribute of a span read back from spans.jsonl (JSON: float64).
 func attr(m map[string]any, k string) (int, bool) {
 	f, ok := m[k].(float64)
@@ -126,6 +149,9 @@ func TestRunTraces(t *testing.T) {
 	m := tracesLineRE.FindStringSubmatch(stdout.String())
 	if m == nil || m[1] != strconv.Itoa(bytes.Count(raw, []byte("\n"))) || m[2] != strconv.Itoa(len(byTrace)) {
 		t.Errorf("traces line %q; spans.jsonl has %d lines of %d traces", m, bytes.Count(raw, []byte("\n")), len(byTrace))
+	}
+	if exported := exportedByServices(t, out); m != nil && m[1] != strconv.Itoa(exported) {
+		t.Errorf("traces line counts %s spans; the services' own records say they exported %d", m[1], exported)
 	}
 
 	retried := map[string]results.Record{}

@@ -107,15 +107,23 @@ func planTraces(cfg RunConfig) (*tracePlan, error) {
 	return p, nil
 }
 
+// loopbackStack is a stack whose services can reach this host's loopback (Processes, and a
+// test's wrapper of it): it says whether they can in this run.
+type loopbackStack interface{ servicesReachLoopback() bool }
+
+// servicesReachLoopback: the local stack's services run on this host's loopback; netns ones in
+// their own namespaces.
+func (p Processes) servicesReachLoopback() bool { return p.Kind == "local" }
+
 // untraced says why a stack's services cannot send their spans to a receiver on this host's
 // loopback ("" when they can: the local stack).
 func untraced(st Stack) string {
-	p, ok := st.(Processes)
+	p, ok := st.(loopbackStack)
 	switch {
 	case !ok:
 		return fmt.Sprintf("the %s stack's services cannot reach the lab's receiver on loopback; give them an OTEL_EXPORTER_OTLP_ENDPOINT of a collector, and chaoslab the same, to trace the load's requests", st.Name())
-	case p.Kind != "local":
-		return fmt.Sprintf("the %s stack's services run in their own network namespaces and cannot reach the lab's receiver on loopback; set OTEL_EXPORTER_OTLP_ENDPOINT to a collector they reach", p.Kind)
+	case !p.servicesReachLoopback():
+		return fmt.Sprintf("the %s stack's services run in their own network namespaces and cannot reach the lab's receiver on loopback; set OTEL_EXPORTER_OTLP_ENDPOINT to a collector they reach", st.Name())
 	}
 	return ""
 }
