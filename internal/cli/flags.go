@@ -71,7 +71,8 @@ func (e envFlag) Set(s string) error {
 	return nil
 }
 
-// tracesFlag is --traces: on (the default) or off.
+// tracesFlag is --traces: on (the default) or off; a value, not a bool flag, so that
+// "--traces off" works as "--traces=off" does.
 type tracesFlag struct{ on bool }
 
 func (t *tracesFlag) String() string {
@@ -92,6 +93,3 @@ func (t *tracesFlag) Set(s string) error {
 	}
 	return nil
 }
-
-// IsBoolFlag lets --traces alone mean on.
-func (t *tracesFlag) IsBoolFlag() bool { return true }

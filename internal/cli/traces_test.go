@@ -383,3 +383,30 @@ func TestRunTracesTopology(t *testing.T) {
 		t.Errorf("report.html draws no waterfall across the tiers")
 	}
 }
+
+// --traces takes on or off (with or without "="), --trace-sample a share above 0 and at most
+// 1; anything else is a usage error naming the flag, before anything starts.
+func TestTracesFlags(t *testing.T) {
+	tests := []struct {
+		args   []string
+		errHas string // "already exists": accepted, the run got as far as the results folder
+	}{
+		{[]string{"--traces", "maybe"}, "want on or off"},
+		{[]string{"--trace-sample", "0"}, "--trace-sample 0"},
+		{[]string{"--trace-sample", "1.5"}, "--trace-sample 1.5"},
+		{[]string{"--traces", "off"}, "already exists"},
+		{[]string{"--traces=on", "--trace-sample", "0.5"}, "already exists"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			out := t.TempDir() // not empty: a run that passes the flags stops there
+			if err := os.WriteFile(filepath.Join(out, "x"), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, _, err := runCLI(t, append([]string{"run", "--out", out}, tt.args...)...)
+			if err == nil || !strings.Contains(err.Error(), tt.errHas) {
+				t.Errorf("err = %v, want one with %q", err, tt.errHas)
+			}
+		})
+	}
+}
