@@ -72,10 +72,21 @@ func traced() folder {
 // HALF_OPEN, each once with all its reasons, in the order they were sent; a request's rows are
 // its SERVER span, then each call with its resend count, then what each call reached.
 func TestTraceWaterfalls(t *testing.T) {
-	a := traced().analyze()
+	f := traced()
+	a := f.analyze()
 	tr := a.Traces
 	if tr == nil || !tr.Collected {
 		t.Fatalf("traces = %+v, want collected", tr)
+	}
+	ids := map[string]bool{}
+	for _, s := range f.spans {
+		ids[s.TraceID] = true
+	}
+	if tr.Spans != len(f.spans) || tr.Traces != len(ids) {
+		t.Errorf("counted %d spans of %d traces; the folder has %d of %d", tr.Spans, tr.Traces, len(f.spans), len(ids))
+	}
+	if line := newTraceSection(a).Line; !strings.HasPrefix(line, fmt.Sprintf("%d spans of %d traces kept in spans.jsonl (every span the lab received", len(f.spans), len(ids))) {
+		t.Errorf("section line %q", line)
 	}
 	var got []string
 	for _, w := range tr.Waterfalls {

@@ -66,7 +66,7 @@ func newTraceSection(a *Analysis) *traceSection {
 		return &traceSection{Line: line}
 	}
 	s := &traceSection{Collected: true}
-	s.Line = fmt.Sprintf("%d spans of %d traces kept in %s. ", t.Spans, t.Traces, results.SpansFile)
+	s.Line = fmt.Sprintf("%d spans of %d traces kept in %s (every span the lab received, from the services' start to their stop). ", t.Spans, t.Traces, results.SpansFile)
 	if len(t.Waterfalls) == 0 {
 		s.Line += "No request of the load has spans among them, so there is no waterfall to draw."
 		return s
@@ -87,8 +87,8 @@ func newTraceFigure(a *Analysis, w Waterfall) traceFigure {
 	}
 	f := traceFigure{TraceID: w.TraceID,
 		Title: fmt.Sprintf("Request %d (%s)", r.ID, strings.Join(w.Why, ", ")),
-		Sub: fmt.Sprintf("sent at %s: %s, %s, %s from its scheduled arrival; trace %s", FormatOffset(r.Start.Sub(a.Origin)), outcomeOf(r),
-			attempts, FormatDuration(r.Latency), w.TraceID)}
+		Sub: fmt.Sprintf("scheduled %s from the run start: %s, %s, %s from its scheduled arrival to its answer; trace %s",
+			FormatOffset(r.Start.Sub(a.Origin)), outcomeOf(r), attempts, FormatDuration(r.Latency), w.TraceID)}
 	total := max(w.Span, time.Millisecond)
 	x := func(d time.Duration) float64 { return wfPlotX + wfPlotW*float64(d)/float64(total) }
 	step := traceStep(total)
