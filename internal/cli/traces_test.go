@@ -239,7 +239,7 @@ func TestRunTracesToUserCollector(t *testing.T) {
 	if err := Run(context.Background(), args, os.Getenv, &stdout, &stderr); err != nil {
 		t.Logf("chaoslab run: %v (the verdict does not matter here)", err)
 	}
-	if want := "  traces: the services sent their spans to your OTEL_EXPORTER_OTLP_ENDPOINT=" + collector.URL; !strings.Contains(stdout.String(), want) {
+	if want := "  traces: the services send their spans to your OTEL_EXPORTER_OTLP_ENDPOINT=" + collector.URL + ", not to the lab"; !strings.Contains(stdout.String(), want) {
 		t.Errorf("stdout lacks %q:\n%s", want, stdout.String())
 	}
 	if _, err := os.Stat(filepath.Join(out, results.SpansFile)); err == nil {

@@ -50,6 +50,7 @@ type tracePlan struct {
 	recv    *otlprecv.Receiver  // the lab's receiver; nil when the spans go elsewhere or nowhere
 	srv     *http.Server
 	keep    map[string]string // the user's OTEL_* variables the run leaves as they are
+	userVar string            // the user's variable that names where the spans go; "" = the lab's receiver or none
 	started time.Time
 }
 
@@ -79,7 +80,7 @@ func planTraces(cfg RunConfig) (*tracePlan, error) {
 		if v := user(k); v != "" {
 			p.info = &results.TracesInfo{Endpoint: v, Sample: cfg.Traces.sample(),
 				Note: fmt.Sprintf("the services sent their spans to your %s=%s; the lab did not receive them (look them up there by requests.csv's trace_id)", k, v)}
-			p.sample = cfg.Traces.sample()
+			p.userVar, p.sample = k, cfg.Traces.sample()
 			return p, nil
 		}
 	}
@@ -183,8 +184,8 @@ func (p *tracePlan) startLine() string {
 			line += "; kept your " + p.kept()
 		}
 		return line
-	case p.info.Endpoint != "":
-		return "traces: " + p.info.Note
+	case p.userVar != "":
+		return fmt.Sprintf("traces: the services send their spans to your %s=%s, not to the lab: no spans.jsonl (find a request there by requests.csv's trace_id)", p.userVar, p.info.Endpoint)
 	}
 	return p.info.Note
 }
