@@ -70,3 +70,26 @@ func (e envFlag) Set(s string) error {
 	e[k] = val
 	return nil
 }
+
+// tracesFlag is --traces: on (the default) or off; a value, not a bool flag, so that
+// "--traces off" works as "--traces=off" does.
+type tracesFlag struct{ on bool }
+
+func (t *tracesFlag) String() string {
+	if t == nil || t.on {
+		return "on"
+	}
+	return "off"
+}
+
+func (t *tracesFlag) Set(s string) error {
+	switch s {
+	case "on", "true":
+		t.on = true
+	case "off", "false":
+		t.on = false
+	default:
+		return fmt.Errorf("want on or off, got %q", s)
+	}
+	return nil
+}

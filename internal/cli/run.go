@@ -47,6 +47,11 @@ logs, report.md and report.html. --stack netns does the same with each service i
 network namespace and the partition made with iptables (root only). --stack none starts nothing
 and sends no load: it runs the experiment exactly as ` + "`chaos run`" + ` would and writes only the journal.
 
+--traces on (the default; local stack): the load sends a W3C traceparent with each request, the
+services send their spans to a receiver chaoslab runs on loopback, and the folder also holds
+spans.jsonl, a trace_id column in requests.csv and, in the report, the waterfall of chosen
+requests. With OTEL_EXPORTER_OTLP_ENDPOINT set the spans go there instead (not overridden).
+
 Pipeline variables (RESILIENCE, RETRY_INITIAL_BACKOFF, CB_WAIT_DURATION, ...) are read from the
 environment or set with --env KEY=VALUE, e.g. --env RESILIENCE=off for the baseline.
 
@@ -105,10 +110,13 @@ type runFlags struct {
 
 	topology string             // --topology as given
 	topo     *topology.Topology // the topology the runs start (checkRunFlags); nil = today's two services
+
+	traces      tracesFlag // --traces on|off
+	traceSample float64    // --trace-sample: the share of the load's requests sampled
 }
 
 func runCmd(ctx context.Context, e *env, args []string) error {
-	f := runFlags{vars: varsFlag{}, env: envFlag{}, objectives: objectiveFlag{}}
+	f := runFlags{vars: varsFlag{}, env: envFlag{}, objectives: objectiveFlag{}, traces: tracesFlag{on: true}}
 	fs := newFlags("run", runHelp+"\nObjectives (NAME=BOUND; a fraction is 0 to 1):\n"+objectivesHelp(), e.stdout)
 	fs.StringVar(&f.stack, "stack", "local", "where to run: "+strings.Join(stack.KindNames(), " | ")+" | k8s (a cluster where deploy/k8s is applied: --kubeconfig, --context, --namespace) | none (no stack, no load: like chaos run)")
 	fs.Var(f.vars, "var", "override a configuration value: key[:type]=value, type str (default), int or float (repeatable)")
@@ -128,6 +136,8 @@ func runCmd(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&f.uiAddr, "ui-addr", "127.0.0.1:0", "address of the live page (with --ui; loopback only)")
 	fs.BoolVar(&f.suite, "suite", false, "run every catalogue entry in turn and write an index (index.md, index.html)")
 	fs.StringVar(&f.topology, "topology", "", topologyHelp+"; overrides the experiment's own")
+	fs.Var(&f.traces, "traces", "on: the load sends a W3C traceparent with each request (requests.csv's trace_id) and the services send their spans to a receiver on loopback, kept in spans.jsonl and drawn in the report (local stack); to your collector instead when OTEL_EXPORTER_OTLP_ENDPOINT is set | off")
+	fs.Float64Var(&f.traceSample, "trace-sample", 1, "with --traces on: the share of the load's requests flagged sampled (above 0, at most 1); the services follow the flag")
 	addK8sFlags(fs, &f.k8s)
 	pos, err := parse(fs, joinCompareValue(args))
 	if err != nil {
@@ -221,6 +231,9 @@ func checkLabFlags(f *runFlags, maxRPS float64, why string) error {
 	}
 	if f.warmup < 0 || f.recovery < 0 || f.loadTimeout <= 0 {
 		return cmdutil.Usagef("--warmup and --recovery must be >= 0 and --load-timeout > 0")
+	}
+	if !(f.traceSample > 0 && f.traceSample <= 1) {
+		return cmdutil.Usagef("--trace-sample %g: the share of requests sampled, above 0 and at most 1 (--traces=off sends no traceparent)", f.traceSample)
 	}
 	return nil
 }
@@ -402,7 +415,7 @@ func prepareLab(ctx context.Context, e *env, f *runFlags) error {
 func labConfig(e *env, f runFlags, args []string) lab.RunConfig {
 	return lab.RunConfig{Stack: f.plug, Vars: f.vars, RollbackStrategy: f.strategy,
 		RPS: f.rps, LoadTimeout: f.loadTimeout, Warmup: f.warmup, Recovery: f.recovery, OutDir: f.out, ClientEnv: f.env,
-		LookupEnv: lookupEnv(e.getenv), Stdout: e.stdout, Args: args}
+		LookupEnv: lookupEnv(e.getenv), Stdout: e.stdout, Args: args, Traces: lab.TraceConfig{On: f.traces.on, Sample: f.traceSample}}
 }
 
 // runOne runs the experiment once, or once per profile with --compare (profiles non-nil), and

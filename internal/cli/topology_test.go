@@ -57,7 +57,8 @@ func stdoutShape(out string) []string {
 
 // Without --topology a run is today's: the same files, events without a tier, the same
 // requests.csv header, no topology in run.json, no layers in summary.json or the reports,
-// and the same stdout lines.
+// and the same stdout lines. (Traces, on by default, add spans.jsonl and requests.csv's last
+// column trace_id; TestRunTracesOff checks a run without them.)
 func TestNoTopologyRunUnchanged(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end lab run (about 10 s)")
@@ -71,7 +72,7 @@ func TestNoTopologyRunUnchanged(t *testing.T) {
 		t.Logf("chaoslab run: %v (the verdict does not matter here)", err)
 	}
 	want := []string{"backend-service.log", "chaoslab.log", "client-service.log", "events.jsonl", "journal.json",
-		"observations/after.json", "observations/before.json", "report.html", "report.md", "requests.csv", "run.json", "summary.json"}
+		"observations/after.json", "observations/before.json", "report.html", "report.md", "requests.csv", "run.json", "spans.jsonl", "summary.json"}
 	if got := resultFiles(t, out); !slices.Equal(got, want) {
 		t.Errorf("results folder = %v, want %v", got, want)
 	}
@@ -81,7 +82,7 @@ func TestNoTopologyRunUnchanged(t *testing.T) {
 			t.Errorf("%s holds %s (err %v)", file, absent, err)
 		}
 	}
-	if b, _ := os.ReadFile(filepath.Join(out, results.RequestsFile)); !bytes.HasPrefix(b, []byte("id,start,send_lag_ms,latency_ms,status,source,attempts,breaker,error\n")) {
+	if b, _ := os.ReadFile(filepath.Join(out, results.RequestsFile)); !bytes.HasPrefix(b, []byte("id,start,send_lag_ms,latency_ms,status,source,attempts,breaker,error,trace_id\n")) {
 		t.Errorf("requests.csv header changed: %.100s", b)
 	}
 	lines := strings.Split(stdout.String(), "\n")

@@ -21,6 +21,7 @@ import (
 	"chaoslab/internal/results"
 	"chaoslab/internal/stack"
 	"chaoslab/internal/topology"
+	"chaoslab/internal/tracing"
 )
 
 const upHelp = `
@@ -41,6 +42,13 @@ Ctrl-C stops the load, removes every fault, stops every child and exits 0. A ser
 reported and chaoslab exits 1.
 
 Pipeline variables for client-service come from the environment or --env KEY=VALUE.
+
+Traces: with OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) set, every
+service sends its spans there over OTLP/HTTP, e.g. to a collector or Jaeger (its OTLP port 4318):
+  OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 chaoslab up
+The OTEL_* variables (the endpoints, OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG,
+OTEL_SERVICE_NAME) are passed to every service as they are; without OTEL_SERVICE_NAME each
+service, and each tier, is named after itself. Without an endpoint nothing is traced.
 
 --topology FILE|NAME starts a call graph of client-service tiers instead of one client (chain-3,
 fan-in, or a YAML/JSON file): each tier with its own variables over --env and TIER=<name>, the
@@ -147,7 +155,8 @@ func upCmd(ctx context.Context, e *env, args []string) error {
 		hub.Info(results.RunInfo{Title: "chaoslab up", Stack: f.kind, RPS: f.rps, Start: time.Now().UTC(), Topology: f.record()})
 	}
 	s, err := stack.Start(ctx, stack.Config{Kind: f.kind, Dir: dir, ClientAddr: f.clientAddr, BackendAddr: f.backendAddr,
-		FaultAPI: f.apiAddr, ClientEnv: f.env, Events: events, Notify: func(m string) { fmt.Fprintln(e.stdout, m) }, Topology: f.topo})
+		FaultAPI: f.apiAddr, ClientEnv: f.env, Events: events, Notify: func(m string) { fmt.Fprintln(e.stdout, m) }, Topology: f.topo,
+		ServiceEnv: upTraceEnv(e.getenv)})
 	if err != nil {
 		return fmt.Errorf("start the stack: %w", err)
 	}
@@ -182,7 +191,7 @@ func upCmd(ctx context.Context, e *env, args []string) error {
 		return err
 	})
 	defer shutdown()
-	printUp(e, s, dir, l, f.every)
+	printUp(e, s, dir, l, f)
 	return waitUp(ctx, e, s, dir, shutdown)
 }
 
@@ -215,8 +224,8 @@ func logsDir(dir string) (string, error) {
 	return dir, nil
 }
 
-func printUp(e *env, s *stack.Stack, dir string, l *upLoad, every time.Duration) {
-	w := e.stdout
+func printUp(e *env, s *stack.Stack, dir string, l *upLoad, f upFlags) {
+	w, every := e.stdout, f.every
 	if len(s.Tiers) > 0 {
 		printTiers(w, s)
 	} else {
@@ -241,7 +250,56 @@ func printUp(e *env, s *stack.Stack, dir string, l *upLoad, every time.Duration)
 	fmt.Fprintf(w, "  %s=%s %s=%s %s=%s chaos run %s\n\n", lab.EnvClientURL, s.ClientURL, lab.EnvBackendURL, s.BackendURL,
 		lab.EnvToxiproxyURL, s.FaultURL, chaos.LocalPartitionExperimentPath)
 	fmt.Fprintln(w, "The same works for every experiment of the catalogue (chaoslab list): chaos/local/<name>-experiment.json.")
+	printTraces(w, e.getenv, f)
 	fmt.Fprintln(w, "Press Ctrl-C to stop.")
+}
+
+// upOTELVars are the tracing variables up passes to every service as the user set them.
+func upOTELVars() []string {
+	return []string{tracing.EnvEndpoint, tracing.EnvTracesEndpoint, tracing.EnvSampler, tracing.EnvSamplerArg, tracing.EnvServiceName}
+}
+
+// upTraceEnv passes the user's OTEL_* variables to every service (chaoslab's environment as
+// the command sees it, which the services also inherit) and, when traced and the user did not
+// name the services, names each after itself (a tier after its tier).
+func upTraceEnv(getenv func(string) string) func(string) map[string]string {
+	lookup := lookupEnv(getenv)
+	return func(service string) map[string]string {
+		env := map[string]string{}
+		for _, k := range upOTELVars() {
+			if v, ok := lookup(k); ok && v != "" {
+				env[k] = v
+			}
+		}
+		_, traced := env[tracing.EnvEndpoint]
+		if _, ok := env[tracing.EnvTracesEndpoint]; ok {
+			traced = true
+		}
+		if _, named := env[tracing.EnvServiceName]; traced && !named {
+			env[tracing.EnvServiceName] = service
+		}
+		return env
+	}
+}
+
+// printTraces says where the services' spans go, or how to send them to a collector.
+func printTraces(w io.Writer, getenv func(string) string, f upFlags) {
+	lookup := lookupEnv(getenv)
+	for _, k := range []string{tracing.EnvTracesEndpoint, tracing.EnvEndpoint} {
+		if v, ok := lookup(k); ok && v != "" {
+			fmt.Fprintf(w, "\ntraces: every service sends its spans to %s=%s (OTLP/HTTP); your OTEL_* variables are passed to them as they are.\n", k, v)
+			return
+		}
+	}
+	for _, k := range []string{tracing.EnvTracesEndpoint, tracing.EnvEndpoint} {
+		if v := f.env[k]; v != "" {
+			fmt.Fprintf(w, "\ntraces: client-service sends its spans to %s=%s (--env); set it in chaoslab's environment instead to trace every service.\n", k, v)
+			return
+		}
+	}
+	fmt.Fprint(w, "\ntraces: off. To follow each request's attempts in a collector or Jaeger (OTLP/HTTP, port 4318), start up with\n"+
+		"  OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 chaoslab up\n"+
+		"  (e.g. docker run -p 16686:16686 -p 4318:4318 jaegertracing/all-in-one; OTEL_TRACES_SAMPLER and OTEL_SERVICE_NAME pass through too)\n")
 }
 
 // upLoad is the steady load chaoslab up sends, like the Kubernetes load Deployment. A nil

@@ -46,7 +46,7 @@ func (p Processes) Graph(clientEnv map[string]string) (*results.Topology, map[st
 // Start starts the services, the fault path and the fault API.
 func (p Processes) Start(ctx context.Context, env StartEnv) (Running, error) {
 	st, err := stack.Start(ctx, stack.Config{Kind: p.Kind, Dir: env.Dir, ClientEnv: env.ClientEnv, Serve: p.Serve,
-		Events: env.Events, Logger: env.Logger, Notify: env.Say, Topology: p.Topology})
+		Events: env.Events, Logger: env.Logger, Notify: env.Say, Topology: p.Topology, ServiceEnv: env.ServiceEnv})
 	if err != nil {
 		return nil, fmt.Errorf("start the %s stack: %w (logs in %s)", p.Kind, err, env.Dir)
 	}

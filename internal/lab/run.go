@@ -53,6 +53,9 @@ type RunConfig struct {
 	// GoodputStuckFor and GoodputBackHold replace the goodput's windows of the analysis when
 	// above 0 (results.RunInfo records them); 0: the report's defaults.
 	GoodputStuckFor, GoodputBackHold time.Duration
+	// Traces: whether the load sends a traceparent and the services' spans are received and
+	// kept (spans.jsonl); the zero value is off.
+	Traces TraceConfig
 }
 
 // Outcome is how a run ended: its analysis, whose Verdict is the one judgement of the run.
@@ -165,6 +168,7 @@ type runner struct {
 	before    *results.Snapshot
 	after     *results.Snapshot
 	capacity  *sampler // the backend's capacity model, read about once a second; nil when it has none
+	traces    *tracePlan
 
 	mu       sync.Mutex // guards problems: the service watcher and the run add to it
 	problems []string
@@ -200,8 +204,13 @@ func (r *runner) run(ctx context.Context) (*Outcome, error) {
 		fmt.Fprintln(r.cfg.Stdout, "  warning: "+w)
 	}
 	r.phase("starting")
+	if r.traces, err = planTraces(r.cfg); err != nil {
+		return nil, err
+	}
+	defer r.traces.close()
+	r.info.Traces = r.traces.info
 	st, err := r.cfg.Stack.Start(ctx, StartEnv{Dir: r.cfg.OutDir, ClientEnv: r.clientEnv, Events: r.events, Logger: r.cfg.Logger,
-		Say: r.say, Problem: r.problem})
+		Say: r.say, Problem: r.problem, ServiceEnv: r.traces.serviceEnv()})
 	if err != nil {
 		return nil, err
 	}
@@ -221,6 +230,9 @@ func (r *runner) run(ctx context.Context) (*Outcome, error) {
 		fmt.Fprintln(r.cfg.Stdout, "  "+d)
 	} else {
 		fmt.Fprintf(r.cfg.Stdout, "  client %s  backend %s  fault API %s\n", r.endpoints.Client, r.endpoints.Backend, r.endpoints.Faults)
+	}
+	if line := r.traces.startLine(); line != "" {
+		fmt.Fprintln(r.cfg.Stdout, "  "+line)
 	}
 
 	r.status = startStatus(r.cfg.Stdout, r.cfg.expectedDuration(), &r.rec.Counter, st.Breaker)
@@ -259,7 +271,7 @@ func (r *runner) drive(ctx context.Context) *experiment.Journal {
 	loadCtx, stopLoad := context.WithCancel(context.WithoutCancel(ctx))
 	loadDone := make(chan error, 1)
 	go func() {
-		lc := load.Config{Target: r.endpoints.Client + "/api/data", RPS: r.cfg.RPS, Timeout: r.cfg.LoadTimeout}
+		lc := load.Config{Target: r.endpoints.Client + "/api/data", RPS: r.cfg.RPS, Timeout: r.cfg.LoadTimeout, TraceSample: r.traces.sample}
 		onRecord := r.rec.Add
 		if h := r.cfg.Live; h != nil {
 			onRecord = func(rec results.Record) { r.rec.Add(rec); h.Record(rec) }
@@ -360,6 +372,10 @@ func (r *runner) finish(ctx context.Context, j *experiment.Journal) (*Outcome, e
 	if err := r.stack.Close(bg); err != nil {
 		r.problem("cleanup: %v", err)
 	}
+	spans, err := r.traces.finish(bg) // the services have stopped: their spans are in
+	if err != nil {
+		r.problem("%v", err)
+	}
 	if err := r.events.Err(); err != nil {
 		r.problem("events: %v", err)
 	}
@@ -375,13 +391,16 @@ func (r *runner) finish(ctx context.Context, j *experiment.Journal) (*Outcome, e
 	r.info.End = time.Now().UTC()
 	r.info.Problems = r.takeProblems()
 	run := &results.Run{Dir: r.cfg.OutDir, Info: r.info, Records: r.rec.Records(), Events: r.events.Events(), Before: r.before, After: r.after,
-		Capacity: capacity}
+		Capacity: capacity, Spans: spans}
 	run.Sort()
 	run.JoinAttempts()
 	if err := run.Write(r.cfg.OutDir); err != nil {
 		return nil, fmt.Errorf("write the results: %w", err)
 	}
 	a := report.Analyze(run, j)
+	if line := r.traces.endLine(spans); line != "" {
+		fmt.Fprintln(r.cfg.Stdout, "  "+line)
+	}
 	fmt.Fprintln(r.cfg.Stdout)
 	report.WriteSummary(r.cfg.Stdout, a)
 	out := &Outcome{Dir: r.cfg.OutDir, Analysis: a}

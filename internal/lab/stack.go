@@ -34,6 +34,9 @@ type StartEnv struct {
 	Logger    *slog.Logger
 	Say       func(msg string)                 // a line for the user (the status line stays intact)
 	Problem   func(format string, args ...any) // something that fails the run
+	// ServiceEnv gives more variables for each service by name (where to send its spans); nil
+	// = none. A stack that starts no process may ignore it (the runner says so: untraced).
+	ServiceEnv func(service string) map[string]string
 }
 
 // Running is a started stack.

@@ -34,6 +34,11 @@ type Config struct {
 	Timeout     time.Duration // per-request timeout (> 0), counted from the send; DefaultTimeout fits client-service
 	Duration    time.Duration // how long to send; 0 = until the context is cancelled
 	MaxInFlight int           // requests allowed in flight at once; 0 = RPS*Timeout + 10
+	// TraceSample, above 0, sends every request with a W3C traceparent of a fresh random trace
+	// id, flagged sampled for this share of the requests (1 = all; the decision is a function of
+	// the trace id, as OpenTelemetry's TraceIDRatioBased makes it), and records the trace id in
+	// its Record; 0 = no traceparent. Services with a parent-based sampler follow the flag.
+	TraceSample float64
 
 	// beforeSend, when set, is called by each request's sender just before it reads the clock and
 	// sends. Tests hold a sender back with it to make a send lag that does not depend on how busy
@@ -56,6 +61,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("duration %v: must be >= 0 (0 = until stopped)", c.Duration)
 	case c.MaxInFlight < 0:
 		return fmt.Errorf("in-flight cap %d: must be >= 0 (0 = RPS*Timeout + 10)", c.MaxInFlight)
+	case !(c.TraceSample >= 0 && c.TraceSample <= 1):
+		return fmt.Errorf("trace sample %v: must be from 0 (no traceparent) to 1 (every request sampled)", c.TraceSample)
 	}
 	return nil
 }
@@ -83,7 +90,7 @@ func arrival(start time.Time, id uint64, rps float64) time.Time {
 // arrival, from many goroutines at once: it must be safe for concurrent use. An arrival that
 // finds MaxInFlight requests already in flight is not sent: it is recorded at once as
 // results.SourceDropped, so the offered load is never silently lowered. Request i carries the
-// header results.RequestIDHeader: i.
+// header results.RequestIDHeader: i, and with cfg.TraceSample a traceparent (see Config).
 func Run(ctx context.Context, cfg Config, client *http.Client, onRecord func(results.Record)) error {
 	if err := cfg.Validate(); err != nil {
 		return err

@@ -46,6 +46,15 @@ func (s *sender) send(id uint64, due time.Time) results.Record {
 		return rec
 	}
 	req.Header.Set(results.RequestIDHeader, strconv.FormatUint(id, 10))
+	if s.cfg.TraceSample > 0 {
+		tp, err := newTraceparent(s.cfg.TraceSample)
+		if err != nil {
+			rec.Latency, rec.Error = time.Since(due), err.Error()
+			return rec
+		}
+		req.Header.Set(TraceparentHeader, tp.String())
+		rec.TraceID = tp.TraceID()
+	}
 	resp, err := s.client.Do(req)
 	if err != nil {
 		rec.Latency, rec.Error = time.Since(due), describe(err, s.cfg.Timeout)

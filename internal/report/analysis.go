@@ -92,6 +92,10 @@ type Analysis struct {
 	Verdict       Verdict           `json:"verdict"`        // Judge's verdict: the exit status and every headline
 	MaxSendLag    time.Duration     `json:"max_send_lag"`   // the largest SendLag of any request
 
+	// Traces are the waterfalls of chosen requests, from the spans the run kept; Collected is
+	// false when it kept none (no spans.jsonl).
+	Traces *Traces `json:"-"`
+
 	Notes   []string         `json:"notes"` // what a reader must know: missing files, no fault, lagging load
 	Records []results.Record `json:"-"`     // the requests, sorted by Start
 	Events  []results.Event  `json:"-"`     // the events, sorted by Time; with a topology the entry tiers' (entryView)
@@ -114,6 +118,7 @@ func Analyze(run *results.Run, j *experiment.Journal) *Analysis {
 	a.compute()
 	a.layers(all)
 	a.TierBreakers = a.tierBreakers(all)
+	a.Traces = a.tracesOf(run.Spans, run.Info.Traces)
 	a.Verdict = Judge(a)
 	return a
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"chaoslab/internal/experiment"
+	"chaoslab/internal/otlprecv"
 	"chaoslab/internal/results"
 )
 
@@ -29,11 +30,12 @@ type folder struct {
 	journal  *experiment.Journal      // nil: the experiment did not run (no journal.json)
 	noEvents bool                     // write no events.jsonl
 	samples  []results.CapacitySample // the backend's capacity samples (capacity.csv); nil: the model was off
+	spans    []otlprecv.Span          // the spans kept (spans.jsonl); nil: the run kept none
 }
 
 // value is the run as results.ReadRun would read it back from the folder f writes.
 func (f folder) value(dir string) *results.Run {
-	r := &results.Run{Dir: dir, Records: f.recs, Events: f.events, Before: f.before, After: f.after, Capacity: f.samples}
+	r := &results.Run{Dir: dir, Records: f.recs, Events: f.events, Before: f.before, After: f.after, Capacity: f.samples, Spans: f.spans}
 	if f.run != nil {
 		r.Info = *f.run
 	} else {

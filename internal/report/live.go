@@ -30,7 +30,7 @@ func CapacityChartSVG(a *Analysis) (string, error) {
 
 // renderChart executes one of report.html's chart templates with data.
 func renderChart(name string, data any) (string, error) {
-	t, err := htmltemplate.New(reportTemplate).Funcs(funcs()).ParseFS(templates, "templates/"+reportTemplate, styleTemplate, capacityTemplate)
+	t, err := htmltemplate.New(reportTemplate).Funcs(funcs()).ParseFS(templates, "templates/"+reportTemplate, styleTemplate, capacityTemplate, tracesTemplate)
 	if err != nil {
 		return "", fmt.Errorf("parse %s: %w", reportTemplate, err)
 	}

@@ -279,6 +279,9 @@ const styleTemplate = "templates/style.html.tmpl"
 // capacityTemplate defines "capacity", the goodput and capacity chart.
 const capacityTemplate = "templates/capacity.html.tmpl"
 
+// tracesTemplate defines "traces", the waterfalls of a run's chosen requests.
+const tracesTemplate = "templates/traces.html.tmpl"
+
 // writeReports renders p into dir/report.md and dir/report.html.
 func writeReports(dir string, p *page) error {
 	md, err := renderMarkdown(p)
@@ -339,7 +342,7 @@ func executeText(name string, data any) ([]byte, error) {
 // executeHTML renders templates/name, an HTML template that may use the shared "style", with
 // data.
 func executeHTML(name string, data any) ([]byte, error) {
-	t, err := htmltemplate.New(name).Funcs(funcs()).ParseFS(templates, "templates/"+name, styleTemplate, capacityTemplate)
+	t, err := htmltemplate.New(name).Funcs(funcs()).ParseFS(templates, "templates/"+name, styleTemplate, capacityTemplate, tracesTemplate)
 	if err != nil {
 		return nil, fmt.Errorf("parse %s: %w", name, err)
 	}

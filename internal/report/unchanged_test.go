@@ -16,7 +16,8 @@ var updateUnchanged = flag.Bool("update-unchanged", false, "rewrite testdata/unc
 // A run without a topology (today's two services) renders report.md, report.html,
 // summary.json and the terminal summary byte for byte as before tiers existed: the goldens in testdata/unchanged were
 // written by the renderer before the per-layer accounting was added (report.html, large, as its
-// SHA-256).
+// SHA-256; since rewritten once on purpose, when report.html gained its traces section, which
+// for these runs without spans.jsonl is the one line "Traces were not collected").
 func TestRenderWithoutTopologyUnchanged(t *testing.T) {
 	tests := []struct {
 		name string

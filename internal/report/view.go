@@ -48,8 +48,9 @@ type runView struct {
 	FollowUps   []string
 	Notes       []string
 	Chart       *chart
-	Goodput     *goodputView // section 4.7; nil unless the run shows its goodput (Analysis.ShowsGoodput)
-	Capacity    *capChart    // the goodput and capacity chart; nil likewise
+	Goodput     *goodputView  // section 4.7; nil unless the run shows its goodput (Analysis.ShowsGoodput)
+	Capacity    *capChart     // the goodput and capacity chart; nil likewise
+	Traces      *traceSection // the waterfalls of chosen requests, or one line saying why none
 }
 
 type kv struct{ Key, Value, Note string }
@@ -139,6 +140,7 @@ func newRunView(label string, a *Analysis) runView {
 	v.Verdicts = verdicts(a)
 	v.Findings = findings(a)
 	v.FollowUps = followUps(a)
+	v.Traces = newTraceSection(a)
 	return v
 }
 

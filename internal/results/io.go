@@ -16,18 +16,27 @@ import (
 
 var requestsHeader = []string{"id", "start", "send_lag_ms", "latency_ms", "status", "source", "attempts", "breaker", "error"}
 
-// tierColumn is the last column of requests.csv when a record has a Tier (a run with a
-// topology): without one the file is what it always was.
+// tierColumn is a column of requests.csv after the base ones when a record has a Tier (a run
+// with a topology): without one the file is what it always was.
 const tierColumn = "tier"
 
+// traceColumn is the last column of requests.csv when a record has a TraceID (the load sent a
+// traceparent): without one the file is what it always was.
+const traceColumn = "trace_id"
+
 // WriteRequests writes records as requests.csv (with its header) to w. Unknown attempts are an
-// empty cell. When a record has a Tier, every row gets a last column "tier".
+// empty cell. When a record has a Tier, every row gets a column "tier"; when a record has a
+// TraceID, every row gets a last column "trace_id" (empty for a request sent without one).
 func WriteRequests(w io.Writer, recs []Record) error {
 	cw := csv.NewWriter(w)
 	tiers := slices.ContainsFunc(recs, func(r Record) bool { return r.Tier != "" })
-	header := requestsHeader
+	traces := slices.ContainsFunc(recs, func(r Record) bool { return r.TraceID != "" })
+	header := slices.Clone(requestsHeader)
 	if tiers {
-		header = append(slices.Clone(requestsHeader), tierColumn)
+		header = append(header, tierColumn)
+	}
+	if traces {
+		header = append(header, traceColumn)
 	}
 	if err := cw.Write(header); err != nil {
 		return fmt.Errorf("write requests header: %w", err)
@@ -51,6 +60,9 @@ func WriteRequests(w io.Writer, recs []Record) error {
 		if tiers {
 			row = append(row, r.Tier)
 		}
+		if traces {
+			row = append(row, r.TraceID)
+		}
 		if err := cw.Write(row); err != nil {
 			return fmt.Errorf("write request row: %w", err)
 		}
@@ -61,8 +73,8 @@ func WriteRequests(w io.Writer, recs []Record) error {
 
 func formatMS(d time.Duration) string { return strconv.FormatFloat(MS(d), 'f', 3, 64) }
 
-// ReadRequests reads requests.csv, with or without its "tier" column. A malformed row is an
-// error naming its line.
+// ReadRequests reads requests.csv, with or without its "tier" and "trace_id" columns (older
+// folders have neither). A malformed row is an error naming its line.
 func ReadRequests(r io.Reader) ([]Record, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1 // the header says how many: checked below
@@ -73,11 +85,8 @@ func ReadRequests(r io.Reader) ([]Record, error) {
 		}
 		return nil, fmt.Errorf("requests.csv header: %w", err)
 	}
-	tiers := len(header) == len(requestsHeader)+1 && header[len(requestsHeader)] == tierColumn
-	cr.FieldsPerRecord = len(requestsHeader)
-	if tiers {
-		cr.FieldsPerRecord++
-	}
+	tierAt, traceAt := extraColumns(header)
+	cr.FieldsPerRecord = len(requestsHeader) + min(tierAt, 1) + min(traceAt, 1)
 	var recs []Record
 	for line := 2; ; line++ {
 		row, err := cr.Read()
@@ -91,11 +100,31 @@ func ReadRequests(r io.Reader) ([]Record, error) {
 		if err != nil {
 			return nil, fmt.Errorf("requests.csv line %d: %w", line, err)
 		}
-		if tiers {
-			rec.Tier = row[len(requestsHeader)]
+		if tierAt > 0 {
+			rec.Tier = row[tierAt]
+		}
+		if traceAt > 0 {
+			rec.TraceID = row[traceAt]
 		}
 		recs = append(recs, rec)
 	}
+}
+
+// extraColumns finds the optional columns after the base ones: "tier", then "trace_id"; 0 for
+// one that is absent. Any other header is read as the base columns alone (and its rows must
+// have as many fields).
+func extraColumns(header []string) (tierAt, traceAt int) {
+	i := len(requestsHeader)
+	if len(header) > i && header[i] == tierColumn {
+		tierAt, i = i, i+1
+	}
+	if len(header) == i+1 && header[i] == traceColumn {
+		traceAt = i
+	}
+	if len(header) != i+min(traceAt, 1) {
+		return 0, 0
+	}
+	return tierAt, traceAt
 }
 
 func parseRow(row []string) (Record, error) {

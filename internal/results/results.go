@@ -14,6 +14,10 @@
 //	capacity.csv             one CapacitySample per reading of the backend's GET /api/capacity
 //	                         (about once a second, and at the start and the end); only when the
 //	                         backend ran with its capacity model on
+//	spans.jsonl              the services' spans (OpenTelemetry), one per line, as the lab
+//	                         received them on loopback; only when the run kept its traces.
+//	                         When the load sent a traceparent, requests.csv gains a last column
+//	                         "trace_id"
 //	client-service.log, backend-service.log   the services' own logs (JSON lines); with a
 //	                         topology (RunInfo.Topology) one <tier>.log per tier instead of
 //	                         client-service.log, requests.csv gains a last column "tier" (the

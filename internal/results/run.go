@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"chaoslab/internal/otlprecv"
 )
 
 // Run is everything one lab run produced. The lab hands it to the analysis in memory;
@@ -25,6 +27,10 @@ type Run struct {
 	// nil when the backend ran without one (then the folder has no capacity.csv, and no note
 	// says so: it is not missing).
 	Capacity []CapacitySample
+
+	// Spans are the spans the lab received (spans.jsonl), in Start order; nil when the run did
+	// not keep traces (then the folder has no spans.jsonl).
+	Spans []otlprecv.Span
 }
 
 // Sort puts Records in Start order, and Events and Capacity in Time order (stable: ties keep
@@ -33,10 +39,11 @@ func (r *Run) Sort() {
 	slices.SortStableFunc(r.Records, func(x, y Record) int { return x.Start.Compare(y.Start) })
 	slices.SortStableFunc(r.Events, func(x, y Event) int { return x.Time.Compare(y.Time) })
 	slices.SortStableFunc(r.Capacity, func(x, y CapacitySample) int { return x.Time.Compare(y.Time) })
+	slices.SortStableFunc(r.Spans, func(x, y otlprecv.Span) int { return x.Start.Compare(y.Start) })
 }
 
-// Write writes run.json, requests.csv, the observations and, when there are capacity
-// samples, capacity.csv into dir. events.jsonl is not written here: the EventLog appends to it
+// Write writes run.json, requests.csv, the observations, when there are capacity samples
+// capacity.csv, and when Spans is not nil spans.jsonl into dir. events.jsonl is not written here: the EventLog appends to it
 // while the run goes, so a killed run keeps its events.
 func (r *Run) Write(dir string) error {
 	if err := WriteJSONFile(filepath.Join(dir, RunFile), r.Info); err != nil {
@@ -47,6 +54,11 @@ func (r *Run) Write(dir string) error {
 	}
 	if len(r.Capacity) > 0 {
 		if err := writeFile(filepath.Join(dir, CapacityFile), func(w io.Writer) error { return WriteCapacity(w, r.Capacity) }); err != nil {
+			return err
+		}
+	}
+	if r.Spans != nil {
+		if err := writeFile(filepath.Join(dir, SpansFile), func(w io.Writer) error { return WriteSpans(w, r.Spans) }); err != nil {
 			return err
 		}
 	}
@@ -67,7 +79,8 @@ func (r *Run) Write(dir string) error {
 
 // ReadRun reads a run folder. requests.csv and events.jsonl are required; run.json and the
 // observations are optional (Missing names the files that were not there); capacity.csv is
-// read when it is there (a run without the backend's capacity model has none).
+// read when it is there (a run without the backend's capacity model has none), and so is
+// spans.jsonl (a run that did not keep traces has none: Spans stays nil).
 func ReadRun(dir string) (*Run, error) {
 	r := &Run{Dir: dir}
 	if err := ReadJSONFile(filepath.Join(dir, RunFile), &r.Info); err != nil {
@@ -99,6 +112,9 @@ func ReadRun(dir string) (*Run, error) {
 		}
 	}
 	if r.Capacity, err = readRequired(filepath.Join(dir, CapacityFile), ReadCapacity); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if r.Spans, err = readSpansFile(dir); err != nil {
 		return nil, err
 	}
 	r.Sort()

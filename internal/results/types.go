@@ -26,6 +26,7 @@ type Record struct {
 	Breaker  string        // circuitBreakerState the client reported; "" if unknown
 	Error    string        // why it failed, for SourceError, SourceFallback and SourceDropped; "" otherwise
 	Tier     string        // with a Topology: the entry tier the load sent it to; "" otherwise
+	TraceID  string        // the trace id (32 hex digits) of the traceparent the load sent with it; "" when none
 }
 
 // Answered reports whether the request was sent (it was not dropped by the load generator).
@@ -119,6 +120,28 @@ type RunInfo struct {
 	// them over the seconds it watches. Absent (0): the defaults.
 	GoodputStuckFor Duration `json:"goodput_stuck_for_ms,omitempty"`
 	GoodputBackHold Duration `json:"goodput_back_hold_ms,omitempty"`
+	// Traces says where the services' spans went and how many the lab kept; nil when the run
+	// did not trace (older folders, a stack that does not).
+	Traces *TracesInfo `json:"traces,omitempty"`
+}
+
+// TracesInfo is what a run did with traces (run.json "traces").
+type TracesInfo struct {
+	// Endpoint is the OTLP/HTTP base URL the services sent their spans to: the lab's own
+	// receiver on loopback, or the user's OTEL_EXPORTER_OTLP_ENDPOINT; "" when not traced.
+	Endpoint string `json:"endpoint,omitempty"`
+	// Kept: the lab received the spans itself and wrote them to spans.jsonl.
+	Kept bool `json:"kept"`
+	// Spans is the number of spans in spans.jsonl: every span the receiver took, from the
+	// services' start to their stop.
+	Spans int `json:"spans"`
+	// Refused is the number of spans the receiver refused because it already held Limit.
+	Refused int64 `json:"refused"`
+	Limit   int   `json:"limit,omitempty"` // the most spans the receiver keeps
+	// Sample is the share of the load's requests sent with the sampled flag (0 to 1).
+	Sample float64 `json:"sample"`
+	// Note says why the spans are not in the folder, or whose settings were kept, for a person.
+	Note string `json:"note,omitempty"`
 }
 
 // Snapshot is an observation of the services at one moment (observations/before.json and

@@ -55,6 +55,10 @@ type Config struct {
 	// Topology, when set, starts a call graph of client-service tiers instead of today's one
 	// client (local only; ClientAddr is then the first entry tier's); nil = today's two services.
 	Topology *topology.Topology
+	// ServiceEnv, when set, gives more variables for each service by its name
+	// (results.BackendService, results.ClientService or a tier's name), such as where to send
+	// traces; ClientEnv, a tier's own variables and the stack's wiring win over them.
+	ServiceEnv func(service string) map[string]string
 }
 
 // notify tells the user something about the stack, and logs it.
@@ -274,6 +278,13 @@ func (s *Stack) startProgram(ctx context.Context, cfg Config, program, name stri
 		return "", fmt.Errorf("create the log of %s: %w", name, err)
 	}
 	s.logFiles = append(s.logFiles, logFile)
+	if cfg.ServiceEnv != nil {
+		for k, v := range cfg.ServiceEnv(name) {
+			if _, set := env[k]; !set {
+				env[k] = v
+			}
+		}
+	}
 	env["LOG_FORMAT"] = "json"
 	if name == results.BackendService {
 		env["PAYLOAD_BYTES"] = strconv.Itoa(BackendPayload)
