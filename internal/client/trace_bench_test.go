@@ -89,7 +89,7 @@ func benchServer(b *testing.B, env map[string]string) (http.Handler, *memoryBack
 	}
 	rt := &memoryBackend{}
 	backend := newBackendClient(cfg, tp)
-	backend.http = &http.Client{Transport: rt, CheckRedirect: noRedirects}
+	backend.rt, backend.http = rt, &http.Client{Transport: rt, CheckRedirect: noRedirects}
 	pipeline, err := resilience.New(cfg.pipelineConfig(), resilience.Options{Registry: reg, Probe: backend.ready, Tracing: spans})
 	if err != nil {
 		b.Fatal(err)
