@@ -92,12 +92,19 @@ func (b *backendClient) fetch(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer drainClose(resp.Body)
+	read := false // the body was read to its end: nothing is left to drain
+	defer func() {
+		if read {
+			resp.Body.Close()
+		} else {
+			drainClose(resp.Body)
+		}
+	}()
 	b.trace.RecordStatus(ctx, resp.StatusCode)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, &resilience.StatusError{Code: resp.StatusCode, Reason: reasonOf(resp)}
 	}
-	body, err := readBody(resp, maxBackendBody)
+	body, read, err := readBody(resp, maxBackendBody)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", resilience.ErrReadingBody, err)
 	}
@@ -140,8 +147,9 @@ func isRedirect(code int) bool {
 }
 
 // readBody reads at most limit bytes of resp's body, as io.ReadAll(io.LimitReader(resp.Body,
-// limit)) does, into one buffer the size the answer declared when it did.
-func readBody(resp *http.Response, limit int64) ([]byte, error) {
+// limit)) does, into one buffer the size the answer declared when it did; eof says it read the
+// body to its end.
+func readBody(resp *http.Response, limit int64) (_ []byte, eof bool, _ error) {
 	size := int64(512)
 	if resp.ContentLength >= 0 {
 		size = min(resp.ContentLength, limit) + 1 // + 1: the read that sees the end needs room
@@ -154,13 +162,13 @@ func readBody(resp *http.Response, limit int64) ([]byte, error) {
 		n, err := resp.Body.Read(buf[len(buf):min(int64(cap(buf)), limit)])
 		buf = buf[:len(buf)+n]
 		if err == io.EOF {
-			return buf, nil
+			return buf, true, nil
 		}
 		if err != nil {
-			return buf, err
+			return buf, false, err
 		}
 	}
-	return buf, nil
+	return buf, false, nil
 }
 
 type forwardedKey struct{}

@@ -141,15 +141,18 @@ func TestReadBody(t *testing.T) {
 				length = int64(n)
 			}
 			resp := &http.Response{Body: io.NopCloser(bytes.NewReader(body)), ContentLength: length}
-			got, err := readBody(resp, limit)
+			got, eof, err := readBody(resp, limit)
 			want, _ := io.ReadAll(io.LimitReader(bytes.NewReader(body), limit))
 			if err != nil || !bytes.Equal(got, want) {
 				t.Errorf("%d bytes, declared %v: %d bytes, %v; want %d bytes", n, declared, len(got), err, len(want))
 			}
+			if rest, _ := io.ReadAll(resp.Body); eof != (n < limit) || eof && len(rest) > 0 {
+				t.Errorf("%d bytes, declared %v: eof %v with %d bytes left", n, declared, eof, len(rest))
+			}
 		}
 	}
 	failing := &http.Response{Body: io.NopCloser(io.MultiReader(strings.NewReader("ab"), errReader{})), ContentLength: -1}
-	if got, err := readBody(failing, limit); string(got) != "ab" || !errors.Is(err, errBroken) {
+	if got, _, err := readBody(failing, limit); string(got) != "ab" || !errors.Is(err, errBroken) {
 		t.Errorf("broken body: %q, %v; want \"ab\", %v", got, err, errBroken)
 	}
 }

@@ -28,7 +28,10 @@ type DataAnswer struct {
 func handleData(p *resilience.Pipeline, b *backendClient, propagate bool) http.Handler {
 	aw := &answerWriter{}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := withForwarded(resilience.WithRequestID(r.Context(), requestID(r)), r.Header.Get(results.RequestIDHeader))
+		ctx := r.Context()
+		if id := r.Header.Get(results.RequestIDHeader); id != "" { // none reads as "" and 0: no context values to make
+			ctx = withForwarded(resilience.WithRequestID(ctx, requestID(r)), id)
+		}
 		if d, ok := callerTimeout(r); ok && propagate {
 			ctx = resilience.WithCallerTimeout(ctx, d)
 		}
