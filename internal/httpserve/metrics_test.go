@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -51,6 +52,40 @@ func TestWrapCountsEveryAnswer(t *testing.T) {
 		}
 		if got := histogramCount(t, m.duration.WithLabelValues("GET /x", k.method, code)); got != uint64(n) {
 			t.Errorf("%s %s: timed %d, want %d", k.method, code, got, n)
+		}
+	}
+}
+
+// TestWrapConcurrent: answers of two statuses served at once, so the series Wrap keeps keeps
+// changing under it, are each counted once in their own series.
+func TestWrapConcurrent(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := NewHTTPMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := m.Wrap("GET /y", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("fail") != "" {
+			w.WriteHeader(http.StatusBadGateway)
+		}
+	}))
+	const workers, each = 8, 200
+	var wg sync.WaitGroup
+	for i := range workers {
+		wg.Go(func() {
+			for range each {
+				url := "/y"
+				if i%2 == 1 {
+					url = "/y?fail=1"
+				}
+				h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", url, nil))
+			}
+		})
+	}
+	wg.Wait()
+	for _, code := range []string{"200", "502"} {
+		if got := testutil.ToFloat64(m.requests.WithLabelValues("GET /y", "GET", code)); got != workers/2*each {
+			t.Errorf("status %s: counted %v, want %d", code, got, workers/2*each)
 		}
 	}
 }
