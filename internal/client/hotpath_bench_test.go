@@ -15,7 +15,7 @@ import (
 //   - handler: client-service's whole handler as Run builds it (routes, HTTP metrics, the
 //     pipeline, the backend call up to its transport, the answer), the backend answering in
 //     memory and the answer written to a writer that keeps nothing, so allocs/op and B/op are
-//     the service's own work per request (plus the in-memory backend's answer: 4 allocations);
+//     the service's own work per request (plus the in-memory backend's answer: 6 allocations);
 //   - loopback: the real services over loopback, client-service in front of backend-service, 16
 //     requests at a time from a keep-alive client; ns/op is the wall time of the whole run per
 //     request (its inverse is the throughput on this machine), allocs/op counts everything the
