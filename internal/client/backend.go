@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -31,9 +32,12 @@ const (
 // concurrent use.
 type backendClient struct {
 	base        string            // BACKEND_URL without a trailing slash
+	dataURL     string            // base + "/api/data"
+	direct      bool              // fetch calls the transport itself (do): BACKEND_URL is http:// and url.URL spells it as it is
 	propagate   bool              // DEADLINE_PROPAGATION=on: every attempt sends results.DeadlineHeader
 	trace       *tracing.Provider // sends the trace context of every call; nil = tracing off
-	http        *http.Client
+	http        *http.Client      // over rt
+	rt          http.RoundTripper // the transport: transport, or a test's
 	transport   *http.Transport
 	diagTimeout time.Duration
 }
@@ -48,11 +52,16 @@ func newBackendClient(cfg Config, trace *tracing.Provider) *backendClient {
 		IdleConnTimeout:     idleConnTimeout,
 		TLSHandshakeTimeout: cfg.AttemptTimeout,
 	}
+	dataURL := cfg.BackendURL + "/api/data"
+	u, err := url.Parse(dataURL)
 	return &backendClient{
 		base:        cfg.BackendURL,
+		dataURL:     dataURL,
+		direct:      err == nil && u.Scheme == "http" && u.User == nil && u.String() == dataURL,
 		propagate:   cfg.DeadlinePropagation,
 		trace:       trace,
 		transport:   tr,
+		rt:          tr,
 		http:        &http.Client{Transport: tr, CheckRedirect: noRedirects},
 		diagTimeout: cfg.AttemptTimeout,
 	}
@@ -68,7 +77,7 @@ func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastR
 // With tracing on it sends the trace context of ctx (the attempt's CLIENT span) and puts the
 // answer's status on that span.
 func (b *backendClient) fetch(ctx context.Context) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.base+"/api/data", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.dataURL, nil)
 	if err != nil {
 		return nil, fmt.Errorf("building the backend request: %w", err)
 	}
@@ -79,16 +88,23 @@ func (b *backendClient) fetch(ctx context.Context) ([]byte, error) {
 		req.Header.Set(results.DeadlineHeader, strconv.FormatInt(max(1, time.Until(dl).Milliseconds()), 10))
 	}
 	b.trace.Inject(ctx, req.Header)
-	resp, err := b.http.Do(req)
+	resp, err := b.do(req)
 	if err != nil {
 		return nil, err
 	}
-	defer drainClose(resp.Body)
+	read := false // the body was read to its end: nothing is left to drain
+	defer func() {
+		if read {
+			resp.Body.Close()
+		} else {
+			drainClose(resp.Body)
+		}
+	}()
 	b.trace.RecordStatus(ctx, resp.StatusCode)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, &resilience.StatusError{Code: resp.StatusCode, Reason: reasonOf(resp)}
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBackendBody))
+	body, read, err := readBody(resp, maxBackendBody)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", resilience.ErrReadingBody, err)
 	}
@@ -96,6 +112,63 @@ func (b *backendClient) fetch(ctx context.Context) ([]byte, error) {
 		return nil, errors.New("backend answered a body that is not JSON")
 	}
 	return body, nil
+}
+
+// do sends req, a GET of b.dataURL, as b.http.Do does: the answer as it came (the client
+// follows no redirect), or the error wrapped in a *url.Error ("Get \"URL\": ..."). When the
+// URL allows it (direct), it calls the transport itself, without what http.Client does per
+// request for redirects, cookies, user info and TLS that this client never needs: the copies
+// of the request's headers and URL kept for a redirect.
+func (b *backendClient) do(req *http.Request) (*http.Response, error) {
+	if !b.direct {
+		return b.http.Do(req)
+	}
+	resp, err := b.rt.RoundTrip(req)
+	if err != nil {
+		return nil, &url.Error{Op: "Get", URL: b.dataURL, Err: err}
+	}
+	if loc := resp.Header.Get("Location"); loc != "" && isRedirect(resp.StatusCode) {
+		// http.Client parses the Location of a redirect before it asks CheckRedirect.
+		if _, err := req.URL.Parse(loc); err != nil {
+			resp.Body.Close()
+			return nil, &url.Error{Op: "Get", URL: b.dataURL, Err: fmt.Errorf("failed to parse Location header %q: %v", loc, err)}
+		}
+	}
+	return resp, nil
+}
+
+// isRedirect reports whether http.Client would follow an answer of status code to a GET.
+func isRedirect(code int) bool {
+	switch code {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return true
+	}
+	return false
+}
+
+// readBody reads at most limit bytes of resp's body, as io.ReadAll(io.LimitReader(resp.Body,
+// limit)) does, into one buffer the size the answer declared when it did; eof says it read the
+// body to its end.
+func readBody(resp *http.Response, limit int64) (_ []byte, eof bool, _ error) {
+	size := int64(512)
+	if resp.ContentLength >= 0 {
+		size = min(resp.ContentLength, limit) + 1 // + 1: the read that sees the end needs room
+	}
+	buf := make([]byte, 0, size)
+	for int64(len(buf)) < limit {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)] // grow, as io.ReadAll does
+		}
+		n, err := resp.Body.Read(buf[len(buf):min(int64(cap(buf)), limit)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, true, nil
+		}
+		if err != nil {
+			return buf, false, err
+		}
+	}
+	return buf, false, nil
 }
 
 type forwardedKey struct{}

@@ -26,8 +26,12 @@ type DataAnswer struct {
 // without a fallback (RESILIENCE=off or retry) an error is 502.
 // With DEADLINE_PROPAGATION=on (propagate) the caller's deadline, if it sent one, bounds the request.
 func handleData(p *resilience.Pipeline, b *backendClient, propagate bool) http.Handler {
+	aw := &answerWriter{}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := withForwarded(resilience.WithRequestID(r.Context(), requestID(r)), r.Header.Get(results.RequestIDHeader))
+		ctx := r.Context()
+		if id := r.Header.Get(results.RequestIDHeader); id != "" { // none reads as "" and 0: no context values to make
+			ctx = withForwarded(resilience.WithRequestID(ctx, requestID(r)), id)
+		}
 		if d, ok := callerTimeout(r); ok && propagate {
 			ctx = resilience.WithCallerTimeout(ctx, d)
 		}
@@ -38,19 +42,23 @@ func handleData(p *resilience.Pipeline, b *backendClient, propagate bool) http.H
 		}
 		switch out.Source {
 		case resilience.SourceBackend:
-			httpserve.WriteJSON(w, http.StatusOK, a)
+			aw.write(w, http.StatusOK, a)
 		case resilience.SourceFallback:
 			w.Header().Set("X-Fallback", "true")
-			httpserve.WriteJSON(w, http.StatusOK, a)
+			aw.write(w, http.StatusOK, a)
 		default:
-			httpserve.WriteJSON(w, http.StatusBadGateway, a)
+			aw.write(w, http.StatusBadGateway, a)
 		}
 	})
 }
 
 // requestID is the request's X-Request-Id when it is a positive integer, else 0 (none).
 func requestID(r *http.Request) uint64 {
-	id, err := strconv.ParseUint(r.Header.Get(results.RequestIDHeader), 10, 64)
+	v := r.Header.Get(results.RequestIDHeader)
+	if v == "" {
+		return 0 // without the parse's error, which allocates
+	}
+	id, err := strconv.ParseUint(v, 10, 64)
 	if err != nil {
 		return 0
 	}
@@ -61,7 +69,11 @@ func requestID(r *http.Request) uint64 {
 // ok is false when it is absent or not a whole number (treated as absent); 0 or less is 0 (the
 // caller has given up).
 func callerTimeout(r *http.Request) (d time.Duration, ok bool) {
-	ms, err := strconv.ParseInt(r.Header.Get(results.DeadlineHeader), 10, 64)
+	v := r.Header.Get(results.DeadlineHeader)
+	if v == "" {
+		return 0, false // without the parse's error, which allocates
+	}
+	ms, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
 		return 0, false
 	}

@@ -89,7 +89,7 @@ func benchServer(b *testing.B, env map[string]string) (http.Handler, *memoryBack
 	}
 	rt := &memoryBackend{}
 	backend := newBackendClient(cfg, tp)
-	backend.http = &http.Client{Transport: rt, CheckRedirect: noRedirects}
+	backend.rt, backend.http = rt, &http.Client{Transport: rt, CheckRedirect: noRedirects}
 	pipeline, err := resilience.New(cfg.pipelineConfig(), resilience.Options{Registry: reg, Probe: backend.ready, Tracing: spans})
 	if err != nil {
 		b.Fatal(err)
@@ -106,12 +106,13 @@ func benchServer(b *testing.B, env map[string]string) (http.Handler, *memoryBack
 }
 
 // memoryBackend answers every call at once with backend-service's answer, and counts the calls
-// that came with a trace context.
-type memoryBackend struct{ traced atomic.Int64 }
+// and those that came with a trace context.
+type memoryBackend struct{ calls, traced atomic.Int64 }
 
 const memoryAnswer = `{"service":"backend-service","instance":"bench","message":"Hello from backend-service","timestamp":"2026-01-01T00:00:00Z"}`
 
 func (m *memoryBackend) RoundTrip(req *http.Request) (*http.Response, error) {
+	m.calls.Add(1)
 	if req.Header.Get("traceparent") != "" {
 		m.traced.Add(1)
 	}

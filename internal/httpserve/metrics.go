@@ -3,6 +3,7 @@ package httpserve
 import (
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,14 +40,36 @@ func NewHTTPMetrics(reg prometheus.Registerer) (*HTTPMetrics, error) {
 
 // Wrap instruments h, served under the route pattern uri.
 func (m *HTTPMetrics) Wrap(uri string, h http.Handler) http.Handler {
+	var last atomic.Pointer[routeMeters] // the meters of the last answer's method and status
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		h.ServeHTTP(sw, r)
-		status := strconv.Itoa(sw.status)
-		m.requests.WithLabelValues(uri, r.Method, status).Inc()
-		m.duration.WithLabelValues(uri, r.Method, status).Observe(time.Since(start).Seconds())
+		rm := last.Load()
+		if rm == nil || rm.status != sw.status || rm.method != r.Method {
+			rm = m.meters(uri, r.Method, sw.status)
+			last.Store(rm)
+		}
+		rm.requests.Inc()
+		rm.duration.Observe(time.Since(start).Seconds())
 	})
+}
+
+// routeMeters are the series of one route, method and status: a route's answers mostly share
+// them, so Wrap keeps the last ones instead of looking them up by their labels every time.
+type routeMeters struct {
+	method   string
+	status   int
+	requests prometheus.Counter
+	duration prometheus.Observer
+}
+
+// meters looks up (and so creates, at the first answer that needs them) the series of uri,
+// method and status.
+func (m *HTTPMetrics) meters(uri, method string, status int) *routeMeters {
+	code := strconv.Itoa(status)
+	return &routeMeters{method: method, status: status,
+		requests: m.requests.WithLabelValues(uri, method, code), duration: m.duration.WithLabelValues(uri, method, code)}
 }
 
 // HandleMetrics serves the registry g in the Prometheus text format.

@@ -104,15 +104,21 @@ func (p *Pipeline) callOnce(r *request, call Call, state State, limit time.Durat
 	return body, outcome, took, err
 }
 
+// isStatus reports whether err is, or wraps, a *StatusError: the backend answered.
+func isStatus(err error) bool {
+	_, ok := statusOf(err)
+	return ok
+}
+
 // classify says what a call made under ctx tells about the backend, and the error to report.
 // An answer, or an error of the call's own, is judged by Retryable; a call cut by one of the
 // pipeline's deadlines failed; a call cut because its caller went away first is ignored.
 func (p *Pipeline) classify(ctx context.Context, err error) (outcome string, _ error) {
-	var se *StatusError
-	switch cause := context.Cause(ctx); {
-	case err == nil:
+	if err == nil {
 		return results.OutcomeSuccess, nil
-	case errors.As(err, &se), ctx.Err() == nil:
+	}
+	switch cause := context.Cause(ctx); {
+	case isStatus(err), ctx.Err() == nil:
 		if Retryable(err) {
 			return results.OutcomeFailure, err
 		}

@@ -58,13 +58,21 @@ func (e *StatusError) Error() string {
 // connection errors, timeouts, 5xx and 429 are; other statuses, a cancelled caller, a rejection
 // by the breaker and a caller's deadline with no room left are not. (A call cut because its caller went away is neither: see classify.)
 func Retryable(err error) bool {
-	var se *StatusError
 	switch {
 	case err == nil, errors.Is(err, context.Canceled), errors.Is(err, ErrBreakerOpen), errors.Is(err, ErrDeadlineExceeded):
 		return false
-	case errors.As(err, &se):
-		return se.Code >= 500 || se.Code == http.StatusTooManyRequests
-	default:
-		return true
 	}
+	if se, ok := statusOf(err); ok {
+		return se.Code >= 500 || se.Code == http.StatusTooManyRequests
+	}
+	return true
+}
+
+// statusOf is the *StatusError in err's chain, if any. It is a function of its own so that the
+// target errors.As needs is allocated only when there is an error to look into, not on every
+// call of its callers (a healthy call has none).
+func statusOf(err error) (*StatusError, bool) {
+	var se *StatusError
+	ok := errors.As(err, &se)
+	return se, ok
 }

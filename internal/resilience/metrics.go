@@ -17,6 +17,11 @@ type metrics struct {
 	refused      prometheus.Counter     // adaptive profile
 	skipped      prometheus.Counter     // Config.Propagation
 	expired      prometheus.Counter     // Config.Propagation
+
+	// The children of calls and retryCalls, by label value, made once with the vectors (they
+	// are exported from the start, at 0), so that counting a call looks nothing up.
+	callsBy      map[string]prometheus.Observer // by results.Outcome*
+	retryCallsBy map[string]prometheus.Counter  // by retryKind
 }
 
 func newMetrics(reg prometheus.Registerer, p *Pipeline) (*metrics, error) {
@@ -38,11 +43,12 @@ func newMetrics(reg prometheus.Registerer, p *Pipeline) (*metrics, error) {
 			Name: "client_fallback_responses_total", Help: "Answers made by the fallback.",
 		}),
 	}
+	m.callsBy, m.retryCallsBy = map[string]prometheus.Observer{}, map[string]prometheus.Counter{}
 	for _, o := range []string{results.OutcomeSuccess, results.OutcomeFailure, results.OutcomeIgnored} {
-		m.calls.WithLabelValues(callKind(o))
+		m.callsBy[o] = m.calls.WithLabelValues(callKind(o))
 	}
 	for _, k := range []string{"successful_without_retry", "successful_with_retry", "failed_without_retry", "failed_with_retry"} {
-		m.retryCalls.WithLabelValues(k)
+		m.retryCallsBy[k] = m.retryCalls.WithLabelValues(k)
 	}
 	cs := []prometheus.Collector{m.calls, m.notPermitted, m.retryCalls, m.fallbacks}
 	cs = append(cs, newBreakerCollector(p))
@@ -110,13 +116,17 @@ func (m *metrics) deadline() []prometheus.Collector {
 func (m *metrics) observe(e Event) {
 	switch e.Kind {
 	case EventAttempt:
-		m.calls.WithLabelValues(callKind(e.Outcome)).Observe(e.Duration.Seconds())
+		c, ok := m.callsBy[e.Outcome]
+		if !ok {
+			c = m.calls.WithLabelValues(callKind(e.Outcome))
+		}
+		c.Observe(e.Duration.Seconds())
 	case EventNotPermitted:
 		m.notPermitted.Inc()
 	case EventFallback:
 		m.fallbacks.Inc()
 	case EventRequestDone:
-		m.retryCalls.WithLabelValues(retryKind(e)).Inc()
+		m.retryCallsBy[retryKind(e)].Inc()
 	case EventProbe:
 		m.probes.WithLabelValues(e.Outcome).Inc()
 	case EventBudgetRefused:

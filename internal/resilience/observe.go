@@ -196,14 +196,16 @@ func (c *counters) retryCounter(e Event) *atomic.Int64 {
 
 // retryKind is the Resilience4j label of a finished request.
 func retryKind(e Event) string {
-	kind := "successful"
-	if e.Err != nil {
-		kind = "failed"
+	switch {
+	case e.Err == nil && e.Attempts <= 1:
+		return "successful_without_retry"
+	case e.Err == nil:
+		return "successful_with_retry"
+	case e.Attempts <= 1:
+		return "failed_without_retry"
+	default:
+		return "failed_with_retry"
 	}
-	if e.Attempts > 1 {
-		return kind + "_with_retry"
-	}
-	return kind + "_without_retry"
 }
 
 func errText(err error) string {

@@ -60,6 +60,7 @@ type Pipeline struct {
 	breaker  *breaker  // nil without patterns
 	adaptive *adaptive // nil unless the adaptive profile
 	policies []failsafe.Policy[*result]
+	exec     failsafe.Executor[*result]                       // the policies' executor, made once; each request runs a copy WithContext
 	wait     func(n int, elapsed time.Duration) time.Duration // the profile's backoff before retry n
 	tracing  Tracing
 	// Causes of the two deadlines an attempt runs under, and the errors it reports for them.
@@ -160,6 +161,7 @@ func (p *Pipeline) build(wait func(n int, elapsed time.Duration) time.Duration, 
 	if p.cfg.RetryOnly {
 		p.policies = []failsafe.Policy[*result]{retry}
 	}
+	p.exec = failsafe.With(p.policies...)
 }
 
 // Execute runs one request's backend call through the pipeline. The request's id, if any, is
@@ -179,7 +181,7 @@ func (p *Pipeline) Execute(ctx context.Context, call Call) Outcome {
 	defer wake(nil)
 	r.wake = wake
 	defer p.breaker.rise(&r.sleeper)
-	res, err := failsafe.With(p.policies...).WithContext(context.WithValue(wctx, requestKey{}, r)).
+	res, err := p.exec.WithContext(context.WithValue(wctx, requestKey{}, r)).
 		Get(func() (*result, error) { return p.attempt(r, call) })
 	if err != nil && errors.Is(context.Cause(wctx), ErrBreakerOpen) {
 		// Woken: failsafe-go answers a done context with its error and skips the fallback.
