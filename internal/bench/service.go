@@ -89,7 +89,9 @@ func serviceRun(ctx context.Context, cfg ServiceConfig, n int) (ServiceRun, erro
 	events := results.NewEventTap()
 	events.Observe(tl.Observe)
 	env := maps.Clone(cfg.ClientEnv)
-	s, err := stack.Start(ctx, stack.Config{Kind: "local", Dir: dir, ClientEnv: env, Serve: cfg.Serve, Events: events})
+	// client-service as deployed (LOG_LEVEL=info): the proxies beside it log nothing, and the
+	// breaker's transitions the cycles follow are info lines.
+	s, err := stack.Start(ctx, stack.Config{Kind: "local", Dir: dir, ClientEnv: env, Serve: cfg.Serve, Events: events, ClientLogLevel: "info"})
 	if err != nil {
 		return run, err
 	}

@@ -48,9 +48,9 @@ is read, kept-alive connections, like wrk):
                  bench's process; haproxy, when --haproxy is found, with a minimal generated
                  haproxy.cfg (in the run's folder). All three forward to the same fault proxy
                  (client-service's BACKEND_URL, nothing injected) and the same backend.
-                 client-service runs as chaoslab up starts it: LOG_LEVEL=debug, so it writes
-                 a record of every backend call, which the bench's process reads (the lab's
-                 event stream); the proxies log nothing
+                 client-service runs as deployed, LOG_LEVEL=info: its retry, breaker and
+                 fallback lines only (not chaoslab run's debug record of every backend call);
+                 the proxies log nothing
   answers/s      200 answers from the backend (not X-Fallback) completed inside the target's
                  slices, over the slices' total length; the slices are taken in turn, --rounds
                  times (A B C A B C ...), after a --warmup each, so every target meets the same

@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -59,6 +60,10 @@ type Config struct {
 	// (results.BackendService, results.ClientService or a tier's name), such as where to send
 	// traces; ClientEnv, a tier's own variables and the stack's wiring win over them.
 	ServiceEnv func(service string) map[string]string
+	// ClientLogLevel is client-service's LOG_LEVEL: "" = debug, where it writes the attempt
+	// record of every backend call that a run's accounting reads. A measurement of the service
+	// as deployed (bench service) sets info: the retry, breaker and fallback lines only.
+	ClientLogLevel string
 }
 
 // notify tells the user something about the stack, and logs it.
@@ -290,7 +295,7 @@ func (s *Stack) startProgram(ctx context.Context, cfg Config, program, name stri
 		env["PAYLOAD_BYTES"] = strconv.Itoa(BackendPayload)
 	}
 	if name == results.ClientService {
-		env["LOG_LEVEL"] = "debug" // the attempt records, one per backend call, are at debug level
+		env["LOG_LEVEL"] = cmp.Or(cfg.ClientLogLevel, "debug") // the attempt records, one per backend call, are at debug level
 	}
 	c, err := startChild(childSpec{Name: name, Path: path, Args: args, Env: environ(os.Environ(), env), LogFile: logFile}, s.events, cfg.Logger, s.childExited)
 	if err != nil {
