@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -44,6 +46,47 @@ func TestK8sNamespaceFor(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := tc.flags.namespaceFor(env(tc.env)); got != tc.want {
 				t.Errorf("namespaceFor = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// In a suite on Kubernetes each entry gets its own plug: its topology, found in its overlay's
+// namespace; an entry without one, the base's namespace. Connect reads the kubeconfig only.
+func TestK8sEntryStack(t *testing.T) {
+	kc := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kc, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{getenv: func(string) string { return "" }, stdout: io.Discard, stderr: io.Discard}
+	for _, tc := range []struct{ name, topology, namespace string }{
+		{"retry-storm", "chain-3", "chaoslab-chain3"},
+		{"metastable", "single", "chaoslab-single"},
+		{"http-errors", "", k8s.DefaultNamespace},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			en, _ := chaos.Lookup(tc.name)
+			exp, _, err := catalogueExperiment(en, k8sStack)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := runFlags{stack: k8sStack, k8s: k8sFlags{kubeconfig: kc, topology: "chain-3"}} // the suite's last check set another
+			st, err := k8sEntryStack(e, f, exp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := ""
+			if st.Topology != nil {
+				got = st.Topology.Name
+			}
+			if got != tc.topology || st.Cluster.Namespace != tc.namespace {
+				t.Errorf("topology %q in namespace %q, want %q in %q", got, st.Cluster.Namespace, tc.topology, tc.namespace)
 			}
 		})
 	}
