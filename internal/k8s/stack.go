@@ -227,6 +227,9 @@ func (r *running) start(ctx context.Context) error {
 			}
 		})
 	}
+	if err := r.c.WaitLoadStopped(ctx, LoadStopTimeout); err != nil {
+		return err
+	}
 	if err := r.serve(); err != nil {
 		return err
 	}
