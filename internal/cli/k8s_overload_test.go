@@ -128,7 +128,7 @@ var k8sOverload = []struct {
 // fault window in events.jsonl (on, then off; the partition also verified); the calls per user
 // request at each layer (summary.json) are there; the attempt records of the tier that calls the
 // backend count exactly what the backend's own counters (capacity.csv, GET /api/capacity at the
-// run's start and end) say it served; and nothing is left: no NetworkPolicy, no fault in the
+// run's start and end) say it received, and no more succeeded than it served; and nothing is left: no NetworkPolicy, no fault in the
 // sidecar, the ConfigMap's RESILIENCE as before.
 func TestK8sOverload(t *testing.T) {
 	kc := requireCluster(t)
@@ -218,7 +218,7 @@ func checkLayers(t *testing.T, dir string) {
 // checkBackendCounts: every attempt record of the tier that calls the backend is a request the
 // backend's capacity model counted (completed, wasted, rejected or expired) between the run's
 // first and last reading of GET /api/capacity, but those refused before they reached it (a
-// dial error: the partition's NetworkPolicy); and the ones that succeeded are its completed.
+// dial error: the partition's NetworkPolicy); and no more succeeded than it served.
 func checkBackendCounts(t *testing.T, run *results.Run, capacity bool) {
 	t.Helper()
 	if len(run.Capacity) < 2 {
@@ -252,8 +252,13 @@ func checkBackendCounts(t *testing.T, run *results.Run, capacity bool) {
 	}
 	t.Logf("backend: %d requests counted by its capacity model (%d completed); its callers' attempt records: %d reached it (%d succeeded), %d refused before",
 		served, completed, reached, succeeded, refused)
-	if reached == 0 || reached != served || succeeded != completed {
-		t.Errorf("the attempt records say %d calls reached the backend (%d succeeded), the backend counted %d (%d completed)", reached, succeeded, served, completed)
+	if reached == 0 || reached != served {
+		t.Errorf("the attempt records say %d calls reached the backend, the backend counted %d", reached, served)
+	}
+	// A success is a request the backend served (completed, or wasted when its caller's time
+	// ran out as the answer left); completed and succeeded may differ by those races.
+	if wasted := last.Wasted - first.Wasted; succeeded > completed+wasted {
+		t.Errorf("%d attempts succeeded, but the backend served only %d (%d completed, %d wasted)", succeeded, completed+wasted, completed, wasted)
 	}
 	if capacity && last.Rejected+last.Expired+last.Wasted == first.Rejected+first.Expired+first.Wasted && last.Completed == first.Completed {
 		t.Errorf("the backend's counters did not move: the fault did not reach it")
