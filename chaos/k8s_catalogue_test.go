@@ -40,11 +40,28 @@ var k8sConfig = map[string]map[string]any{
 	"toxiproxy_url": {"type": "env", "key": "CHAOSLAB_TOXIPROXY_URL", "default": "http://127.0.0.1:8474"},
 }
 
-// portForwards is what a description must say for each URL it uses.
+// portForwards is what a description must say for each URL it uses; with a topology, client_url
+// is its entry tier's Service (entryServices).
 var portForwards = map[string]string{
 	"client_url":    "port-forward svc/client-service 8080:8080",
 	"backend_url":   "port-forward svc/backend-service 8081:8081",
 	"toxiproxy_url": "port-forward svc/backend-faults 8474",
+}
+
+// entryServices is the Service of each overlay's first entry tier (deploy/overlays), which
+// client_url reaches.
+var entryServices = map[string]string{"chain-3": "edge", "single": "client-service"}
+
+// k8sTopology is the topology a Kubernetes file's chaoslab extension names ("" = none).
+func k8sTopology(doc map[string]any) string {
+	exts, _ := doc["extensions"].([]any)
+	for _, e := range exts {
+		if ext, _ := e.(map[string]any); ext["name"] == "chaoslab" {
+			topo, _ := ext["topology"].(string)
+			return topo
+		}
+	}
+	return ""
 }
 
 // TestKubernetesFilesValidate: every file of chaos/k8s validates with chaoslab's validator, uses
@@ -101,6 +118,12 @@ func checkK8sConfig(t *testing.T, path string, doc map[string]any) {
 		}
 	}
 	desc, _ := doc["description"].(string)
+	if topo := k8sTopology(doc); topo != "" {
+		o, ok := k8s.Overlays()[topo]
+		if !ok || !strings.Contains(desc, "CHAOSLAB_NAMESPACE="+o.Namespace) || !strings.Contains(desc, "kubectl apply -k "+o.Path) {
+			t.Errorf("topology %q: the description must name its overlay (kubectl apply -k %s) and its namespace (CHAOSLAB_NAMESPACE=%s)", topo, o.Path, o.Namespace)
+		}
+	}
 	for k, v := range conf {
 		if !used[k] {
 			t.Errorf("configuration %s is never used", k)
@@ -112,7 +135,11 @@ func checkK8sConfig(t *testing.T, path string, doc map[string]any) {
 		if shared && !reflect.DeepEqual(v, any(want)) {
 			t.Errorf("configuration %s = %v, want %v", k, v, want)
 		}
-		if pf, ok := portForwards[k]; ok && !strings.Contains(desc, pf) {
+		pf, ok := portForwards[k]
+		if topo := k8sTopology(doc); topo != "" && k == "client_url" {
+			pf = "port-forward svc/" + entryServices[topo] + " 8080:8080"
+		}
+		if ok && !strings.Contains(desc, pf) {
 			t.Errorf("the description does not say %q for %s", pf, k)
 		}
 		if shared && k != "namespace" && !strings.Contains(desc, want["key"].(string)) {
@@ -179,22 +206,9 @@ func checkObjectives(t *testing.T, doc map[string]any) {
 	t.Error("no extension named chaoslab")
 }
 
-// k8sNames are the catalogue's names that run on Kubernetes: every one but those that need a
-// topology (the table's), which --stack k8s does not start.
-func k8sNames(t *testing.T) []string {
-	t.Helper()
-	var out []string
-	for _, name := range chaos.Names() {
-		if rowOf(t, name).topology == "" {
-			out = append(out, name)
-		}
-	}
-	return out
-}
-
-// TestKubernetesEntries: every catalogue name without a topology has its Kubernetes file,
-// embedded as on disk, for the k8s stack only; the local entry lists k8s; nothing else is in
-// chaos/k8s.
+// TestKubernetesEntries: every catalogue name has its Kubernetes file, embedded as on disk, for
+// the k8s stack only, naming the local entry's topology (found on the cluster in its overlay's
+// namespace); the local entry lists k8s; nothing else is in chaos/k8s.
 func TestKubernetesEntries(t *testing.T) {
 	var onDisk []string
 	for _, f := range k8sFiles(t) {
@@ -204,16 +218,10 @@ func TestKubernetesEntries(t *testing.T) {
 		}
 		onDisk = append(onDisk, name)
 	}
-	if want := slices.Sorted(slices.Values(k8sNames(t))); !slices.Equal(onDisk, want) {
-		t.Errorf("chaos/k8s holds %v, want one file per catalogue name without a topology %v", onDisk, want)
+	if want := slices.Sorted(slices.Values(chaos.Names())); !slices.Equal(onDisk, want) {
+		t.Errorf("chaos/k8s holds %v, want one file per catalogue name %v", onDisk, want)
 	}
 	for _, name := range chaos.Names() {
-		if rowOf(t, name).topology != "" {
-			if _, ok := chaos.KubernetesEntry(name); ok {
-				t.Errorf("KubernetesEntry(%q) found a file, but it needs a topology", name)
-			}
-			continue
-		}
 		t.Run(name, func(t *testing.T) {
 			e, ok := chaos.KubernetesEntry(name)
 			if !ok {
@@ -232,6 +240,12 @@ func TestKubernetesEntries(t *testing.T) {
 			local, _ := chaos.Lookup(name)
 			if !slices.Contains(local.Stacks, "k8s") {
 				t.Errorf("the local entry's stacks %v lack k8s", local.Stacks)
+			}
+			if e.Topology != local.Topology || e.Topology != rowOf(t, name).topology {
+				t.Errorf("topology %q, the local entry's %q", e.Topology, local.Topology)
+			}
+			if _, ok := k8s.Overlays()[e.Topology]; e.Topology != "" && !ok {
+				t.Errorf("topology %q has no overlay in deploy/overlays (k8s.Overlays)", e.Topology)
 			}
 		})
 	}
@@ -292,8 +306,8 @@ func TestKubernetesPartitionPolicies(t *testing.T) {
 			}
 		}
 	}
-	if creates != 4 { // network-partition once, flapping-partition three times
-		t.Errorf("%d policies created, want 4", creates)
+	if creates != 5 { // network-partition and retry-storm once each, flapping-partition three times
+		t.Errorf("%d policies created, want 5", creates)
 	}
 }
 
@@ -344,7 +358,7 @@ func k8sInjections(t *testing.T, doc map[string]any) k8sUndo {
 		path, _ := strings.CutPrefix(url, "${toxiproxy_url}")
 		service := strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(path, "/processes/"), "/kill"), "/start")
 		switch {
-		case method == "POST" && (path == "/proxies/backend/toxics" || path == "/faults/http"):
+		case method == "POST" && (path == "/proxies/backend/toxics" || path == "/faults/http" || path == "/faults/capacity" || path == "/faults/spike"):
 			u.sidecar["DELETE "+url+"/"+args["name"].(string)] = name
 		case method == "POST" && strings.HasPrefix(path, "/processes/") && strings.HasSuffix(path, "/kill"):
 			if _, ok := args["restart_after"]; ok {
@@ -356,6 +370,9 @@ func k8sInjections(t *testing.T, doc map[string]any) k8sUndo {
 			if !killed[service] { // a wait for the kubelet's restart: it starts nothing
 				t.Errorf("method %q waits for %s, which the method did not kill", name, service)
 			}
+		case method == "DELETE" && u.sidecar[method+" "+url] != "":
+			// the method ends a fault itself (metastable's trigger); the rollback still must,
+			// for a method stopped before it
 		default:
 			t.Errorf("method %q: %s %s is not a fault this test knows how to undo", name, method, url)
 		}

@@ -69,8 +69,9 @@ func labPods() *fake.Clientset {
 	return fake.NewClientset(pod("backend-service"), pod("client-service"), backend)
 }
 
-// faultAPI is the sidecar's fault API (the real one: Toxiproxy, the HTTP injector and process
-// faults over a kubelet) in front of upstream; it records every fault on/off.
+// faultAPI is the sidecar's fault API (the real one: Toxiproxy, the HTTP injector, process
+// faults over a kubelet, the capacity fault and a load spike both to upstream) in front of
+// upstream; it records every fault on/off.
 func faultAPI(t *testing.T, upstream string) (*fault.API, func() []fault.Change) {
 	t.Helper()
 	proxy, err := fault.StartProxy(fault.ProxyConfig{Listen: "127.0.0.1:0", Upstream: upstream})
@@ -80,7 +81,7 @@ func faultAPI(t *testing.T, upstream string) (*fault.API, func() []fault.Change)
 	var mu sync.Mutex
 	var changes []fault.Change
 	api, err := fault.StartAPI(fault.APIConfig{Addr: "127.0.0.1:0", TCP: proxy, HTTP: fault.NewHTTPFaults(fault.HTTPFaultsConfig{Upstream: upstream}),
-		Processes: &kubelet{running: true, pid: 7}, OnChange: func(c fault.Change) { mu.Lock(); changes = append(changes, c); mu.Unlock() }})
+		Processes: &kubelet{running: true, pid: 7}, Backend: "http://" + upstream, Clients: []string{"http://" + upstream}, OnChange: func(c fault.Change) { mu.Lock(); changes = append(changes, c); mu.Unlock() }})
 	if err != nil {
 		proxy.Close(context.Background())
 		t.Fatal(err)
@@ -96,7 +97,7 @@ func faultAPI(t *testing.T, upstream string) (*fault.API, func() []fault.Change)
 // created) and the rollbacks left none: no fault in the API, no NetworkPolicy in the cluster.
 func TestKubernetesFilesRun(t *testing.T) {
 	vars := map[string]any{"partition_duration": int64(0), "fault_duration": int64(0), "on_seconds": int64(0), "off_seconds": int64(0),
-		"breaker_settle": int64(0), "recovery_timeout": int64(1)}
+		"breaker_settle": int64(0), "recovery_timeout": int64(1), "watch_duration": int64(0)}
 	for _, path := range k8sFiles(t) {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			t.Parallel()
@@ -115,6 +116,9 @@ func TestKubernetesFilesRun(t *testing.T) {
 				if _, ok := conf[k]; ok {
 					used[k] = v
 				}
+			}
+			if _, ok := conf["spike_rate"]; ok { // a spike of no duration is refused: a short one
+				used["fault_duration"] = 0.2
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()

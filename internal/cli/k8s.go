@@ -19,6 +19,10 @@ const k8sStack = "k8s"
 // k8sFlags choose the cluster, as kubectl's flags do.
 type k8sFlags struct {
 	kubeconfig, context, namespace string
+	// topology is the name of the topology the run finds on the cluster (checkK8sFlags sets
+	// it): without --namespace and $CHAOSLAB_NAMESPACE, a built-in's overlay's namespace is the
+	// default (chaoslab-chain3 for chain-3), where deploy/overlays puts it.
+	topology string
 }
 
 func addK8sFlags(fs *flag.FlagSet, f *k8sFlags) {
@@ -28,11 +32,41 @@ func addK8sFlags(fs *flag.FlagSet, f *k8sFlags) {
 }
 
 func (f k8sFlags) cluster(getenv func(string) string) (*k8s.Cluster, error) {
-	ns := f.namespace
-	if ns == "" {
-		ns = getenv(k8s.EnvNamespace)
+	return k8s.Connect(k8s.ClusterConfig{Kubeconfig: f.kubeconfig, Context: f.context, Namespace: f.namespaceFor(getenv)})
+}
+
+// namespaceFor is the namespace of the run: --namespace, else $CHAOSLAB_NAMESPACE, else the
+// namespace of the overlay that deploys the run's built-in topology, else "" (k8s.Connect's
+// default, where deploy/k8s is applied).
+func (f k8sFlags) namespaceFor(getenv func(string) string) string {
+	if f.namespace != "" {
+		return f.namespace
 	}
-	return k8s.Connect(k8s.ClusterConfig{Kubeconfig: f.kubeconfig, Context: f.context, Namespace: ns})
+	if ns := getenv(k8s.EnvNamespace); ns != "" {
+		return ns
+	}
+	if o, ok := k8s.Overlays()[f.topology]; ok {
+		return o.Namespace
+	}
+	return ""
+}
+
+// k8sEntryStack is the plug of one catalogue entry of a suite on Kubernetes: the entry's own
+// topology, found in its own namespace (namespaceFor), as a run of that entry alone would.
+func k8sEntryStack(e *env, f runFlags, exp *experiment.Experiment) (*k8s.Stack, error) {
+	topo, err := topologyFor(exp, f.topology, f.stack)
+	if err != nil {
+		return nil, err
+	}
+	f.k8s.topology = ""
+	if topo != nil {
+		f.k8s.topology = topo.Name
+	}
+	c, err := f.k8s.cluster(e.getenv)
+	if err != nil {
+		return nil, err
+	}
+	return &k8s.Stack{Cluster: c, Stdout: e.stdout, Topology: topo}, nil
 }
 
 // loadK8sPartition is the Kubernetes network partition, run when no experiment is named.
@@ -58,6 +92,10 @@ func checkK8sFlags(f *runFlags, exp *experiment.Experiment, e *env) error {
 	}
 	if err := checkK8sTierFault(f); err != nil {
 		return err
+	}
+	f.k8s.topology = ""
+	if f.topo != nil {
+		f.k8s.topology = f.topo.Name
 	}
 	if _, err := experiment.Validate(exp, experiment.Options{Vars: f.vars, LookupEnv: lookupEnv(e.getenv)}); err != nil {
 		return err

@@ -102,6 +102,11 @@ func runEntry(ctx context.Context, e *env, f runFlags, en chaos.Entry, args []st
 		}
 		f.plug = p
 	}
+	if f.stack == k8sStack { // each entry its topology, in its overlay's namespace
+		if f.plug, err = k8sEntryStack(e, f, exp); err != nil {
+			return nil, err.Error()
+		}
+	}
 	cfg := labConfig(e, f, args)
 	cfg.Experiment, cfg.ExperimentName, cfg.OutDir = exp, name, filepath.Join(f.out, en.Name)
 	if cfg.Objectives, err = objectivesFor(exp, f.objectives); err != nil {

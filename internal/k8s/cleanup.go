@@ -13,6 +13,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"chaoslab/internal/wait"
 )
 
 // Annotations chaoslab puts on objects it changes but did not create, so that a later run or
@@ -117,6 +119,46 @@ func (c *Cluster) PauseLoad(ctx context.Context, run string) (paused bool, err e
 		return false, fmt.Errorf("scale %s to 0 for the run: %w", LoadDeployment, err)
 	}
 	return true, nil
+}
+
+// LoadStopTimeout bounds the wait for the paused load generator's pods to exit (deploy/k8s gives
+// them 20 s of terminationGracePeriodSeconds).
+const LoadStopTimeout = time.Minute
+
+// WaitLoadStopped waits until no pod of chaoslab-load is left in the namespace. Scaled to 0 by
+// PauseLoad, its pods go on sending until they exit, with X-Request-Id values that the run's
+// per-layer counts would join to its own load's: nil once none is left (or there is no load
+// generator); after timeout, an error naming the pods and what to look at.
+func (c *Cluster) WaitLoadStopped(ctx context.Context, timeout time.Duration) error {
+	selector := "app=" + LoadDeployment
+	d, err := c.Client.AppsV1().Deployments(c.Namespace).Get(ctx, LoadDeployment, metav1.GetOptions{})
+	switch {
+	case err != nil && !apierrors.IsNotFound(err):
+		return fmt.Errorf("read Deployment %s: %w", LoadDeployment, err)
+	case err == nil && d.Spec.Selector != nil:
+		selector = metav1.FormatLabelSelector(d.Spec.Selector)
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		pods, err := c.Client.CoreV1().Pods(c.Namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
+		if err != nil {
+			return fmt.Errorf("list the pods of %s (%s): %w", LoadDeployment, selector, err)
+		}
+		if len(pods.Items) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			names := make([]string, 0, len(pods.Items))
+			for _, p := range pods.Items {
+				names = append(names, p.Name)
+			}
+			return fmt.Errorf("the load generator %s was scaled to 0, but its pods %v still run after %v: their requests would count as the run's (kubectl -n %s get pods -l %s)",
+				LoadDeployment, names, timeout, c.Namespace, selector)
+		}
+		if !wait.For(ctx, 250*time.Millisecond) {
+			return ctx.Err()
+		}
+	}
 }
 
 // ResumeLoad scales chaoslab-load back to its replicas before run paused it.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -145,5 +146,29 @@ func TestRemoveRunObjectsKeepsOtherRuns(t *testing.T) {
 	list, _ := cs.NetworkingV1().NetworkPolicies("lab").List(ctx, metav1.ListOptions{})
 	if len(list.Items) != 1 || list.Items[0].Name != "b" {
 		t.Errorf("left %v, want only run-2's policy", list.Items)
+	}
+}
+
+// WaitLoadStopped returns once the paused load generator's pods are gone (their requests would
+// count as the run's), at once without a load generator, and names the pods that outlive the
+// timeout.
+func TestWaitLoadStopped(t *testing.T) {
+	ctx := context.Background()
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "chaoslab-load-1", Namespace: "lab", Labels: map[string]string{"app": LoadDeployment}}}
+	c, cs := labCluster(deployment(LoadDeployment, 0, 0, 0), pod)
+	if err := c.WaitLoadStopped(ctx, 0); err == nil || !strings.Contains(err.Error(), "chaoslab-load-1") {
+		t.Errorf("a pod left after the timeout: %v, want an error naming it", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.WaitLoadStopped(ctx, time.Minute) }()
+	if err := cs.CoreV1().Pods("lab").Delete(ctx, pod.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("the pod gone: %v, want nil", err)
+	}
+	none, _ := labCluster()
+	if err := none.WaitLoadStopped(ctx, 0); err != nil {
+		t.Errorf("no load generator: %v, want nil", err)
 	}
 }

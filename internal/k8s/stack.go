@@ -41,9 +41,10 @@ const (
 
 // Stack is the runner's plug for a cluster where deploy/k8s is applied (lab.Stack). Prepare
 // checks the prerequisites and removes what killed runs left; Start pauses the in-cluster load
-// generator for the run, reaches the services through the API server, follows the pods and
-// their logs, turns the client's attempt records on, and proves that a partition took effect;
-// Close removes everything the run created, also when the run was interrupted.
+// generator for the run and waits for its pods to exit, reaches the services through the API
+// server, follows the pods and their logs, turns the client's attempt records on, and proves
+// that a partition took effect; Close removes everything the run created, also when the run
+// was interrupted.
 type Stack struct {
 	Cluster *Cluster
 	// VerifyTimeout bounds how long the partition may take to show in the client's
@@ -226,6 +227,9 @@ func (r *running) start(ctx context.Context) error {
 				r.say("!! %v: chaoslab recover --stack k8s puts it back", err)
 			}
 		})
+	}
+	if err := r.c.WaitLoadStopped(ctx, LoadStopTimeout); err != nil {
+		return err
 	}
 	if err := r.serve(); err != nil {
 		return err

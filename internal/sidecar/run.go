@@ -21,8 +21,9 @@ pod: clients reach the backend through LISTEN_ADDR (Toxiproxy's proxy "backend",
 fault injector, then UPSTREAM), and the fault API on FAULT_API_ADDR drives the faults exactly as
 on the local stack (chaoslab up), with /healthz and /readyz. With shareProcessNamespace: true,
 POST /processes/backend-service/kill signals the backend's process; the kubelet restarts it.
-Every fault on/off and process kill/start is one log record: event=fault|process, action, kind,
-process, detail.`
+With SPIKE_TARGETS (the entry tiers' Services), POST /faults/spike sends a load spike to them from
+inside the cluster. Every fault on/off and process kill/start is one log record: event=fault|process,
+action, kind, process, detail.`
 
 // closeBound is how long the fault API may take to remove the faults and stop after the data
 // path has shut down.
@@ -60,7 +61,8 @@ func serve(ctx context.Context, cfg Config, procs fault.ProcessControl, logger *
 	}
 	var ready atomic.Bool
 	api, err := fault.StartAPI(fault.APIConfig{Addr: cfg.FaultAPIAddr, TCP: proxy, HTTP: injector, Processes: procs,
-		Backend:  "http://" + cfg.Upstream, // /faults/capacity; no client here, so no /faults/spike
+		Backend:  "http://" + cfg.Upstream, // /faults/capacity
+		Clients:  cfg.Spikes(),             // /faults/spike, from inside the cluster; none = 501
 		OnChange: faultRecorder(logger), OnProcess: processRecorder(logger), Routes: map[string]http.Handler{
 			"GET /healthz": httpserve.HandleHealthz(),
 			"GET /readyz":  httpserve.HandleReadyz(&ready),

@@ -41,6 +41,10 @@ func TestLoadConfig(t *testing.T) {
 		{"log format", "LOG_FORMAT", "yaml", `LOG_FORMAT="yaml": must be one of text, json`},
 		{"log level", "LOG_LEVEL", "loud", `LOG_LEVEL="loud": must be one of debug, info, warn, error`},
 		{"drain beyond the timeout", "SHUTDOWN_DRAIN", "11s", `SHUTDOWN_DRAIN="11s": must not exceed SHUTDOWN_TIMEOUT (10s)`},
+		{"spike target without a port", "SPIKE_TARGETS", "http://edge", `SPIKE_TARGETS="http://edge": must be base URLs with a port`},
+		{"spike target with a path", "SPIKE_TARGETS", "http://edge:8080/api/data", `SPIKE_TARGETS="http://edge:8080/api/data": must be base URLs`},
+		{"spike target not http", "SPIKE_TARGETS", "edge:8080", `SPIKE_TARGETS="edge:8080": must be base URLs`},
+		{"an empty spike target", "SPIKE_TARGETS", "http://edge:8080,", `SPIKE_TARGETS="http://edge:8080,": must be base URLs`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := LoadConfig(func(k string) string {
@@ -320,7 +324,7 @@ func TestKillThroughTheAPI(t *testing.T) {
 
 // TestCapacityThroughTheAPI: a capacity fault on the sidecar's API changes UPSTREAM's capacity
 // through its /api/capacity and /reset puts it back, a fault window in the log; a load spike is
-// refused, since the sidecar knows no client.
+// refused without SPIKE_TARGETS: no client to send it to.
 func TestCapacityThroughTheAPI(t *testing.T) {
 	var mu sync.Mutex
 	var calls []string
@@ -356,4 +360,71 @@ func TestCapacityThroughTheAPI(t *testing.T) {
 	if code, body := call(t, "POST", p.api+"/faults/spike", `{"name":"s","rate":1,"duration_s":1}`); code != 501 || !strings.Contains(body, "knows no client") {
 		t.Errorf("a load spike = %d %s, want 501", code, body)
 	}
+}
+
+// TestSpikeTargets: SPIKE_TARGETS splits into the entry clients' URLs, in order.
+func TestSpikeTargets(t *testing.T) {
+	c, err := LoadConfig(func(k string) string {
+		if k == "SPIKE_TARGETS" {
+			return "http://edge:8080,https://caller-b:8443"
+		}
+		return ""
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.Spikes(), []string{"http://edge:8080", "https://caller-b:8443"}; !slices.Equal(got, want) {
+		t.Errorf("Spikes() = %q, want %q", got, want)
+	}
+	if got := (Config{}).Spikes(); got != nil {
+		t.Errorf("Spikes() without SPIKE_TARGETS = %q, want none", got)
+	}
+}
+
+// TestSpikeThroughTheAPI: with SPIKE_TARGETS the sidecar sends a load spike to that client:
+// the spike's own count of sent requests is the number of GET /api/data the client received,
+// none with an X-Request-Id, and the spike is a fault window in the log.
+func TestSpikeThroughTheAPI(t *testing.T) {
+	var mu sync.Mutex
+	got, withID := 0, 0
+	entry := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		if r.Method == http.MethodGet && r.URL.Path == "/api/data" {
+			got++
+		}
+		if r.Header.Get("X-Request-Id") != "" {
+			withID++
+		}
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"source":"backend"}`))
+	}))
+	t.Cleanup(entry.Close)
+	p := startProxy(t, backend(t).Listener.Addr().String(), map[string]string{"SPIKE_TARGETS": entry.URL})
+	if code, body := call(t, "POST", p.api+"/faults/spike", `{"name":"s","rate":50,"duration_s":0.2}`); code != 201 {
+		t.Fatalf("spike = %d %s", code, body)
+	}
+	_, body := call(t, "GET", p.api+"/faults/spike/s/wait", "")
+	var spike struct {
+		Sent, Answered, Failed int64
+		Targets                []string
+	}
+	if err := json.Unmarshal([]byte(body), &spike); err != nil {
+		t.Fatalf("the spike's record %s: %v", body, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if spike.Sent == 0 || int64(got) != spike.Sent || spike.Answered != spike.Sent || withID != 0 {
+		t.Errorf("spike %s: the client received %d GET /api/data (%d with X-Request-Id); want the spike's sent, all answered, none with an id", body, got, withID)
+	}
+	if want := []string{entry.URL + "/api/data"}; !slices.Equal(spike.Targets, want) {
+		t.Errorf("targets %q, want %q", spike.Targets, want)
+	}
+	eventually(t, func() bool {
+		var events []string
+		for _, e := range p.log.events() {
+			events = append(events, e.Kind+" "+e.Action+" "+e.Name)
+		}
+		return slices.Equal(events, []string{"fault on load-spike", "fault off load-spike"})
+	})
 }
