@@ -239,7 +239,13 @@ func TestScrapeAnnotations(t *testing.T) {
 func checkScrapeAnnotations(t *testing.T, d appsv1.Deployment) {
 	t.Helper()
 	ann := d.Spec.Template.Annotations
-	main := d.Spec.Template.Spec.Containers[0]
+	// The main container is the one named after its Deployment (an overlay's patch of the
+	// sidecar may list the sidecar first), else the first.
+	cs := d.Spec.Template.Spec.Containers
+	main := cs[0]
+	if i := slices.IndexFunc(cs, func(c corev1.Container) bool { return c.Name == d.Name }); i >= 0 {
+		main = cs[i]
+	}
 	port, serves := metricsPorts[main.Name]
 	if !serves {
 		if ann["prometheus.io/scrape"] != "" {
