@@ -14,9 +14,9 @@ import (
 const silentCalls = 3
 
 // silence is the adaptive profile's rule for a backend gone silent (a partition, a hung
-// process): it opens the breaker once silentCalls CLOSED-state calls in a row have begun with
-// no answer since the first of them began, and that first one has waited half its attempt
-// timeout. An answer is any end of a call other than a timeout: a success, an error status, a
+// process): it opens the breaker once silentCalls CLOSED-state calls in a row have each waited
+// half the attempt timeout (of the first of them) with no answer from any call since the first
+// began. An answer is any end of a call other than a timeout: a success, an error status, a
 // refused or reset connection, a body cut while it was read. The calls themselves are never cut
 // by the rule: they keep their own attempt timeout, so the rule adds no timeout of its own; it
 // only stops new calls from going into the silence (they get the fallback at once), and the
@@ -24,21 +24,23 @@ const silentCalls = 3
 // HALF_OPEN trials.
 //
 // Why half the attempt timeout is safe: the timeout is at least 3 × the p99.9 of recent calls
-// (and the 50 ms floor), so each of the calls has already waited longer than 1.5 × the p99.9
-// when the rule judges, and no call, not even one begun earlier, has answered meanwhile. Under
+// (and the 50 ms floor), so each of the calls has waited longer than 1.5 × the p99.9 (and
+// 25 ms) when the rule judges, and no call, not even one begun earlier, has answered meanwhile. Under
 // a healthy backend whose latencies jitter independently that takes several calls in a row
-// beyond their p99.9; what it does take is a backend (or a machine) that stops answering for
-// that long, which the clients of a partitioned backend cannot tell from a partition.
+// beyond their p99.9; what it does take is a backend that stops answering for that long,
+// which its clients cannot tell from a partition. A client that stood still itself is not
+// taken for a silent backend: a judgement that comes late is made again (judgeLater).
 //
 // It is safe for concurrent use.
 type silence struct {
 	mu      sync.Mutex
 	trip    func(gen uint64) // opens the breaker if still in the CLOSED state of generation gen (bind)
 	calls   int              // calls begun since the last answer: the streak
-	start   time.Time        // when the streak's first call began
+	at      time.Time        // when the timer is due
+	late    int              // judgements put off because the timer fired late
 	limit   time.Duration    // half the attempt timeout of the streak's first call
 	gen     uint64           // the breaker's CLOSED generation the streak began in
-	timer   *time.Timer      // judges the streak at start+limit
+	timer   *time.Timer      // judges the streak at at
 	stopped bool
 }
 
@@ -57,25 +59,28 @@ func (s *silence) bind(trip func(gen uint64)) {
 }
 
 // begin notes a CLOSED-state call of the breaker's generation gen, beginning now under the
-// attempt timeout limit, and opens the breaker if the streak it joins is already silent long
-// enough (at low rates the timer finds too few calls; the one that makes silentCalls judges).
+// attempt timeout limit. The silentCalls-th call of a streak arms the timer: if no answer comes
+// within half its timeout, every call of the streak has waited at least that long unanswered.
 func (s *silence) begin(gen uint64, limit time.Duration) {
 	now := time.Now()
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.stopped || s.trip == nil {
-		s.mu.Unlock()
 		return
 	}
 	if s.calls == 0 || s.gen != gen {
-		s.calls, s.start, s.limit, s.gen = 0, now, limit/2, gen
-		s.timer.Reset(s.limit)
+		s.calls, s.limit, s.gen = 0, limit/2, gen
 	}
 	s.calls++
-	open, trip := s.due(now), s.trip
-	s.mu.Unlock()
-	if open {
-		trip(gen)
+	if s.calls == silentCalls {
+		s.arm(now, s.limit)
 	}
+}
+
+// arm sets the timer to judge the streak d from now; s.mu is held.
+func (s *silence) arm(now time.Time, d time.Duration) {
+	s.at = now.Add(d)
+	s.timer.Reset(d)
 }
 
 // end notes the end of a call: any answer ends the streak; a silent call (cut by a timeout
@@ -95,24 +100,28 @@ func silent(err error) bool {
 	return (errors.Is(err, ErrAttemptTimeout) || errors.Is(err, ErrRequestTimeout)) && !errors.Is(err, ErrReadingBody)
 }
 
-// due reports whether the streak opens the breaker at now; s.mu is held. The streak ends with
-// the judgement, whether the opening then happens or another one came first.
-func (s *silence) due(now time.Time) bool {
-	if s.calls < silentCalls || now.Sub(s.start) < s.limit {
-		return false
+// judgeLater is the timer's judgement of the streak, half an attempt timeout after its
+// silentCalls-th call began. A timer that fires late (by more than a quarter of that) says the
+// process itself stood still (CPU starvation, a garbage collector's pause): answers may be
+// waiting unread in its sockets, so the streak is judged again a quarter later, once they have
+// been read, rather than taken for silence.
+func (s *silence) judgeLater() {
+	now := time.Now()
+	s.mu.Lock()
+	if s.stopped || s.calls < silentCalls || now.Before(s.at) {
+		s.mu.Unlock()
+		return
+	}
+	if late := now.Sub(s.at); late > s.limit/4 {
+		s.late++
+		s.arm(now, s.limit/4)
+		s.mu.Unlock()
+		return
 	}
 	s.calls = 0
-	return true
-}
-
-// judgeLater is the timer's judgement of the streak, half an attempt timeout after it began.
-func (s *silence) judgeLater() {
-	s.mu.Lock()
-	open, gen, trip := !s.stopped && s.trip != nil && s.due(time.Now()), s.gen, s.trip
+	gen, trip := s.gen, s.trip
 	s.mu.Unlock()
-	if open {
-		trip(gen)
-	}
+	trip(gen)
 }
 
 // stop ends the timer; begin notes nothing after it.
