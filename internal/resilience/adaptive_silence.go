@@ -14,9 +14,9 @@ import (
 const silentCalls = 3
 
 // silence is the adaptive profile's rule for a backend gone silent (a partition, a hung
-// process): it opens the breaker once silentCalls CLOSED-state calls in a row have each waited
-// half the attempt timeout (of the first of them) with no answer from any call since the first
-// began. An answer is any end of a call other than a timeout: a success, an error status, a
+// process): it opens the breaker once silentCalls CLOSED-state calls in a row have begun with
+// no answer from any call since the first of them began, the first has waited half its attempt
+// timeout and the last a quarter. An answer is any end of a call other than a timeout: a success, an error status, a
 // refused or reset connection, a body cut while it was read. The calls themselves are never cut
 // by the rule: they keep their own attempt timeout, so the rule adds no timeout of its own; it
 // only stops new calls from going into the silence (they get the fallback at once), and the
@@ -24,8 +24,9 @@ const silentCalls = 3
 // HALF_OPEN trials.
 //
 // Why half the attempt timeout is safe: the timeout is at least 3 × the p99.9 of recent calls
-// (and the 50 ms floor), so each of the calls has waited longer than 1.5 × the p99.9 (and
-// 25 ms) when the rule judges, and no call, not even one begun earlier, has answered meanwhile. Under
+// (and the 50 ms floor), so when the rule judges the first call has waited 1.5 × the p99.9 (and
+// 25 ms), each of the others at least 0.75 × (and 12.5 ms), and no call, not even one begun
+// earlier, has answered meanwhile. Under
 // a healthy backend whose latencies jitter independently that takes several calls in a row
 // beyond their p99.9; what it does take is a backend that stops answering for that long,
 // which its clients cannot tell from a partition. A client that stood still itself is not
@@ -36,6 +37,7 @@ type silence struct {
 	mu      sync.Mutex
 	trip    func(gen uint64) // opens the breaker if still in the CLOSED state of generation gen (bind)
 	calls   int              // calls begun since the last answer: the streak
+	first   time.Time        // when the streak's first call began
 	at      time.Time        // when the timer is due
 	late    int              // judgements put off because the timer fired late
 	limit   time.Duration    // half the attempt timeout of the streak's first call
@@ -59,8 +61,8 @@ func (s *silence) bind(trip func(gen uint64)) {
 }
 
 // begin notes a CLOSED-state call of the breaker's generation gen, beginning now under the
-// attempt timeout limit. The silentCalls-th call of a streak arms the timer: if no answer comes
-// within half its timeout, every call of the streak has waited at least that long unanswered.
+// attempt timeout limit. The silentCalls-th call of a streak arms the timer: the streak is
+// judged once its first call has waited half that timeout and its silentCalls-th a quarter.
 func (s *silence) begin(gen uint64, limit time.Duration) {
 	now := time.Now()
 	s.mu.Lock()
@@ -69,11 +71,11 @@ func (s *silence) begin(gen uint64, limit time.Duration) {
 		return
 	}
 	if s.calls == 0 || s.gen != gen {
-		s.calls, s.limit, s.gen = 0, limit/2, gen
+		s.calls, s.first, s.limit, s.gen = 0, now, limit/2, gen
 	}
 	s.calls++
 	if s.calls == silentCalls {
-		s.arm(now, s.limit)
+		s.arm(now, max(s.first.Add(s.limit).Sub(now), s.limit/2))
 	}
 }
 
@@ -100,8 +102,8 @@ func silent(err error) bool {
 	return (errors.Is(err, ErrAttemptTimeout) || errors.Is(err, ErrRequestTimeout)) && !errors.Is(err, ErrReadingBody)
 }
 
-// judgeLater is the timer's judgement of the streak, half an attempt timeout after its
-// silentCalls-th call began. A timer that fires late (by more than a quarter of that) says the
+// judgeLater is the timer's judgement of the streak, once its first call has waited half an
+// attempt timeout and its silentCalls-th a quarter. A timer that fires late (by more than a quarter of that) says the
 // process itself stood still (CPU starvation, a garbage collector's pause): answers may be
 // waiting unread in its sockets, so the streak is judged again a quarter later, once they have
 // been read, rather than taken for silence.
