@@ -191,8 +191,8 @@ func (p *Pipeline) adaptiveLimit() (time.Duration, *coldLimit, error) {
 
 // afterCall is the adaptive profile's part of an attempt once its call is done: an answer ends
 // the silence rule's streak; a success's latency feeds the timeout's window; a silent call while
-// cold opens the breaker (silentWhileCold). cold is the cold limit the call ran under (nil: none), seen the count of
-// successes when it began.
+// cold opens the breaker (silentWhileCold). cold is the cold limit the call ran under (nil:
+// none), seen the count of successes when it began.
 func (p *Pipeline) afterCall(pm permit, cold *coldLimit, seen uint64, outcome string, d time.Duration, err error) {
 	a := p.adaptive
 	a.silence.end(outcome, err)

@@ -16,21 +16,21 @@ const silentCalls = 3
 // silence is the adaptive profile's rule for a backend gone silent (a partition, a hung
 // process): it opens the breaker once silentCalls CLOSED-state calls in a row have begun with
 // no answer from any call since the first of them began, the first has waited half its attempt
-// timeout and the last a quarter. An answer is any end of a call other than a timeout: a success, an error status, a
-// refused or reset connection, a body cut while it was read. The calls themselves are never cut
-// by the rule: they keep their own attempt timeout, so the rule adds no timeout of its own; it
-// only stops new calls from going into the silence (they get the fallback at once), and the
-// first probe goes at the opening, so a wrong opening lasts one /readyz round trip and the
-// HALF_OPEN trials.
+// timeout and the last a quarter. An answer is any end of a call other than a timeout: a
+// success, an error status, a refused or reset connection, a body cut while it was read. The
+// calls themselves are never cut by the rule: they keep their own attempt timeout, so the rule
+// adds no timeout of its own; it only stops new calls from going into the silence (they get the
+// fallback at once), and the first probe goes at the opening, so a wrong opening lasts one
+// /readyz round trip and the HALF_OPEN trials.
 //
 // Why half the attempt timeout is safe: the timeout is at least 3 × the p99.9 of recent calls
 // (and the 50 ms floor), so when the rule judges the first call has waited 1.5 × the p99.9 (and
 // 25 ms), each of the others at least 0.75 × (and 12.5 ms), and no call, not even one begun
-// earlier, has answered meanwhile. Under
-// a healthy backend whose latencies jitter independently that takes several calls in a row
-// beyond their p99.9; what it does take is a backend that stops answering for that long,
-// which its clients cannot tell from a partition. A client that stood still itself is not
-// taken for a silent backend: a judgement that comes late is made again (judgeLater).
+// earlier, has answered meanwhile. Under a healthy backend whose latencies jitter independently
+// that takes several calls in a row beyond their p99.9; what it does take is a backend that
+// stops answering for that long, which its clients cannot tell from a partition. A client that
+// stood still itself is not taken for a silent backend: a judgement that comes late is made
+// again (judgeLater).
 //
 // It is safe for concurrent use.
 type silence struct {
@@ -103,10 +103,10 @@ func silent(err error) bool {
 }
 
 // judgeLater is the timer's judgement of the streak, once its first call has waited half an
-// attempt timeout and its silentCalls-th a quarter. A timer that fires late (by more than a quarter of that) says the
-// process itself stood still (CPU starvation, a garbage collector's pause): answers may be
-// waiting unread in its sockets, so the streak is judged again a quarter later, once they have
-// been read, rather than taken for silence.
+// attempt timeout and its silentCalls-th a quarter. A timer that fires late (by more than a
+// quarter of the half timeout) says the process itself stood still (CPU starvation, a garbage
+// collector's pause): answers may be waiting unread in its sockets, so the streak is judged
+// again that quarter later, once they have been read, rather than taken for silence.
 func (s *silence) judgeLater() {
 	now := time.Now()
 	s.mu.Lock()
