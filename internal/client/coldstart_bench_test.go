@@ -152,7 +152,9 @@ func (s scenario) run(b *testing.B, i int) figures {
 		for deadline := time.Now().Add(3 * time.Second); n < f.healthyCalls && time.Now().Before(deadline); n = backendCalls(b, be.Backend.URL) {
 			time.Sleep(20 * time.Millisecond) // the backend counts a call it serves for a caller that has gone once it is done with it
 		}
-		if n != f.healthyCalls || a.Calls[0].Attempts != n || a.Calls[0].TimedOut != f.healthyTimeouts {
+		// a call cut by its timeout may not have reached the backend (a connection not yet made
+		// on a loaded machine): the backend's count lies between the calls that were not cut and all
+		if n > f.healthyCalls || n < f.healthyCalls-f.healthyTimeouts || a.Calls[0].Attempts != f.healthyCalls || a.Calls[0].TimedOut != f.healthyTimeouts {
 			b.Fatalf("backend calls: %d counted here (%d timed out), %d by the lab's analysis (%d timed out), %d answered by the backend",
 				f.healthyCalls, f.healthyTimeouts, a.Calls[0].Attempts, a.Calls[0].TimedOut, n)
 		}

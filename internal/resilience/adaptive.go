@@ -31,10 +31,11 @@ type adaptive struct {
 
 	coldOpenings atomic.Int64 // openings by a silent call while cold (Adaptive.ColdStart)
 
-	silence         *silence     // opens the breaker on silentCalls unanswered calls in a row (adaptive_silence.go)
-	bind            sync.Once    // gives silence the pipeline's breaker, at the first attempt
-	silenceOpenings atomic.Int64 // openings by the silence rule
-	probeNow        atomic.Bool  // the opening under way is the silence rule's: probe at once
+	silence         *silence      // opens the breaker on silentCalls unanswered calls in a row (adaptive_silence.go)
+	bind            sync.Once     // gives silence the pipeline's breaker, at the first attempt
+	silenceOpenings atomic.Int64  // openings by the silence rule
+	silenceGen      atomic.Uint64 // the OPEN generation the silence rule opened last; 0 once it is left
+	probeNow        atomic.Bool   // the opening under way is the silence rule's: probe at once
 
 	ctx    context.Context // cancelled by Close: probes stop
 	cancel context.CancelFunc
@@ -95,8 +96,23 @@ func (p *Pipeline) tripSilence(gen uint64) {
 	a.probeNow.Store(true)
 	if p.breaker.trip(permit{gen: gen, state: StateClosed}) {
 		a.silenceOpenings.Add(1)
+		a.silenceGen.Store(gen + 1) // move's: every transition bumps the generation by one
 	}
 	a.probeNow.Store(false)
+}
+
+// answeredInSilence undoes an opening by the silence rule as soon as any call answers, as a good
+// probe does (HALF_OPEN): the backend was slow, not gone, and the calls in flight at the opening
+// say so first. It is called for every answer.
+func (p *Pipeline) answeredInSilence() {
+	a := p.adaptive
+	g := a.silenceGen.Load()
+	if g == 0 {
+		return
+	}
+	if !p.breaker.probed(g) {
+		a.silenceGen.CompareAndSwap(g, 0) // left already: stop looking
+	}
 }
 
 // silenceRules reports whether the silence rule judges the calls: always with
@@ -195,7 +211,9 @@ func (p *Pipeline) adaptiveLimit() (time.Duration, *coldLimit, error) {
 // none), seen the count of successes when it began.
 func (p *Pipeline) afterCall(pm permit, cold *coldLimit, seen uint64, outcome string, d time.Duration, err error) {
 	a := p.adaptive
-	a.silence.end(outcome, err)
+	if a.silence.end(outcome, err) {
+		p.answeredInSilence()
+	}
 	switch {
 	case outcome == results.OutcomeSuccess:
 		a.timeout.observe(d)

@@ -20,8 +20,9 @@ const silentCalls = 3
 // success, an error status, a refused or reset connection, a body cut while it was read. The
 // calls themselves are never cut by the rule: they keep their own attempt timeout, so the rule
 // adds no timeout of its own; it only stops new calls from going into the silence (they get the
-// fallback at once), and the first probe goes at the opening, so a wrong opening lasts one
-// /readyz round trip and the HALF_OPEN trials.
+// fallback at once), and a wrong opening is undone (HALF_OPEN) by the first answer of a call
+// still in flight or by the probe that goes at the opening, whichever comes first; the
+// HALF_OPEN trials then close it.
 //
 // Why half the attempt timeout is safe: the timeout is at least 3 × the p99.9 of recent calls
 // (and the 50 ms floor), so when the rule judges the first call has waited 1.5 × the p99.9 (and
@@ -85,15 +86,17 @@ func (s *silence) arm(now time.Time, d time.Duration) {
 	s.timer.Reset(d)
 }
 
-// end notes the end of a call: any answer ends the streak; a silent call (cut by a timeout
-// with no answer at all) or one its caller cut short (ignored) does not.
-func (s *silence) end(outcome string, err error) {
+// end notes the end of a call and reports whether it was an answer: any answer ends the
+// streak; a silent call (cut by a timeout with no answer at all) or one its caller cut short
+// (ignored) does not.
+func (s *silence) end(outcome string, err error) (answer bool) {
 	if outcome == results.OutcomeIgnored || (outcome == results.OutcomeFailure && silent(err)) {
-		return
+		return false
 	}
 	s.mu.Lock()
 	s.calls = 0
 	s.mu.Unlock()
+	return true
 }
 
 // silent reports whether err is that of a call that got no answer at all: cut by the attempt

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -385,5 +386,56 @@ func TestSilenceLateJudgement(t *testing.T) {
 			}
 			testutil.WaitFor(t, 2*time.Second, "the judgement made again on time", func() bool { return trips.Load() == 1 })
 		})
+	}
+}
+
+// TestSilenceFalseOpeningUndoneByAnAnswer: three calls to a slow backend wait longer than half
+// their timeout of 400 ms, until the rule has opened the breaker; the calls still run, and the
+// first to answer moves it to HALF_OPEN (the probe at the opening hangs, so only the answer can);
+// the three requests get the backend's answers, and the HALF_OPEN trials close it.
+func TestSilenceFalseOpeningUndoneByAnAnswer(t *testing.T) {
+	const floor = 400 * time.Millisecond
+	var probes atomic.Int64
+	p, logs := newAdaptivePipeline(t, silenceConfig(floor), hangingProbe(&probes))
+	warmUp(t, p, floor)
+	release := make(chan struct{})
+	slow := func(ctx context.Context) ([]byte, error) {
+		select {
+		case <-release:
+			return []byte(`{}`), nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	var wg sync.WaitGroup
+	outs := make([]Outcome, silentCalls)
+	for i := range silentCalls {
+		wg.Go(func() { outs[i] = p.Execute(context.Background(), slow) })
+	}
+	testutil.WaitFor(t, 2*time.Second, "the silence rule's opening", func() bool { return p.State() == StateOpen })
+	close(release)
+	wg.Wait()
+	for i, out := range outs {
+		if out.Source != SourceBackend || out.Attempts != 1 {
+			t.Errorf("slow request %d: %+v, want the backend's answer at its one call", i+1, out)
+		}
+	}
+	testutil.WaitFor(t, 2*time.Second, "HALF_OPEN after the first answer", func() bool { return p.State() == StateHalfOpen })
+	if n := p.adaptive.silenceOpenings.Load(); n != 1 {
+		t.Errorf("%d silence openings, want 1", n)
+	}
+	for range p.cfg.HalfOpenCalls {
+		if out := p.Execute(context.Background(), okCall); out.Source != SourceBackend {
+			t.Fatalf("trial: %+v", out)
+		}
+	}
+	if got, want := stateLines(logs.messages(t)), []string{
+		"CircuitBreaker 'backendCB' changed state: CLOSED -> OPEN",
+		"CircuitBreaker 'backendCB' changed state: OPEN -> HALF_OPEN",
+		"CircuitBreaker 'backendCB' changed state: HALF_OPEN -> CLOSED"}; !slices.Equal(got, want) {
+		t.Errorf("state changes %q, want %q", got, want)
+	}
+	if s := p.Snapshot().Adaptive; s.ProbesSucceeded != 0 {
+		t.Errorf("%d good probes: the answer, not a probe, was to undo the opening", s.ProbesSucceeded)
 	}
 }
