@@ -36,10 +36,14 @@ import (
 //     partition, and fault->fallback includes that wait);
 //   - timeout-at-fault: the attempt timeout in force just before the partition (/api/resilience);
 //   - heal->backend: from the heal (just before the toxic goes out) to the first backend answer
-//     received, to a request scheduled at or after it;
+//     received, to a request scheduled at or after it. The partition lasts its length plus i/5
+//     of PROBE_INTERVAL (100 ms) in iteration i, so five iterations spread the heal over the
+//     phases of the probes' ticks (else it would fall at the same point of every tick);
 //   - false-timeouts: healthy backend calls (begun before the partition or after the heal, or
 //     all of them without one) cut by a timeout, in percent of those calls; false-opens counts
-//     openings before any fault.
+//     openings before any fault;
+//   - healthy-fallbacks: requests answered by the fallback that were sent and answered before
+//     the partition (all of them without one): what false openings cost, in requests.
 //
 // The partition starts 250 ms after the load (a cold client: 3 calls at 10/s, 50 at 200/s; warm
 // needs 100), shifted by i/5 of a request interval in iteration i, so five iterations spread
@@ -52,8 +56,6 @@ func BenchmarkColdStart(b *testing.B) {
 		return scenario{rps: rps, clientEnv: pairs(env), partitionAt: 250 * time.Millisecond, partitionFor: 2 * time.Second,
 			length: 3250 * time.Millisecond}
 	}
-	warm := outage(200)
-	warm.partitionAt, warm.length = 1500*time.Millisecond, 4500*time.Millisecond
 	slowFast := func(rps float64) scenario {
 		return scenario{rps: rps, backendEnv: pairs([]string{"BACKEND_SERVICE_TIME", "uniform:90ms-110ms"}),
 			fastAt: time.Second, length: 3 * time.Second}
@@ -69,7 +71,6 @@ func BenchmarkColdStart(b *testing.B) {
 		{"outage/rps=200", outage(200)},
 		{"outage-cold-start-off/rps=10", outage(10, "ADAPTIVE_COLD_START", "off")},
 		{"outage-cold-start-off/rps=200", outage(200, "ADAPTIVE_COLD_START", "off")},
-		{"outage-warm/rps=200", warm},
 		{"healthy-exp10ms/rps=10", healthy(10, 10*time.Second)},
 		{"healthy-exp10ms/rps=200", healthy(200, 3*time.Second)},
 		{"cold-phase-exp10ms/rps=200", healthy(200, 600*time.Millisecond)}, // many starts: -benchtime 100x
@@ -151,7 +152,9 @@ func (s scenario) run(b *testing.B, i int) figures {
 		for deadline := time.Now().Add(3 * time.Second); n < f.healthyCalls && time.Now().Before(deadline); n = backendCalls(b, be.Backend.URL) {
 			time.Sleep(20 * time.Millisecond) // the backend counts a call it serves for a caller that has gone once it is done with it
 		}
-		if n != f.healthyCalls || a.Calls[0].Attempts != n || a.Calls[0].TimedOut != f.healthyTimeouts {
+		// a call cut by its timeout may not have reached the backend (a connection not yet made
+		// on a loaded machine): the backend's count lies between the calls that were not cut and all
+		if n > f.healthyCalls || n < f.healthyCalls-f.healthyTimeouts || a.Calls[0].Attempts != f.healthyCalls || a.Calls[0].TimedOut != f.healthyTimeouts {
 			b.Fatalf("backend calls: %d counted here (%d timed out), %d by the lab's analysis (%d timed out), %d answered by the backend",
 				f.healthyCalls, f.healthyTimeouts, a.Calls[0].Attempts, a.Calls[0].TimedOut, n)
 		}
@@ -185,7 +188,7 @@ func (s *scenario) faults(ctx context.Context, be *partitionable, clientURL stri
 		if err := be.Partition(ctx); err != nil {
 			return err
 		}
-		if !at(on + s.partitionFor) {
+		if !at(on + s.partitionFor + time.Duration(i%5)*probePhase/5) {
 			return nil
 		}
 		note("off")
@@ -198,6 +201,9 @@ func (s *scenario) faults(ctx context.Context, be *partitionable, clientURL stri
 	}
 	return nil
 }
+
+// probePhase is PROBE_INTERVAL's default: the heal's shift over five iterations spans it.
+const probePhase = 100 * time.Millisecond
 
 // attemptTimeoutMs is the attempt timeout client-service has in force (/api/resilience), 0 when
 // it cannot be read.
@@ -262,6 +268,7 @@ type figures struct {
 	faultToFallback, faultToOpen, firstUser, healToBackend *time.Duration
 	firstUserSource                                        string
 	healthyCalls, healthyTimeouts, falseOpens              int
+	healthyFallbacks                                       int     // fallback answers wholly before the fault (all, without one)
 	limitAtFault                                           float64 // ms; 0 without a partition
 	trace                                                  string  // with false openings: the breaker's moves and the first failure
 }
@@ -270,6 +277,7 @@ type figures struct {
 func measure(a *report.Analysis) figures {
 	f := figures{faultToFallback: a.FirstFallbackAfterFault, faultToOpen: a.OpenAfterFault, healToBackend: a.FirstBackendAfterHeal}
 	f.healthyCalls, f.healthyTimeouts = healthyCalls(a.Events, a.FaultOn, a.FaultOff)
+	f.healthyFallbacks = healthyFallbacks(a.Records, a.FaultOn)
 	for _, t := range a.Transitions {
 		if t.To == results.BreakerOpen && (a.FaultOn == nil || t.Time.Before(*a.FaultOn)) {
 			f.falseOpens++
@@ -317,6 +325,18 @@ func healthyCalls(events []results.Event, on, off *time.Time) (calls, timedOut i
 	return calls, timedOut
 }
 
+// healthyFallbacks counts the requests answered by the fallback that were sent and answered
+// before on, the fault's start (all of them when on is nil).
+func healthyFallbacks(records []results.Record, on *time.Time) int {
+	n := 0
+	for _, r := range records {
+		if r.Source == results.SourceFallback && (on == nil || r.Start.Add(r.Latency).Before(*on)) {
+			n++
+		}
+	}
+	return n
+}
+
 // firstFrom is the first record (records sorted by Start) scheduled at or after since that was
 // sent.
 func firstFrom(records []results.Record, since time.Time) (results.Record, bool) {
@@ -338,9 +358,9 @@ func (f figures) falseTimeoutPct() float64 {
 
 func (f figures) String() string {
 	return fmt.Sprintf("attempt timeout at the fault %.1f ms, fault->fallback %s, fault->OPEN %s, first user after the fault %s (%s), heal->backend %s, "+
-		"healthy calls %d, timed out %d (%.2f%%), openings before any fault %d ",
+		"healthy calls %d, timed out %d (%.2f%%), openings before any fault %d, fallbacks before it %d ",
 		f.limitAtFault, opt(f.faultToFallback), opt(f.faultToOpen), opt(f.firstUser), f.firstUserSource, opt(f.healToBackend),
-		f.healthyCalls, f.healthyTimeouts, f.falseTimeoutPct(), f.falseOpens) + f.trace
+		f.healthyCalls, f.healthyTimeouts, f.falseTimeoutPct(), f.falseOpens, f.healthyFallbacks) + f.trace
 }
 
 func opt(d *time.Duration) string {
@@ -368,16 +388,17 @@ func reportFigures(b *testing.B, runs []figures) {
 		{"ms-first-user", ms(func(f figures) *time.Duration { return f.firstUser })},
 		{"ms-heal->backend", ms(func(f figures) *time.Duration { return f.healToBackend })},
 	}
-	var pct, opens, limits []float64
+	var pct, opens, fallbacks, limits []float64
 	calls, timeouts := 0, 0
 	for _, f := range runs {
 		if f.limitAtFault > 0 {
 			limits = append(limits, f.limitAtFault)
 		}
 		pct, opens = append(pct, f.falseTimeoutPct()), append(opens, float64(f.falseOpens))
+		fallbacks = append(fallbacks, float64(f.healthyFallbacks))
 		calls, timeouts = calls+f.healthyCalls, timeouts+f.healthyTimeouts
 	}
-	rows = append(rows, row{"ms-timeout-at-fault", limits}, row{"%-false-timeouts", pct}, row{"false-opens", opens})
+	rows = append(rows, row{"ms-timeout-at-fault", limits}, row{"%-false-timeouts", pct}, row{"false-opens", opens}, row{"healthy-fallbacks", fallbacks})
 	var sum []string
 	for _, r := range rows {
 		if len(r.vals) == 0 {
@@ -454,6 +475,16 @@ func TestColdStartFigures(t *testing.T) {
 	}
 	if _, ok := firstFrom(records, at(301)); ok {
 		t.Errorf("a request after the last one")
+	}
+	early := append([]results.Record{
+		{ID: 5, Start: at(10), Latency: time.Millisecond, Source: results.SourceFallback},      // answered before 100 ms: counted
+		{ID: 6, Start: at(90), Latency: 20 * time.Millisecond, Source: results.SourceFallback}, // answered after 100 ms: not
+	}, records...)
+	if n := healthyFallbacks(early, &on); n != 1 {
+		t.Errorf("fallbacks before the fault at 100 ms: %d, want 1 (request 5)", n)
+	}
+	if n := healthyFallbacks(early, nil); n != 4 {
+		t.Errorf("fallbacks without a fault: %d, want 4", n)
 	}
 
 	for _, tc := range []struct {

@@ -31,6 +31,12 @@ type adaptive struct {
 
 	coldOpenings atomic.Int64 // openings by a silent call while cold (Adaptive.ColdStart)
 
+	silence         *silence      // opens the breaker on silentCalls unanswered calls in a row (adaptive_silence.go)
+	bind            sync.Once     // gives silence the pipeline's breaker, at the first attempt
+	silenceOpenings atomic.Int64  // openings by the silence rule
+	silenceGen      atomic.Uint64 // the OPEN generation the silence rule opened last; 0 once it is left
+	probeNow        atomic.Bool   // the opening under way is the silence rule's: probe at once
+
 	ctx    context.Context // cancelled by Close: probes stop
 	cancel context.CancelFunc
 	mu     sync.Mutex
@@ -46,6 +52,7 @@ func newAdaptive(cfg Config, probe Probe, onExceeded func(budget.ExceededEvent))
 			ErrRetryBudget, cfg.Adaptive.BudgetPercent, cfg.Adaptive.BudgetMin),
 	}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
+	a.silence = newSilence()
 	return a
 }
 
@@ -69,16 +76,50 @@ func (a *adaptive) close() {
 	a.mu.Lock()
 	a.closed = true
 	a.mu.Unlock()
+	a.silence.stop()
 	a.cancel()
 	a.work.Wait()
 }
 
 // onOpen is the breaker's hook at every opening (b.mu held: it must not block): it starts the
-// probing of that OPEN state. While cold (Adaptive.ColdStart), the first probe goes at once:
-// an opening on so little evidence must be cheap to undo.
+// probing of that OPEN state. While cold (Adaptive.ColdStart), and at an opening by the silence
+// rule, the first probe goes at once: an opening on so little evidence must be cheap to undo.
 func (p *Pipeline) onOpen(gen uint64) {
-	now := p.adaptive.timeout.coldLimit() != nil
+	now := p.adaptive.timeout.coldLimit() != nil || p.adaptive.probeNow.Load()
 	p.adaptive.start(func() { p.probeWhileOpen(gen, now) })
+}
+
+// tripSilence is the silence rule's opening: the breaker opens if it is still in the CLOSED
+// state of generation gen, and its first probe goes at once.
+func (p *Pipeline) tripSilence(gen uint64) {
+	a := p.adaptive
+	a.probeNow.Store(true)
+	if p.breaker.trip(permit{gen: gen, state: StateClosed}) {
+		a.silenceOpenings.Add(1)
+		a.silenceGen.Store(gen + 1) // move's: every transition bumps the generation by one
+	}
+	a.probeNow.Store(false)
+}
+
+// answeredInSilence undoes an opening by the silence rule as soon as any call answers, as a good
+// probe does (HALF_OPEN): the backend was slow, not gone, and the calls in flight at the opening
+// say so first. It is called for every answer.
+func (p *Pipeline) answeredInSilence() {
+	a := p.adaptive
+	g := a.silenceGen.Load()
+	if g == 0 {
+		return
+	}
+	if !p.breaker.probed(g) {
+		a.silenceGen.CompareAndSwap(g, 0) // left already: stop looking
+	}
+}
+
+// silenceRules reports whether the silence rule judges the calls: always with
+// Adaptive.ColdStart, and once warm without it (a cold client without it opens on the failure
+// rate alone).
+func (a *adaptive) silenceRules() bool {
+	return a.cfg.ColdStart || a.timeout.warm.Load()
 }
 
 // probeWhileOpen probes the backend every ProbeInterval while the breaker stays in the OPEN
@@ -132,11 +173,24 @@ func (p *Pipeline) probeOnce(gen uint64) {
 // attemptLimit is the timeout of an attempt: the adaptive one, except for a HALF_OPEN trial,
 // which has the whole ATTEMPT_TIMEOUT so that a slower backend can prove itself; while cold with
 // Adaptive.ColdStart, the cold limit it is (nil otherwise); and the error an attempt cut by it
-// reports.
+// reports. It is called as the attempt begins, and notes a CLOSED-state one for the silence
+// rule.
 func (p *Pipeline) attemptLimit(trial bool) (time.Duration, *coldLimit, error) {
 	if p.adaptive == nil || trial {
 		return p.cfg.AttemptTimeout, nil, p.errAttempt
 	}
+	limit, cold, err := p.adaptiveLimit()
+	if a := p.adaptive; a.silenceRules() {
+		a.bind.Do(func() { a.silence.bind(p.tripSilence) })
+		if gen, ok := p.breaker.closedGen(); ok {
+			a.silence.begin(gen, limit)
+		}
+	}
+	return limit, cold, err
+}
+
+// adaptiveLimit is attemptLimit's answer for a CLOSED-state attempt.
+func (p *Pipeline) adaptiveLimit() (time.Duration, *coldLimit, error) {
 	if c := p.adaptive.timeout.coldLimit(); c != nil {
 		if c.err == nil {
 			return c.timeout, c, p.errAttempt // no call has succeeded yet: ATTEMPT_TIMEOUT
@@ -151,12 +205,15 @@ func (p *Pipeline) attemptLimit(trial bool) (time.Duration, *coldLimit, error) {
 		ErrAttemptTimeout, t, p.cfg.Adaptive.TimeoutFactor, p.cfg.Adaptive.TimeoutFloor)
 }
 
-// afterCall is the adaptive profile's part of an attempt once its call is done: a success's
-// latency feeds the timeout's window; a silent call while cold opens the breaker
-// (silentWhileCold). cold is the cold limit the call ran under (nil: none), seen the count of
-// successes when it began.
+// afterCall is the adaptive profile's part of an attempt once its call is done: an answer ends
+// the silence rule's streak; a success's latency feeds the timeout's window; a silent call while
+// cold opens the breaker (silentWhileCold). cold is the cold limit the call ran under (nil:
+// none), seen the count of successes when it began.
 func (p *Pipeline) afterCall(pm permit, cold *coldLimit, seen uint64, outcome string, d time.Duration, err error) {
 	a := p.adaptive
+	if a.silence.end(outcome, err) {
+		p.answeredInSilence()
+	}
 	switch {
 	case outcome == results.OutcomeSuccess:
 		a.timeout.observe(d)

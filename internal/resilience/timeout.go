@@ -31,6 +31,7 @@ type timeoutEstimator struct {
 	p999    atomic.Int64              // the current p99.9 of the window (0 before the first sample)
 	seen    atomic.Uint64             // samples ever observed: a call that sees it unchanged saw no success
 	cold    atomic.Pointer[coldLimit] // with coldStart, while cold: the timeout in force; nil once warm
+	warm    atomic.Bool               // the warm-up's calls have succeeded (for good: the window only grows)
 }
 
 // coldLimit is the attempt timeout while cold (with Adaptive.ColdStart), with the number of
@@ -74,6 +75,7 @@ func (e *timeoutEstimator) observe(d time.Duration) {
 	switch {
 	case e.n >= e.warmup:
 		t = e.clamp(float64(q) * e.factor)
+		e.warm.Store(true)
 		if e.cold.Load() != nil {
 			e.cold.Store(nil) // warm for good: the window only grows
 		}
