@@ -132,6 +132,7 @@ func (a *API) handleReset(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
+	a.metrics.setExternal(nil) // a reset leaves no fault: the runner's own are gone or going too
 	w.WriteHeader(http.StatusNoContent)
 }
 

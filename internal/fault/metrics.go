@@ -43,9 +43,10 @@ func ctkStatuses() []string { return []string{"completed", "failed", "aborted", 
 type faultMetrics struct {
 	injected func() []Injected
 
-	mu   sync.Mutex
-	seen map[[2]string]bool // the (kind, target) pairs seen in effect
-	exp  *Experiment        // the last one reported; nil before
+	mu       sync.Mutex
+	seen     map[[2]string]bool // the (kind, target) pairs seen in effect
+	exp      *Experiment        // the last one reported; nil before
+	external []External         // the faults a runner made outside this API, in effect now (PUT /faults/external)
 
 	active, inProgress, status, deviated, duration *prometheus.Desc
 }
@@ -83,6 +84,11 @@ func (m *faultMetrics) Describe(ch chan<- *prometheus.Desc) {
 // Collect reads the faults in effect now and the last experiment reported.
 func (m *faultMetrics) Collect(ch chan<- prometheus.Metric) {
 	now := m.injected()
+	m.mu.Lock()
+	for _, e := range m.external {
+		now = append(now, Injected{Kind: e.Kind, Target: e.Target})
+	}
+	m.mu.Unlock()
 	on := map[[2]string]bool{}
 	for _, i := range now {
 		on[[2]string{i.Kind, i.Target}] = true
@@ -132,12 +138,47 @@ func b2f(b bool) float64 {
 	return 0
 }
 
-// register serves GET /metrics and PUT /experiment on mux.
+// External is a fault a runner made outside this API and tells it of (PUT /faults/external),
+// so that chaoslab_fault_active shows its window too: on Kubernetes, the partition's
+// NetworkPolicy and the pods a crash deleted.
+type External struct {
+	Kind   string `json:"kind"`   // one of the Kind constants: partition, crash
+	Target string `json:"target"` // where it acts, as Injected.Target: "backend", the service a crash took down
+}
+
+// register serves GET /metrics, PUT /experiment and PUT /faults/external on mux.
 func (m *faultMetrics) register(mux *http.ServeMux) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(m)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("PUT /experiment", m.handleExperiment)
+	mux.HandleFunc("PUT /faults/external", m.handleExternal)
+}
+
+// handleExternal replaces the faults a runner made outside this API that are in effect now
+// (a JSON array of {kind, target}; [] when none is left).
+func (m *faultMetrics) handleExternal(w http.ResponseWriter, r *http.Request) {
+	var ex []External
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&ex); err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("external faults: %v (want a JSON array of {kind, target})", err))
+		return
+	}
+	for i, e := range ex {
+		if e.Kind == "" || e.Target == "" {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("external faults: [%d]: kind and target are required", i))
+			return
+		}
+	}
+	m.setExternal(ex)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (m *faultMetrics) setExternal(ex []External) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.external = ex
 }
 
 func (m *faultMetrics) handleExperiment(w http.ResponseWriter, r *http.Request) {

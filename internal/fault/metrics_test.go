@@ -171,3 +171,42 @@ func TestExperimentMetrics(t *testing.T) {
 		}
 	}
 }
+
+// A runner's faults made outside the API (PUT /faults/external: Kubernetes' NetworkPolicy, the
+// pods a crash deleted) have their window in chaoslab_fault_active too: 1 while listed, 0 once
+// a later list leaves them out; a bad list is a 400 that changes nothing.
+func TestExternalFaults(t *testing.T) {
+	a, _, _, _ := startAPI(t, nil)
+	active := func(kind, target string) (float64, bool) {
+		return series(t, scrapeAPI(t, a), "chaoslab_fault_active", dto.MetricType_GAUGE, map[string]string{"kind": kind, "target": target})
+	}
+	if code, body := call(t, "PUT", a.URL()+"/faults/external", `[{"kind":"partition","target":"backend"},{"kind":"crash","target":"backend-service"}]`); code != 204 {
+		t.Fatalf("PUT /faults/external: %d %s", code, body)
+	}
+	for _, kt := range [][2]string{{KindPartition, "backend"}, {KindCrash, "backend-service"}} {
+		if v, ok := active(kt[0], kt[1]); !ok || v != 1 {
+			t.Errorf("while listed: %s/%s = %v (found %v), want 1", kt[0], kt[1], v, ok)
+		}
+	}
+	for _, bad := range []string{`{"kind":"partition"}`, `[{"kind":"partition"}]`, `[{"kind":"partition","target":"backend","x":1}]`} {
+		if code, _ := call(t, "PUT", a.URL()+"/faults/external", bad); code != 400 {
+			t.Errorf("PUT %s: %d, want 400", bad, code)
+		}
+	}
+	if v, _ := active(KindPartition, "backend"); v != 1 {
+		t.Error("a refused list changed the faults in effect")
+	}
+	if code, body := call(t, "PUT", a.URL()+"/faults/external", `[{"kind":"crash","target":"backend-service"}]`); code != 204 {
+		t.Fatalf("PUT /faults/external: %d %s", code, body)
+	}
+	if v, ok := active(KindPartition, "backend"); !ok || v != 0 {
+		t.Errorf("once left out: partition/backend = %v (found %v), want 0", v, ok)
+	}
+	if v, _ := active(KindCrash, "backend-service"); v != 1 {
+		t.Errorf("crash/backend-service = %v, want still 1", v)
+	}
+	call(t, "POST", a.URL()+"/reset", "")
+	if v, _ := active(KindCrash, "backend-service"); v != 0 {
+		t.Errorf("after POST /reset: crash/backend-service = %v, want 0", v)
+	}
+}

@@ -177,6 +177,7 @@ type running struct {
 
 	mu       sync.Mutex
 	policies map[string]bool // NetworkPolicies of this run now in place
+	crashed  map[string]bool // apps whose pods terminate_pods deleted, until they are replaced
 }
 
 // Start reaches the services and starts following them; see Stack.
@@ -186,7 +187,7 @@ func (s *Stack) Start(ctx context.Context, env lab.StartEnv) (lab.Running, error
 		verify = 30 * time.Second
 	}
 	r := &running{s: s, c: s.Cluster, run: NewRunID(time.Now()), env: env, verify: verify, events: env.Events, policies: map[string]bool{},
-		wiring: s.wiring}
+		crashed: map[string]bool{}, wiring: s.wiring}
 	_, r.entryEnv = s.Graph(env.ClientEnv)
 	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
 	r.watchCtx = watchCtx
@@ -442,6 +443,7 @@ func (r *running) created(kind, ns, name string) {
 	r.mu.Unlock()
 	now := time.Now()
 	r.events.Add(results.Event{Time: now, Kind: results.KindFault, Action: "on", Name: "partition", Message: fmt.Sprintf("NetworkPolicy %s/%s created (run %s)", ns, name, r.run)})
+	r.tellSidecar()
 	r.say("fault on: NetworkPolicy %s created; checking the client's /api/diagnostics/backend", name)
 	r.verifyWG.Add(1)
 	go func() {
@@ -458,6 +460,7 @@ func (r *running) deleted(kind, ns, name string) {
 	delete(r.policies, name)
 	r.mu.Unlock()
 	r.events.Add(results.Event{Time: time.Now(), Kind: results.KindFault, Action: "off", Name: "partition", Message: fmt.Sprintf("NetworkPolicy %s/%s removed", ns, name)})
+	r.tellSidecar()
 	r.say("fault off: NetworkPolicy %s removed", name)
 }
 
@@ -472,7 +475,11 @@ func (r *running) terminated(ns string, pods []corev1.Pod) {
 			apps[a] = true
 		}
 	}
+	r.mu.Lock()
+	maps.Copy(r.crashed, apps)
+	r.mu.Unlock()
 	r.events.Add(results.Event{Time: time.Now(), Kind: results.KindFault, Action: "on", Name: "crash", Message: "pods deleted: " + strings.Join(names, ", ")})
+	r.tellSidecar()
 	r.say("fault on: pods deleted: %s", strings.Join(names, ", "))
 	r.verifyWG.Add(1)
 	go func() {
@@ -485,7 +492,13 @@ func (r *running) terminated(ns string, pods []corev1.Pod) {
 				return
 			}
 		}
+		r.mu.Lock()
+		for app := range apps {
+			delete(r.crashed, app)
+		}
+		r.mu.Unlock()
 		r.events.Add(results.Event{Time: time.Now(), Kind: results.KindFault, Action: "off", Name: "crash", Message: "replacement pods ready"})
+		r.tellSidecar()
 		r.say("fault off: replacement pods ready")
 	}()
 }
