@@ -1,7 +1,6 @@
 package client
 
 import (
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -52,21 +51,7 @@ func BenchmarkHotPath(b *testing.B) {
 		b.SetParallelism(8) // 16 requests at a time on 2 cores
 		b.ReportAllocs()
 		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				resp, err := hc.Get(url)
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Fallback") != "" {
-					b.Errorf("status %d, X-Fallback %q", resp.StatusCode, resp.Header.Get("X-Fallback"))
-					return
-				}
-			}
-		})
+		getHealthyInParallel(b, hc, url)
 		b.StopTimer()
 		cl.shutdown(b)
 		be.shutdown(b)
